@@ -1,0 +1,8 @@
+from django.urls import path
+
+from analyst import views
+
+urlpatterns = [
+    path("", views.event_list, name="event-list"),
+    path("events/<int:event_id>/", views.event_detail, name="event-detail"),
+]

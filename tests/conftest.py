@@ -1,0 +1,110 @@
+"""Shared fixtures: the personas, the real data folders and a real Celery worker process."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import obspy
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+
+OBSPY_DIR = Path(obspy.__path__[0])
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    folder = Path(settings.SHARED_DATA_DIR)
+    assert (folder / "README.md").exists(), f"the shared real data is missing at {folder} (SEISTRIAGE_SHARED_DATA)"
+    return folder
+
+
+@pytest.fixture(scope="session")
+def obspy_data() -> Path:
+    return OBSPY_DIR
+
+
+@pytest.fixture
+def analyst(db: None) -> User:
+    from analyst.roles import roles_ensure
+
+    groups = roles_ensure()
+    user = User.objects.create_user("ana", password="ana-password-1")
+    user.groups.add(groups["analyst"])
+    return user
+
+
+@pytest.fixture
+def senior_analyst(db: None) -> User:
+    from analyst.roles import roles_ensure
+
+    groups = roles_ensure()
+    user = User.objects.create_user("sen", password="sen-password-1")
+    user.groups.add(groups["senior analyst"], groups["analyst"])
+    return user
+
+
+@pytest.fixture
+def outsider(db: None) -> User:
+    return User.objects.create_user("out", password="out-password-1")
+
+
+def _database_url(settings_dict: dict[str, Any]) -> str:
+    engine = settings_dict["ENGINE"]
+    if "sqlite" in engine:
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict.get("USER") or ""
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[None]:
+    """A real `celery worker` process on the configured broker, writing to the test database."""
+    from django.db import connection
+
+    from config.celery_app import app
+
+    env = os.environ.copy()
+    env["DATABASE_URL"] = _database_url(connection.settings_dict)
+    env["SEISTRIAGE_DATA_DIR"] = str(settings.DATA_DIR)
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    with django_db_blocker.unblock():
+        app.control.purge()
+    handle = log.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "cpu,gpu,training",
+         "--concurrency=1", "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h",
+         "--loglevel=INFO"],
+        cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while "ready." not in log.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"celery worker did not start:\n{log.read_text()[-4000:]}")
+        time.sleep(0.2)
+    yield
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    handle.close()
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float = 90.0, what: str = "condition") -> None:
+    """Poll until `condition()` is true, for results a worker process writes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
