@@ -29,9 +29,10 @@ class Network(models.Model):
 class Station(models.Model):
     network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="stations")
     code = models.CharField(max_length=8)
-    latitude = models.FloatField(help_text="degrees north, WGS84")
-    longitude = models.FloatField(help_text="degrees east, WGS84")
-    elevation = models.FloatField(help_text="metres above sea level")
+    # RESP files carry no coordinates: unknown stays NULL rather than a made-up 0.
+    latitude = models.FloatField(null=True, blank=True, help_text="degrees north, WGS84")
+    longitude = models.FloatField(null=True, blank=True, help_text="degrees east, WGS84")
+    elevation = models.FloatField(null=True, blank=True, help_text="metres above sea level")
     site_name = models.CharField(max_length=256, blank=True)
     start_date = models.DateTimeField(null=True, blank=True)
     end_date = models.DateTimeField(null=True, blank=True)
@@ -50,9 +51,9 @@ class Channel(models.Model):
     station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="channels")
     location_code = models.CharField(max_length=8, blank=True)
     code = models.CharField(max_length=8)
-    latitude = models.FloatField()
-    longitude = models.FloatField()
-    elevation = models.FloatField()
+    latitude = models.FloatField(null=True, blank=True, help_text="degrees north, WGS84")
+    longitude = models.FloatField(null=True, blank=True, help_text="degrees east, WGS84")
+    elevation = models.FloatField(null=True, blank=True, help_text="metres above sea level")
     depth = models.FloatField(default=0.0, help_text="metres below the surface")
     azimuth = models.FloatField(null=True, blank=True, help_text="degrees clockwise from north")
     dip = models.FloatField(null=True, blank=True, help_text="degrees down from horizontal")
@@ -108,6 +109,7 @@ class WaveformTrace(models.Model):
         indexes = [
             models.Index(fields=["start_time", "end_time"]),
             models.Index(fields=["network", "station", "channel"]),
+            models.Index(fields=["end_time"]),
         ]
 
     def __str__(self) -> str:

@@ -1,12 +1,4 @@
-from pathlib import Path
+# One error type for every importer; it lives in `waveforms` because that app may import no other.
+from waveforms.errors import ImportFileError
 
-
-class ImportFileError(Exception):
-    """A file that cannot be imported; the message names the file and, where known, line or field."""
-
-    def __init__(self, path: Path | str, reason: str, *, line: int | None = None) -> None:
-        self.path = str(path)
-        self.reason = reason
-        self.line = line
-        where = f"{self.path}, line {line}" if line is not None else self.path
-        super().__init__(f"{where}: {reason}")
+__all__ = ["ImportFileError"]
