@@ -1,0 +1,196 @@
+"""Per-trace measurements that the ranker and the analyst UI read (pure ObsPy/NumPy, no Django).
+
+Every measure works on a demeaned float64 copy of the trace, at the trace's own sampling rate, in the
+trace's own units (counts for raw data, m/s after response removal). Windows are relative to the first
+arrival time ``p_time`` (picked or predicted):
+
+- noise window: ``NOISE_S`` seconds ending ``GAP_S`` seconds before P;
+- signal window: from ``GAP_S`` seconds before P to ``SIGNAL_S`` seconds after P;
+- P window: from P to ``PHASE_WINDOW_S`` s after P or to S, whichever is first; S window: ``PHASE_WINDOW_S``
+  s from S (each at least ``MIN_PHASE_WINDOW_S`` s).
+
+Without a P time the measures that need those windows stay ``None`` and the spectral ones use the whole
+trace. Any measure whose window does not fit inside the trace (or holds too few samples) stays ``None``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import obspy
+from obspy.signal.trigger import classic_sta_lta
+from scipy import signal as scipy_signal
+from scipy import stats
+
+NOISE_S = 10.0
+GAP_S = 0.5
+SIGNAL_S = 10.0
+STA_S = 1.0
+LTA_S = 10.0
+ENVELOPE_SMOOTH_S = 1.0
+DURATION_NOISE_FACTOR = 2.0
+PHASE_WINDOW_S = 5.0
+MIN_WINDOW_S = 1.0
+MIN_PHASE_WINDOW_S = 0.25
+SPECTRUM_SEGMENT_S = 4.0
+ENERGY_BANDS_HZ: dict[str, tuple[float, float]] = {"0.5-2": (0.5, 2.0), "2-8": (2.0, 8.0), "8-20": (8.0, 20.0)}
+LOW_BAND = "0.5-2"
+HIGH_BAND = "8-20"
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class TraceMeasurements:
+    """Measurements of one trace; ``None`` where the trace or the arrivals do not allow the measure."""
+
+    snr: float | None  # RMS(signal window) / RMS(noise window), dimensionless
+    dominant_frequency_hz: float | None  # peak of the Welch spectrum of the signal window (whole trace without P), Hz
+    signal_duration_s: float | None  # s from P until the smoothed envelope last exceeds 2 x the noise level
+    peak_amplitude: float | None  # max |x| over the whole trace, trace units (counts, or m/s after response removal)
+    sta_lta_max: float | None  # max of the classic STA/LTA (1 s / 10 s) over the whole trace, dimensionless
+    band_energy: dict[str, float]  # fraction of spectral energy per band (keys in Hz), empty when unmeasurable
+    high_low_ratio: float | None  # log10(energy 8-20 Hz / energy 0.5-2 Hz), same window as band_energy
+    ps_amplitude_ratio: float | None  # peak |x| in the P window / peak |x| in the S window
+    kurtosis: float | None  # excess (Fisher) kurtosis of noise + signal windows (whole trace without P)
+
+
+def _samples(trace: obspy.Trace) -> FloatArray:
+    data = trace.data
+    if isinstance(data, np.ma.MaskedArray):
+        data = data.filled(np.ma.mean(data) if data.count() else 0.0)
+    values = np.asarray(data, dtype=np.float64)
+    return values - values.mean() if values.size else values
+
+
+def _slice(
+    data: FloatArray,
+    trace: obspy.Trace,
+    start: obspy.UTCDateTime,
+    end: obspy.UTCDateTime,
+    min_s: float = MIN_WINDOW_S,
+) -> FloatArray | None:
+    """Samples between two absolute times, or None when the window is not fully inside the trace or too short."""
+    rate = float(trace.stats.sampling_rate)
+    first = round((start - trace.stats.starttime) * rate)
+    last = round((end - trace.stats.starttime) * rate)
+    if first < 0 or last > data.size or last - first < max(1.0, min_s * rate):
+        return None
+    return data[first:last]
+
+
+def _rms(values: FloatArray) -> float:
+    return float(np.sqrt(np.mean(values**2)))
+
+
+def _spectrum(values: FloatArray, rate: float) -> tuple[FloatArray, FloatArray]:
+    segment = int(min(values.size, max(16, SPECTRUM_SEGMENT_S * rate)))
+    freqs, power = scipy_signal.welch(values, fs=rate, nperseg=segment, detrend="linear")
+    return np.asarray(freqs, dtype=np.float64), np.asarray(power, dtype=np.float64)
+
+
+def _band_energy(freqs: FloatArray, power: FloatArray) -> dict[str, float]:
+    total = float(power[freqs > 0].sum())
+    if total <= 0:
+        return {}
+    return {
+        name: float(power[(freqs >= low) & (freqs < high)].sum()) / total
+        for name, (low, high) in ENERGY_BANDS_HZ.items()
+    }
+
+
+def _signal_duration(
+    data: FloatArray, trace: obspy.Trace, p_time: obspy.UTCDateTime, noise: FloatArray
+) -> float | None:
+    rate = float(trace.stats.sampling_rate)
+    width = max(1, round(ENVELOPE_SMOOTH_S * rate))
+    envelope = np.abs(scipy_signal.hilbert(data))
+    smooth = np.convolve(envelope, np.ones(width) / width, mode="same")
+    p_index = round((p_time - trace.stats.starttime) * rate)
+    noise_end = round((p_time - GAP_S - trace.stats.starttime) * rate)
+    noise_level = float(np.median(smooth[max(0, noise_end - noise.size) : noise_end]))
+    if noise_level <= 0:
+        return None
+    above = np.flatnonzero(smooth[p_index:] > DURATION_NOISE_FACTOR * noise_level)
+    return float(above[-1] + 1) / rate if above.size else 0.0
+
+
+def _phase_peak(data: FloatArray, trace: obspy.Trace, start: obspy.UTCDateTime, end: obspy.UTCDateTime) -> float | None:
+    window = _slice(data, trace, start, end, MIN_PHASE_WINDOW_S)
+    return float(np.abs(window).max()) if window is not None else None
+
+
+def _ps_ratio(
+    data: FloatArray, trace: obspy.Trace, p_time: obspy.UTCDateTime, s_time: obspy.UTCDateTime
+) -> float | None:
+    if s_time - p_time < MIN_PHASE_WINDOW_S:
+        return None
+    p_peak = _phase_peak(data, trace, p_time, min(p_time + PHASE_WINDOW_S, s_time))
+    s_peak = _phase_peak(data, trace, s_time, s_time + PHASE_WINDOW_S)
+    if p_peak is None or s_peak is None or s_peak == 0:
+        return None
+    return p_peak / s_peak
+
+
+def measure_trace(
+    trace: obspy.Trace, *, p_time: obspy.UTCDateTime | None, s_time: obspy.UTCDateTime | None = None
+) -> TraceMeasurements:
+    """Measure one trace around its first arrival.
+
+    ``trace`` is any single-component trace at any sampling rate (processed or raw, gaps as masked
+    samples); ``p_time`` and ``s_time`` are absolute UTC arrival times (picked or predicted), or None.
+
+    >>> from obspy import read
+    >>> st = read()  # ObsPy's bundled 100 Hz example event
+    >>> measure_trace(st[0], p_time=None).peak_amplitude is not None
+    True
+    """
+    rate = float(trace.stats.sampling_rate)
+    data = _samples(trace)
+    if data.size < MIN_WINDOW_S * rate or rate <= 0:
+        return TraceMeasurements(None, None, None, None, None, {}, None, None, None)
+
+    peak = float(np.abs(data).max())
+    lta = round(LTA_S * rate)
+    sta_lta = float(classic_sta_lta(data, round(STA_S * rate), lta)[lta:].max()) if data.size > lta + rate else None
+
+    noise = signal = None
+    if p_time is not None:
+        noise = _slice(data, trace, p_time - GAP_S - NOISE_S, p_time - GAP_S)
+        signal = _slice(data, trace, p_time - GAP_S, p_time + SIGNAL_S)
+    snr = duration = None
+    if noise is not None and signal is not None and _rms(noise) > 0:
+        snr = _rms(signal) / _rms(noise)
+        assert p_time is not None
+        duration = _signal_duration(data, trace, p_time, noise)
+
+    spectral = signal if signal is not None else (data if p_time is None else None)
+    dominant = None
+    bands: dict[str, float] = {}
+    high_low = None
+    if spectral is not None:
+        freqs, power = _spectrum(spectral, rate)
+        positive = freqs > 0
+        if power[positive].max(initial=0.0) > 0:
+            dominant = float(freqs[positive][np.argmax(power[positive])])
+        bands = _band_energy(freqs, power)
+        if bands.get(HIGH_BAND, 0.0) > 0 and bands.get(LOW_BAND, 0.0) > 0:
+            high_low = float(np.log10(bands[HIGH_BAND] / bands[LOW_BAND]))
+
+    kurtosis_window = data if p_time is None else _slice(data, trace, p_time - GAP_S - NOISE_S, p_time + SIGNAL_S)
+    kurtosis = (
+        float(stats.kurtosis(kurtosis_window)) if kurtosis_window is not None and np.ptp(kurtosis_window) else None
+    )
+
+    ps_ratio = _ps_ratio(data, trace, p_time, s_time) if p_time is not None and s_time is not None else None
+    return TraceMeasurements(
+        snr=snr,
+        dominant_frequency_hz=dominant,
+        signal_duration_s=duration,
+        peak_amplitude=peak,
+        sta_lta_max=sta_lta,
+        band_energy=bands,
+        high_low_ratio=high_low,
+        ps_amplitude_ratio=ps_ratio,
+        kurtosis=kurtosis,
+    )
