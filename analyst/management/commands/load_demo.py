@@ -1,0 +1,77 @@
+"""Load real demo data: by default what the install brings (ObsPy's bundled files), with --data the
+whole shared bundle; create the demo users and print their passwords once."""
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import obspy
+from django.contrib.auth.models import User
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from analyst.roles import roles_ensure
+
+OBSPY = Path(obspy.__path__[0])
+
+# (command, paths relative to the ObsPy package, extra options)
+BUNDLED: list[tuple[str, list[str], dict[str, Any]]] = [
+    ("import_events", ["io/iaspei/tests/data/ipe202409sel_ims.txt"], {}),
+    ("import_events", ["io/seiscomp/tests/data/quakeml_1.2_quarryblast.xml"], {}),
+    ("import_events", ["io/seiscomp/tests/data/quakeml_1.2_quarryblast.scml"], {}),
+    ("import_events", ["io/quakeml/tests/data/usgs_event.xml"], {}),
+    # A Seisan select.out file is an analyst-reviewed database extract: its types are decisions.
+    ("import_events", ["io/nordic/tests/data/select.out"], {"reviewed": True}),
+    ("import_stations", ["core/data/BW_GR_misc.xml", "io/arclink/tests/data/arclink_inventory.xml"], {}),
+    ("import_waveforms", [f"signal/tests/data/BW.UH{n}._.{c}.D.2010.147.cut.slist.gz" for n, c in
+                          [(1, "SHZ"), (2, "SHZ"), (3, "SHE"), (3, "SHN"), (3, "SHZ"), (4, "EHZ")]], {}),
+]  # fmt: skip
+
+# (command, paths relative to the shared data folder, extra options)
+SHARED: list[tuple[str, list[str], dict[str, Any]]] = [
+    ("import_events", ["catalogs/pnsn_comcat_2018-2022.csv"], {"reviewed": True}),
+    ("import_events", ["catalogs/comcat_all_week_2021-05.csv"], {}),
+    ("import_events", ["pnw/events.csv"], {"reviewed": True}),
+    ("import_events", ["esec/IRISExoticEventCatalog.txt"], {"reviewed": True}),
+    ("import_stations", ["esec/stations"], {}),
+    ("import_waveforms", ["pnw/waveforms", "esec/waveforms", "se_usa_sac", "phasenet"], {}),
+]
+
+DEMO_USERS = (("analyst", ["analyst"], False), ("senior", ["analyst", "senior analyst"], False),
+              ("admin", ["analyst", "senior analyst", "admin"], True))  # fmt: skip
+
+
+class Command(BaseCommand):
+    help = "Load real demo data (ObsPy's bundled files; --data DIR for the shared bundle) and demo users."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--data", type=Path, help="the shared data folder (for example ../shared/data)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        steps = [(command, [OBSPY / p for p in paths], extra) for command, paths, extra in BUNDLED]
+        data: Path | None = options["data"]
+        if data is not None:
+            if not (data / "README.md").exists():
+                raise CommandError(f"{data}: not the shared data folder (no README.md there)")
+            steps += [(command, [data / p for p in paths], extra) for command, paths, extra in SHARED]
+        available = get_commands()
+        for command, paths, extra in steps:
+            if command not in available:
+                self.stderr.write(f"skipping {command}: not available in this version")
+                continue
+            call_command(command, *[str(p) for p in paths], stdout=self.stdout, stderr=self.stderr, **extra)
+        self.create_users()
+
+    def create_users(self) -> None:
+        groups = roles_ensure()
+        for username, roles, is_superuser in DEMO_USERS:
+            if User.objects.filter(username=username).exists():
+                self.stdout.write(f"user {username!r} exists; password unchanged")
+                continue
+            password = secrets.token_urlsafe(12)
+            user = User.objects.create_user(username, password=password)
+            user.is_staff = user.is_superuser = is_superuser
+            user.save(update_fields=["is_staff", "is_superuser"])
+            user.groups.set([groups[role] for role in roles])
+            self.stdout.write(self.style.SUCCESS(f"login {username} / {password}  ({', '.join(roles)})"))
+        self.stdout.write("These passwords are shown only once.")
