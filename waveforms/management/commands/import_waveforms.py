@@ -1,0 +1,44 @@
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from waveforms.errors import ImportFileError
+from waveforms.importing.reading import WAVEFORM_FORMATS
+from waveforms.importing.waveform_files import sds_archive_register, waveform_file_import, waveform_paths_expand
+
+
+class Command(BaseCommand):
+    help = (
+        "Register waveform files (MiniSEED, SAC and every format ObsPy reads; folders are walked recursively) "
+        "and SDS archive roots. Trace headers are stored; samples are read from the files on demand."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("paths", nargs="*", type=Path)
+        parser.add_argument("--sds", action="append", type=Path, default=[], metavar="ROOT", help="an SDS archive root")
+        parser.add_argument("--format", choices=[f.lower() for f in WAVEFORM_FORMATS], type=str.lower)
+        parser.add_argument("--force", action="store_true", help="re-read files even when size and mtime match")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not options["paths"] and not options["sds"]:
+            raise CommandError("give waveform files or folders, or --sds ROOT")
+        failures: list[ImportFileError] = []
+        for root in options["sds"]:
+            try:
+                self.stdout.write(sds_archive_register(root=root).summary())
+            except ImportFileError as error:
+                failures.append(error)
+                self.stderr.write(f"FAILED {error}")
+        files = list(waveform_paths_expand(paths=options["paths"]))
+        for number, path in enumerate(files, start=1):
+            try:
+                report = waveform_file_import(path=path, format=options["format"], force=options["force"])
+            except ImportFileError as error:
+                failures.append(error)
+                self.stderr.write(f"[{number}/{len(files)}] FAILED {error}")
+                continue
+            self.stdout.write(f"[{number}/{len(files)}] {report.summary()}")
+        if failures:
+            total = len(files) + len(options["sds"])
+            raise CommandError(f"{len(failures)} of {total} sources failed; nothing was written from them")

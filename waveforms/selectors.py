@@ -1,0 +1,120 @@
+"""Reads of registered waveform data and station metadata; `waveforms.sources` builds streams on top."""
+
+import datetime as dt
+from collections.abc import Sequence
+
+from django.db.models import Q, QuerySet
+
+from waveforms.models import Channel, Station, WaveformSource, WaveformTrace
+
+SeedId = tuple[str, str, str, str]
+
+
+def seed_id_split(seed_id: str) -> SeedId:
+    """'NET.STA.LOC.CHA' as its four codes; raises ValueError for anything else."""
+    parts = seed_id.split(".")
+    if len(parts) != 4:
+        raise ValueError(f"not a SEED id (NET.STA.LOC.CHA): {seed_id!r}")
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+def _traces_narrowed(
+    traces: QuerySet[WaveformTrace], seed_ids: Sequence[SeedId] | None, stations: Sequence[tuple[str, str]] | None
+) -> QuerySet[WaveformTrace]:
+    # A coarse IN filter per code keeps the SQL small for hundreds of channels; callers match exactly.
+    if seed_ids is not None:
+        traces = traces.filter(
+            network__in={s[0] for s in seed_ids},
+            station__in={s[1] for s in seed_ids},
+            channel__in={s[3] for s in seed_ids},
+        )
+    if stations is not None:
+        traces = traces.filter(network__in={s[0] for s in stations}, station__in={s[1] for s in stations})
+    return traces
+
+
+def waveform_files_overlapping(
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    seed_ids: Sequence[SeedId] | None = None,
+    stations: Sequence[tuple[str, str]] | None = None,
+) -> list[tuple[str, str]]:
+    """(path, format) of registered files with a trace of the wanted channels overlapping [start, end]."""
+    traces = WaveformTrace.objects.filter(start_time__lte=end, end_time__gte=start)
+    rows = _traces_narrowed(traces, seed_ids, stations).values_list(
+        "source__path", "source__format", "network", "station", "location", "channel"
+    )
+    wanted_ids = set(seed_ids) if seed_ids is not None else None
+    wanted_stations = set(stations) if stations is not None else None
+    files: dict[str, str] = {}
+    for path, format_name, network, station, location, channel in rows:
+        if wanted_ids is not None and (network, station, location, channel) not in wanted_ids:
+            continue
+        if wanted_stations is not None and (network, station) not in wanted_stations:
+            continue
+        files[path] = format_name
+    return sorted(files.items())
+
+
+def waveform_seed_ids_overlapping(*, start: dt.datetime, end: dt.datetime) -> list[str]:
+    """SEED ids of registered file traces overlapping [start, end]."""
+    rows = (
+        WaveformTrace.objects.filter(start_time__lte=end, end_time__gte=start)
+        .values_list("network", "station", "location", "channel")
+        .distinct()
+    )
+    return sorted(".".join(row) for row in rows)
+
+
+def waveform_sds_roots() -> list[str]:
+    return list(
+        WaveformSource.objects.filter(kind=WaveformSource.Kind.SDS).order_by("path").values_list("path", flat=True)
+    )
+
+
+def _epoch_at(at: dt.datetime) -> Q:
+    return (Q(start_date__isnull=True) | Q(start_date__lte=at)) & (Q(end_date__isnull=True) | Q(end_date__gte=at))
+
+
+def station_coordinates_at(*, network: str, station: str, at: dt.datetime) -> tuple[float, float, float] | None:
+    """(latitude °N, longitude °E, elevation m) of the station epoch open at `at`, or None if unknown."""
+    row = (
+        Station.objects.filter(_epoch_at(at), network__code=network, code=station, latitude__isnull=False)
+        .filter(longitude__isnull=False, elevation__isnull=False)
+        .order_by("-start_date")
+        .values_list("latitude", "longitude", "elevation")
+        .first()
+    )
+    if row is None:
+        return None
+    latitude, longitude, elevation = row
+    assert latitude is not None and longitude is not None and elevation is not None
+    return latitude, longitude, elevation
+
+
+def channel_inventory_files(*, seed_ids: Sequence[SeedId], at: dt.datetime) -> list[tuple[str, str]]:
+    """(path, format) of the inventory files describing the channels open at `at`, files with responses first."""
+    rows = (
+        Channel.objects.filter(_epoch_at(at), inventory_source__isnull=False)
+        .filter(
+            station__network__code__in={s[0] for s in seed_ids},
+            station__code__in={s[1] for s in seed_ids},
+            code__in={s[3] for s in seed_ids},
+        )
+        .values_list(
+            "station__network__code",
+            "station__code",
+            "location_code",
+            "code",
+            "has_response",
+            "inventory_source__path",
+            "inventory_source__format",
+        )
+    )
+    wanted = set(seed_ids)
+    files: dict[str, tuple[bool, str]] = {}
+    for network, station, location, channel, has_response, path, format_name in rows:
+        if (network, station, location, channel) in wanted and path is not None and format_name is not None:
+            files[path] = (files.get(path, (False, ""))[0] or has_response, format_name)
+    return [(path, fmt) for path, (_, fmt) in sorted(files.items(), key=lambda item: (not item[1][0], item[0]))]

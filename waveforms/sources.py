@@ -1,0 +1,230 @@
+"""The one place that finds waveform data and station metadata for a time window.
+
+Registered files are found through their indexed WaveformTrace rows and read with starttime/endtime;
+SDS archives are read through ObsPy's SDS client. Every problem (gaps, overlaps, mixed sampling rates,
+requested channels without data, missing or unreadable files) becomes a readable line in
+`StreamResult.problems`; nothing is dropped silently and no file problem raises.
+"""
+
+import copy
+import datetime as dt
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import obspy
+from obspy import Inventory, Stream, UTCDateTime
+from obspy.clients.filesystem.sds import Client as SdsClient
+
+from waveforms.importing.waveform_files import SDS_FILE_NAME
+from waveforms.selectors import (
+    SeedId,
+    channel_inventory_files,
+    seed_id_split,
+    station_coordinates_at,
+    waveform_files_overlapping,
+    waveform_sds_roots,
+    waveform_seed_ids_overlapping,
+)
+
+
+@dataclass
+class StreamResult:
+    stream: obspy.Stream  # one trace per contiguous segment per SEED id, trimmed to [start, end]
+    problems: list[str] = field(default_factory=list)
+
+
+def _utc(value: UTCDateTime) -> str:
+    return str(value.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+
+
+def _wanted(trace: obspy.Trace, seed_ids: set[SeedId] | None, stations: set[tuple[str, str]] | None) -> bool:
+    stats = trace.stats
+    if seed_ids is not None and (stats.network, stats.station, stats.location, stats.channel) not in seed_ids:
+        return False
+    return stations is None or (stats.network, stats.station) in stations
+
+
+def _read_file(path: str, format_name: str, start: UTCDateTime, end: UTCDateTime, problems: list[str]) -> Stream:
+    if not Path(path).is_file():
+        problems.append(f"{path}: registered waveform file is missing")
+        return Stream()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return obspy.read(path, format=format_name or None, starttime=start, endtime=end)
+    except Exception as error:  # ObsPy's readers raise many exception types for a damaged file.
+        problems.append(f"{path}: unreadable ({error})")
+        return Stream()
+
+
+def _read_sds(
+    root: str,
+    start: UTCDateTime,
+    end: UTCDateTime,
+    seed_ids: set[SeedId] | None,
+    stations: set[tuple[str, str]] | None,
+    problems: list[str],
+) -> Stream:
+    if not Path(root).is_dir():
+        problems.append(f"{root}: registered SDS archive is missing")
+        return Stream()
+    requests: list[tuple[str, str, str, str]]
+    if seed_ids is not None:
+        requests = sorted(seed_ids)
+    elif stations is not None:
+        requests = [(network, station, "*", "*") for network, station in sorted(stations)]
+    else:
+        requests = [("*", "*", "*", "*")]
+    client = SdsClient(root)
+    stream = Stream()
+    for request in requests:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                stream += client.get_waveforms(*request, start, end)
+        except Exception as error:  # a damaged day file must not hide the rest of the archive
+            problems.append(f"{root}: SDS read of {'.'.join(request)} failed ({error})")
+    return Stream([trace for trace in stream if _wanted(trace, seed_ids, stations)])
+
+
+def _report_gaps(stream: Stream, start: UTCDateTime, end: UTCDateTime, problems: list[str]) -> None:
+    for network, station, location, channel, gap_start, gap_end, seconds, _ in stream.get_gaps():
+        seed_id = f"{network}.{station}.{location}.{channel}"
+        kind = "gap" if seconds > 0 else "overlap"
+        problems.append(f"{kind} in {seed_id} from {_utc(gap_start)} to {_utc(gap_end)} ({abs(seconds):.3f} s)")
+    first, last = min(t.stats.starttime for t in stream), max(t.stats.endtime for t in stream)
+    tolerance = 1.5 * stream[0].stats.delta
+    seed_id = stream[0].id
+    if first - start > tolerance:
+        problems.append(f"gap in {seed_id} from {_utc(start)} to {_utc(first)} ({first - start:.3f} s, window start)")
+    if end - last > tolerance:
+        problems.append(f"gap in {seed_id} from {_utc(last)} to {_utc(end)} ({end - last:.3f} s, window end)")
+
+
+def _assemble(stream: Stream, start: UTCDateTime, end: UTCDateTime, problems: list[str]) -> Stream:
+    """Per SEED id: keep the dominant sampling rate, report gaps and overlaps, merge, trim."""
+    by_id: dict[str, list[obspy.Trace]] = defaultdict(list)
+    for trace in stream:
+        if trace.stats.npts:
+            by_id[trace.id].append(trace)
+    result = Stream()
+    for seed_id in sorted(by_id):
+        traces = by_id[seed_id]
+        samples: Counter[float] = Counter()
+        for trace in traces:
+            samples[trace.stats.sampling_rate] += trace.stats.npts
+        dominant = samples.most_common(1)[0][0]
+        for rate in sorted(set(samples) - {dominant}):
+            problems.append(
+                f"mixed sampling rates in {seed_id}: dropped {samples[rate]} samples at {rate:g} Hz, "
+                f"kept {dominant:g} Hz"
+            )
+        group = Stream([t for t in traces if t.stats.sampling_rate == dominant])
+        group.sort(keys=["starttime"])
+        _report_gaps(group, start, end, problems)
+        # method=1 resolves overlaps; split() then turns the masked gaps back into plain contiguous traces.
+        group.merge(method=1)
+        result += group.split()
+    result.trim(start, end)
+    return Stream([trace for trace in result if trace.stats.npts])
+
+
+def stream_for_window(
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    seed_ids: Sequence[str] | None = None,
+    stations: Sequence[tuple[str, str]] | None = None,
+) -> StreamResult:
+    """Waveforms for [start, end] (aware datetimes) from registered files and SDS archives.
+
+    `seed_ids` ('NET.STA.LOC.CHA') and/or `stations` ((network, station) pairs) narrow the channels; with
+    neither, every channel with data is returned. Samples keep their recorded units (counts) and rates.
+    """
+    t0, t1 = UTCDateTime(start), UTCDateTime(end)
+    ids = {seed_id_split(seed_id) for seed_id in seed_ids} if seed_ids is not None else None
+    pairs = set(stations) if stations is not None else None
+    problems: list[str] = []
+    raw = Stream()
+    files = waveform_files_overlapping(
+        start=start,
+        end=end,
+        seed_ids=sorted(ids) if ids is not None else None,
+        stations=sorted(pairs) if pairs is not None else None,
+    )
+    for path, format_name in files:
+        raw += Stream([t for t in _read_file(path, format_name, t0, t1, problems) if _wanted(t, ids, pairs)])
+    for root in waveform_sds_roots():
+        raw += _read_sds(root, t0, t1, ids, pairs, problems)
+    stream = _assemble(raw, t0, t1, problems)
+    found_ids = {trace.id for trace in stream}
+    for seed_id in sorted(seed_ids or ()):
+        if seed_id not in found_ids:
+            problems.append(f"no data for {seed_id} between {_utc(t0)} and {_utc(t1)}")
+    found_stations = {(trace.stats.network, trace.stats.station) for trace in stream}
+    for network, station in sorted(pairs or ()):
+        if (network, station) not in found_stations:
+            problems.append(f"no data for station {network}.{station} between {_utc(t0)} and {_utc(t1)}")
+    return StreamResult(stream=stream, problems=problems)
+
+
+def _sds_seed_ids(root: str, start: dt.datetime, end: dt.datetime) -> set[str]:
+    found: set[str] = set()
+    day = start.date()
+    while day <= end.date():
+        pattern = f"{day.year}/*/*/*.[A-Z]/*.{day.year}.{day.timetuple().tm_yday:03d}"
+        for path in Path(root).glob(pattern):
+            match = SDS_FILE_NAME.match(path.name)
+            if match:
+                found.add(f"{match['net']}.{match['sta']}.{match['loc']}.{match['cha']}")
+        day += dt.timedelta(days=1)
+    return found
+
+
+def channels_covering(*, start: dt.datetime, end: dt.datetime) -> list[str]:
+    """SEED ids with data in [start, end]: registered file traces, plus SDS day files for those days."""
+    found = set(waveform_seed_ids_overlapping(start=start, end=end))
+    for root in waveform_sds_roots():
+        found |= _sds_seed_ids(root, start, end)
+    return sorted(found)
+
+
+def station_coordinates(*, network: str, station: str, at: dt.datetime) -> tuple[float, float, float] | None:
+    """(latitude °N, longitude °E, elevation m) from the imported inventory for the epoch open at `at`, else None."""
+    return station_coordinates_at(network=network, station=station, at=at)
+
+
+@lru_cache(maxsize=64)
+def _inventory_read(path: str, format_name: str, modified_ns: int) -> Inventory:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return obspy.read_inventory(path, format=format_name)
+
+
+def inventory_for(*, seed_ids: Sequence[str], at: dt.datetime) -> Inventory | None:
+    """The channels' metadata (responses included) re-read from their InventorySource files; None if none.
+
+    A channel described by several files is taken from the first file with responses. Missing or
+    unreadable files are skipped.
+    """
+    wanted = {seed_id_split(seed_id) for seed_id in seed_ids}
+    at_utc = UTCDateTime(at)
+    combined = Inventory(networks=[], source="Seistriage")
+    remaining = set(wanted)
+    for path, format_name in channel_inventory_files(seed_ids=sorted(wanted), at=at):
+        if not remaining:
+            break
+        try:
+            inventory = _inventory_read(path, format_name, Path(path).stat().st_mtime_ns)
+        except Exception:  # noqa: S112 - a file moved or damaged since import: other files may still serve
+            continue
+        for network, station, location, channel in sorted(remaining):
+            part = inventory.select(network=network, station=station, location=location, channel=channel, time=at_utc)
+            if part.get_contents()["channels"]:
+                combined += copy.deepcopy(part)
+                remaining.discard((network, station, location, channel))
+    return combined if combined.networks else None
