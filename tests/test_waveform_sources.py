@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import obspy
 import pytest
 
 from tests.test_waveform_import import sds_archive_from_real_records
@@ -121,3 +122,20 @@ def test_inventory_for_rereads_responses_that_remove_the_instrument_response(
     stream.remove_response(inventory=inventory, output="VEL")
     assert all(np.abs(trace.data).max() < 1e-2 for trace in stream)  # m/s, not counts
     assert inventory_for(seed_ids=["AV.SPBG..BHZ"], at=START) is None
+
+
+def test_mixed_sampling_rates_keep_the_dominant_rate_and_report_the_rest(tmp_path: Path, shared_data: Path) -> None:
+    """A 25 Hz decimated copy of a real 50 Hz record (derived from real data, not synthetic) for the same channel."""
+    original = shared_data / ESEC_EVENT_1 / "AV.SPCG..BHZ__20140910T192005Z__20140910T192305Z.mseed"
+    decimated = obspy.read(str(original))
+    decimated.decimate(2)
+    decimated.trim(obspy.UTCDateTime(START), obspy.UTCDateTime(START) + 30)
+    decimated.write(str(tmp_path / "decimated.mseed"), format="MSEED")
+    waveform_file_import(path=original)
+    waveform_file_import(path=tmp_path / "decimated.mseed")
+    result = stream_for_window(start=START, end=END, seed_ids=["AV.SPCG..BHZ"])
+    assert [trace.stats.sampling_rate for trace in result.stream] == [50.0]
+    assert result.stream[0].stats.npts == 90 * 50 + 1
+    assert result.problems == [
+        f"mixed sampling rates in AV.SPCG..BHZ: dropped {decimated[0].stats.npts} samples at 25 Hz, kept 50 Hz"
+    ]
