@@ -9,3 +9,13 @@ ROLE_NAMES = ("analyst", "senior analyst", "admin")
 def roles_ensure() -> dict[str, Group]:
     """Create the role groups if they are missing and return them by name."""
     return {name: Group.objects.get_or_create(name=name)[0] for name in ROLE_NAMES}
+
+
+def user_is_analyst(user: object) -> bool:
+    """Anyone with a role sees the events; a logged-in user without one (an outsider) sees nothing."""
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+        return False
+    if getattr(user, "is_superuser", False):
+        return True
+    groups = user.groups  # type: ignore[attr-defined]
+    return bool(groups.filter(name__in=ROLE_NAMES).exists())

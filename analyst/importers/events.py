@@ -61,7 +61,9 @@ def _flinn_engdahl() -> FlinnEngdahl:
 
 def region_name(latitude: float, longitude: float) -> str:
     """Flinn-Engdahl region name for an epicentre (degrees)."""
-    return str(_flinn_engdahl().get_region(longitude, latitude)).title()
+    words = str(_flinn_engdahl().get_region(longitude, latitude)).lower().split()
+    small = {"and", "of", "the", "off", "near", "in"}
+    return " ".join(w if w in small and i else w.capitalize() for i, w in enumerate(words))
 
 
 def stable_id(resource_id: object, format_name: str) -> str | None:

@@ -1,0 +1,62 @@
+"""The first pages: the event list and an event's detail, for each persona."""
+
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from analyst.importers.events import events_import_file
+from analyst.models import Event
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bulletin(obspy_data: Path) -> Event:
+    events_import_file(path=obspy_data / "io/iaspei/tests/data/ipe202409sel_ims.txt")
+    return Event.objects.get(event_type="mining explosion")
+
+
+def test_the_list_shows_time_place_depth_magnitude_type_and_state(client: Client, analyst: User, bulletin: Event):
+    client.force_login(analyst)
+    html = client.get("/").content.decode()
+    assert "2024-09-01 12:33:19" in html
+    assert "Czech and Slovak Republics" in html
+    assert "49.822" in html and "18.559" in html
+    assert "1.2 ML" in html
+    assert "mining explosion" in html
+    assert "new" in html
+
+
+def test_the_detail_shows_origins_magnitudes_picks_and_arrivals(client: Client, analyst: User, bulletin: Event):
+    client.force_login(analyst)
+    html = client.get(f"/events/{bulletin.pk}/").content.decode()
+    assert bulletin.public_id in html
+    assert html.count("MORC") >= 2
+    assert "Sg" in html and "Pg" in html
+    assert "-0.1" in html  # an arrival's residual
+
+
+def test_an_anonymous_visitor_is_sent_to_log_in(client: Client, bulletin: Event) -> None:
+    response = client.get(f"/events/{bulletin.pk}/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_logged_in_outsider_without_a_role_is_refused(client: Client, outsider: User, bulletin: Event) -> None:
+    client.force_login(outsider)
+    assert client.get("/").status_code == 403
+    assert client.get(f"/events/{bulletin.pk}/").status_code == 403
+
+
+def test_an_unknown_event_is_a_404(client: Client, analyst: User) -> None:
+    client.force_login(analyst)
+    assert client.get("/events/999999/").status_code == 404
+
+
+def test_text_from_imported_files_is_escaped(client: Client, analyst: User, bulletin: Event) -> None:
+    Event.objects.filter(pk=bulletin.pk).update(description="<script>alert(1)</script>")
+    client.force_login(analyst)
+    html = client.get(f"/events/{bulletin.pk}/").content.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html
