@@ -1,8 +1,9 @@
-from django.urls import path
+from django.urls import include, path
 
 from analyst import views
 
 urlpatterns = [
     path("", views.event_list, name="event-list"),
     path("events/<int:event_id>/", views.event_detail, name="event-detail"),
+    path("", include("analyst.urls_api_waveforms")),
 ]
