@@ -18,6 +18,14 @@ from analyst.vocabulary import (
 )
 
 
+class ScoringState(models.TextChoices):
+    PENDING = "pending", "waiting to be scored"
+    QUEUED = "queued", "queued for scoring"
+    SCORED = "scored", "scored"
+    FAILED = "failed", "scoring failed"
+    NO_MODEL = "no_model", "not scored: no active model"
+
+
 class Event(models.Model):
     public_id = models.CharField(max_length=255, unique=True)
     event_type = models.CharField(max_length=32, choices=EVENT_TYPE_CHOICES, blank=True)
@@ -49,6 +57,10 @@ class Event(models.Model):
     importance = models.FloatField(null=True, blank=True, help_text="null until scored")
     predicted_class = models.CharField(max_length=32, blank=True)
     predicted_probability = models.FloatField(null=True, blank=True)
+    # Where the event is in the scoring pipeline; the sweep requeues failed and stalled ones.
+    scoring_state = models.CharField(max_length=16, choices=ScoringState.choices, default=ScoringState.PENDING)
+    scoring_error = models.TextField(blank=True)
+    scoring_requested_at = models.DateTimeField(null=True, blank=True)
 
     # Optimistic concurrency: every change increments it; an edit made on an older version is refused.
     version = models.PositiveIntegerField(default=1)
@@ -63,6 +75,7 @@ class Event(models.Model):
             models.Index(fields=["review_state", "importance", "id"], name="event_state_importance_idx"),
             models.Index(fields=["event_type"], name="event_type_idx"),
             models.Index(fields=["updated_at"], name="event_updated_idx"),
+            models.Index(fields=["scoring_state", "scoring_requested_at"], name="event_scoring_state_idx"),
         ]
 
     def __str__(self) -> str:
@@ -201,3 +214,25 @@ class EventLabel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id}: {self.event_type} ({self.source})"
+
+
+class EventScore(models.Model):
+    """One scoring of an event: what the models said, why, and with which versions and features."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="scores")
+    ranker_version = models.CharField(max_length=64)
+    model_versions = models.JSONField(default=dict, help_text="kind -> version of every model that contributed")
+    importance = models.FloatField()
+    predicted_class = models.CharField(max_length=32)
+    class_probabilities = models.JSONField(default=dict)
+    class_weights = models.JSONField(default=dict)
+    explanation = models.JSONField(default=list, help_text="features that moved the importance most")
+    features = models.JSONField(default=dict, help_text="feature name -> value (null when missing)")
+    feature_version = models.CharField(max_length=64)
+    scored_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["event", "-scored_at"], name="event_score_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}: {self.importance:.3f} ({self.ranker_version})"

@@ -1,9 +1,11 @@
 from pathlib import Path
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from analyst.importers.errors import ImportFileError
 from analyst.importers.events import events_import_file
+from analyst.scoring import events_rescore_unreviewed, events_score, events_scoring_sweep
 
 
 @shared_task(acks_late=True, max_retries=0)
@@ -14,3 +16,29 @@ def import_events_file(path: str, format: str | None = None, reviewed: bool = Fa
     except ImportFileError as error:
         return {"path": path, "error": str(error)}
     return {"path": path, "summary": report.summary(), "events": len(report.event_ids)}
+
+
+# Scoring: batches of ids, late acknowledgement (a worker that dies mid-batch loses nothing), retries
+# with backoff on transient database errors, and time limits so no batch stays "queued" forever.
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=6,
+    soft_time_limit=240,
+    time_limit=300,
+)
+def score_events(event_ids: list[int]) -> dict[str, object]:
+    return events_score(event_ids=event_ids).as_dict()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=5, max_retries=3, time_limit=300)
+def sweep_scoring() -> int:
+    return events_scoring_sweep()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=5, max_retries=3, time_limit=600)
+def rescore_unreviewed() -> int:
+    return events_rescore_unreviewed()

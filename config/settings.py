@@ -5,6 +5,7 @@ from urllib.parse import urlparse
 
 import dj_database_url
 
+import ranking.classes as _ranking_classes
 from config.env import (
     ImproperlyConfiguredEnv,
     env_bool,
@@ -177,6 +178,23 @@ SEISTRIAGE_IMPORT_BATCH_SIZE = env_int("SEISTRIAGE_IMPORT_BATCH_SIZE", 2000, min
 # Events closer than these are taken to be the same event when a format carries no stable id.
 SEISTRIAGE_MATCH_SECONDS = env_float("SEISTRIAGE_MATCH_SECONDS", 2.0)
 SEISTRIAGE_MATCH_KM = env_float("SEISTRIAGE_MATCH_KM", 20.0)
+
+# Importance ranking (docs/ranking.md). Class weights: "earthquake=1,explosion_like=0.3,...", classes left
+# out keep the regional-network defaults of ranking.classes.DEFAULT_CLASS_WEIGHTS (false events weigh 0).
+try:
+    SEISTRIAGE_CLASS_WEIGHTS = _ranking_classes.class_weights_parse(env_str("SEISTRIAGE_CLASS_WEIGHTS", " "))
+except ValueError as _error:
+    raise ImproperlyConfiguredEnv(f"SEISTRIAGE_CLASS_WEIGHTS: {_error}") from None
+# The operator's mine/quarry gazetteer CSV (name,latitude,longitude,type); `import_gazetteer` copies one here.
+SEISTRIAGE_GAZETTEER = env_path("SEISTRIAGE_GAZETTEER", DATA_DIR / "gazetteer.csv")
+SEISTRIAGE_SCORING_BATCH_SIZE = env_int("SEISTRIAGE_SCORING_BATCH_SIZE", 200, minimum=1)
+SEISTRIAGE_SCORING_STALL_SECONDS = env_int("SEISTRIAGE_SCORING_STALL_SECONDS", 900, minimum=10)
+CELERY_BEAT_SCHEDULE = {
+    "scoring-sweep": {
+        "task": "analyst.tasks.sweep_scoring",
+        "schedule": env_float("SEISTRIAGE_SCORING_SWEEP_SECONDS", 300.0),
+    },
+}
 
 LOGGING = {
     "version": 1,

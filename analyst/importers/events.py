@@ -20,6 +20,7 @@ from analyst.importers.bulk import bulk_update_rows
 from analyst.importers.errors import ImportFileError
 from analyst.importers.reading import read_event_file
 from analyst.models import Amplitude, Arrival, Event, EventLabel, Magnitude, Origin, Pick
+from analyst.scoring import events_schedule_scoring
 from analyst.vocabulary import QUAKEML_EVENT_TYPES, ReviewState, TypeCertainty
 
 logger = logging.getLogger(__name__)
@@ -459,6 +460,7 @@ def events_import_file(*, path: Path, format: str | None = None, reviewed: bool 
     catalog, format_name = read_event_file(path, format)
     with transaction.atomic():
         report = _FileImport(path, catalog, format_name, reviewed).run()
+    events_schedule_scoring(event_ids=report.event_ids)
     logger.debug("%s", report.summary())
     return report
 

@@ -1,0 +1,320 @@
+"""Scoring services: gather an event's inputs from the store, run the active ranker, keep the score.
+
+Scheduling happens on commit, so a worker never looks for an event a rolled-back import never wrote.
+Every unreviewed event is in one scoring state (pending, queued, scored, failed, no_model); the sweep
+requeues the failed and the stalled ones, so no event waits unscored without anyone seeing why.
+"""
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import OperationalError, transaction
+from django.db.models import Q
+
+from analyst.models import Event, EventScore, ScoringState
+from analyst.vocabulary import ReviewState
+from ranking.classes import DECISION_CLASSES, NOT_EXISTING, decision_class_for
+from ranking.explain import explain_importance
+from ranking.features import (
+    KM_PER_DEGREE,
+    NEIGHBOUR_RADIUS_KM,
+    EventInputs,
+    FloatArray,
+    ReviewedCatalogue,
+    feature_matrix,
+    posix_seconds,
+)
+from ranking.gazetteer import Gazetteer, GazetteerError, gazetteer_read
+from ranking.ranker import importance
+from ranking.registry import LoadedRanker, ModelArtifactError, model_version_active, ranker_active_load
+
+logger = logging.getLogger(__name__)
+
+UNREVIEWED_STATES = (ReviewState.NEW, ReviewState.SCORED)
+NO_MODEL_MESSAGE = "not scored: no active model"
+
+
+@dataclass
+class ScoringOutcome:
+    scored: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    state: str = ScoringState.SCORED
+    error: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {"scored": len(self.scored), "skipped": len(self.skipped), "state": self.state, "error": self.error}
+
+
+def class_of_review(*, review_state: str, event_type: str) -> str | None:
+    """The decision class an analyst decision stands for (a rejection is a false event, whatever the type)."""
+    if review_state == ReviewState.REJECTED:
+        return NOT_EXISTING
+    return decision_class_for(event_type) if event_type else None
+
+
+def _gazetteer_mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+@lru_cache(maxsize=4)
+def _gazetteer_cached(path: str, mtime: float) -> Gazetteer:
+    return gazetteer_read(Path(path))
+
+
+def gazetteer_current() -> Gazetteer | None:
+    """The configured gazetteer, re-read when the file changes; None when there is none (feature stays NaN)."""
+    path = Path(settings.SEISTRIAGE_GAZETTEER)
+    mtime = _gazetteer_mtime(path)
+    if mtime is None:
+        return None
+    try:
+        return _gazetteer_cached(str(path), mtime)
+    except GazetteerError:
+        logger.exception("ignoring the gazetteer")
+        return None
+
+
+def reviewed_catalogue(*, near: Sequence[Event] | None = None) -> ReviewedCatalogue:
+    """Reviewed events (accepted or rejected, with a decision class), optionally only around ``near`` events."""
+    rows = Event.objects.filter(
+        review_state__in=(ReviewState.ACCEPTED, ReviewState.REJECTED),
+        origin_time__isnull=False,
+        latitude__isnull=False,
+        longitude__isnull=False,
+    )
+    if near is not None:
+        coordinates = [(e.latitude, e.longitude) for e in near if e.latitude is not None and e.longitude is not None]
+        if not coordinates:
+            return ReviewedCatalogue.empty()
+        lats = [lat for lat, _ in coordinates]
+        lons = [lon for _, lon in coordinates]
+        lat_margin = NEIGHBOUR_RADIUS_KM / KM_PER_DEGREE
+        top = max(abs(lat) for lat in lats) + lat_margin
+        lon_margin = lat_margin / max(math.cos(math.radians(min(top, 89.0))), 0.02)
+        rows = rows.filter(
+            latitude__range=(min(lats) - lat_margin, max(lats) + lat_margin),
+            longitude__range=(min(lons) - lon_margin, max(lons) + lon_margin),
+        )
+    times: list[float] = []
+    latitudes: list[float] = []
+    longitudes: list[float] = []
+    classes: list[int] = []
+    for origin_time, latitude, longitude, review_state, event_type in rows.values_list(
+        "origin_time", "latitude", "longitude", "review_state", "event_type"
+    ):
+        decision_class = class_of_review(review_state=review_state, event_type=event_type)
+        if decision_class is None or origin_time is None or latitude is None or longitude is None:
+            continue
+        times.append(origin_time.timestamp())
+        latitudes.append(latitude)
+        longitudes.append(longitude)
+        classes.append(DECISION_CLASSES.index(decision_class))
+    return ReviewedCatalogue(
+        np.array(times, dtype=np.float64),
+        np.array(latitudes, dtype=np.float64),
+        np.array(longitudes, dtype=np.float64),
+        np.array(classes, dtype=np.int64),
+    )
+
+
+def event_inputs(*, event: Event) -> EventInputs:
+    """The ranker's inputs for one located event (its preferred origin must be loaded alongside)."""
+    assert event.origin_time is not None and event.latitude is not None and event.longitude is not None
+    origin = event.preferred_origin
+    uncertainties = [] if origin is None else [origin.latitude_uncertainty, origin.longitude_uncertainty]
+    known = [u for u in uncertainties if u is not None]
+    return EventInputs(
+        origin_time=posix_seconds(event.origin_time),
+        latitude=event.latitude,
+        longitude=event.longitude,
+        depth_km=event.depth,
+        magnitude=event.magnitude,
+        magnitude_type=event.magnitude_type,
+        used_phase_count=event.phase_count,
+        used_station_count=None if origin is None else origin.used_station_count,
+        azimuthal_gap_deg=event.azimuthal_gap,
+        minimum_distance_deg=None if origin is None else origin.minimum_distance,
+        rms_s=event.rms,
+        horizontal_uncertainty_km=max(known) if known else None,
+        depth_uncertainty_km=None if origin is None else origin.depth_uncertainty,
+    )
+
+
+def events_feature_matrix(*, events: Sequence[Event]) -> FloatArray:
+    """Features of located events, rows in ``events`` order (see ranking.features.FEATURES)."""
+    return feature_matrix(
+        [event_inputs(event=event) for event in events],
+        gazetteer=gazetteer_current(),
+        reviewed=reviewed_catalogue(near=events),
+    )
+
+
+def _batches(ids: Sequence[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+def events_enqueue_scoring(*, event_ids: Sequence[int]) -> int:
+    """Mark unreviewed events queued and send them to the workers in batches; returns how many were sent."""
+    from analyst.tasks import score_events  # the tasks module imports this one
+
+    ids = list(
+        Event.objects.filter(pk__in=list(event_ids), review_state__in=UNREVIEWED_STATES)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not ids:
+        return 0
+    Event.objects.filter(pk__in=ids).update(
+        scoring_state=ScoringState.QUEUED, scoring_requested_at=dt.datetime.now(dt.UTC)
+    )
+    try:
+        for batch in _batches(ids, settings.SEISTRIAGE_SCORING_BATCH_SIZE):
+            score_events.delay(batch)
+    except Exception:  # the broker is down: the sweep sends them again once it is back
+        logger.exception("could not send %d events to scoring; the sweep will retry", len(ids))
+    return len(ids)
+
+
+def events_schedule_scoring(*, event_ids: Sequence[int]) -> None:
+    """Score these events once the current transaction commits (at once outside a transaction)."""
+    ids = list(event_ids)
+    if ids:
+        transaction.on_commit(lambda: events_enqueue_scoring(event_ids=ids))
+
+
+def _mark(ids: Sequence[int], state: str, error: str) -> None:
+    Event.objects.filter(pk__in=list(ids)).update(scoring_state=state, scoring_error=error[:4000])
+
+
+def events_score(*, event_ids: Sequence[int], force: bool = False) -> ScoringOutcome:
+    """Score unreviewed events with the active ranker and store the results; idempotent.
+
+    An event already scored by the active ranker is skipped unless ``force``. Without an active
+    ranker events get the no_model state; a refused artifact or any other error marks them failed
+    with the reason. Database errors propagate so the task retries them.
+    """
+    outcome = ScoringOutcome()
+    events = list(
+        Event.objects.filter(pk__in=list(event_ids), review_state__in=UNREVIEWED_STATES)
+        .select_related("preferred_origin")
+        .order_by("pk")
+    )
+    if not events:
+        return outcome
+    try:
+        loaded = ranker_active_load()
+    except ModelArtifactError as error:
+        _mark([e.pk for e in events], ScoringState.FAILED, str(error))
+        return ScoringOutcome(skipped=[e.pk for e in events], state=ScoringState.FAILED, error=str(error))
+    if loaded is None:
+        _mark([e.pk for e in events], ScoringState.NO_MODEL, NO_MODEL_MESSAGE)
+        return ScoringOutcome(skipped=[e.pk for e in events], state=ScoringState.NO_MODEL, error=NO_MODEL_MESSAGE)
+    unlocated = [e for e in events if e.origin_time is None or e.latitude is None or e.longitude is None]
+    if unlocated:
+        _mark([e.pk for e in unlocated], ScoringState.FAILED, "not scored: the event has no located origin")
+        outcome.skipped.extend(e.pk for e in unlocated)
+    to_score = [e for e in events if e not in unlocated]
+    if not force:
+        done = set(
+            EventScore.objects.filter(event__in=to_score, ranker_version=loaded.version.version).values_list(
+                "event_id", flat=True
+            )
+        )
+        fresh = [e for e in to_score if e.pk not in done or e.scoring_state != ScoringState.SCORED]
+        outcome.skipped.extend(e.pk for e in to_score if e not in fresh)
+        to_score = fresh
+    if not to_score:
+        return outcome
+    try:
+        _score_and_store(to_score, loaded)
+    except OperationalError:
+        raise
+    except Exception as error:
+        logger.exception("scoring %d events failed", len(to_score))
+        _mark([e.pk for e in to_score], ScoringState.FAILED, f"{type(error).__name__}: {error}")
+        outcome.state, outcome.error = ScoringState.FAILED, str(error)
+        outcome.skipped.extend(e.pk for e in to_score)
+        return outcome
+    outcome.scored.extend(e.pk for e in to_score)
+    return outcome
+
+
+def _score_and_store(events: list[Event], loaded: LoadedRanker) -> None:
+    model = loaded.model
+    weights: dict[str, float] = dict(settings.SEISTRIAGE_CLASS_WEIGHTS)
+    features = events_feature_matrix(events=events)
+    probabilities = model.predict_proba(features)
+    scores = importance(probabilities, weights)
+    explanations = explain_importance(model, features, weights)
+    now = dt.datetime.now(dt.UTC)
+    rows: list[EventScore] = []
+    for index, event in enumerate(events):
+        best = int(np.argmax(probabilities[index]))
+        event.importance = float(scores[index])
+        event.predicted_class = DECISION_CLASSES[best]
+        event.predicted_probability = float(probabilities[index, best])
+        event.scoring_state = ScoringState.SCORED
+        event.scoring_error = ""
+        rows.append(
+            EventScore(
+                event=event,
+                ranker_version=loaded.version.version,
+                model_versions={"ranker": loaded.version.version},
+                importance=event.importance,
+                predicted_class=event.predicted_class,
+                class_probabilities={
+                    name: round(float(p), 6) for name, p in zip(DECISION_CLASSES, probabilities[index], strict=True)
+                },
+                class_weights=weights,
+                explanation=list(explanations[index]),
+                features={
+                    name: None if np.isnan(value) else float(value)
+                    for name, value in zip(model.feature_names, features[index], strict=True)
+                },
+                feature_version=model.feature_version,
+                scored_at=now,
+            )
+        )
+    with transaction.atomic():
+        EventScore.objects.bulk_create(rows)
+        Event.objects.bulk_update(
+            events, ["importance", "predicted_class", "predicted_probability", "scoring_state", "scoring_error"]
+        )
+        # Only a new event becomes scored: an analyst who opened it meanwhile keeps it.
+        Event.objects.filter(pk__in=[e.pk for e in events], review_state=ReviewState.NEW).update(
+            review_state=ReviewState.SCORED
+        )
+
+
+def events_scoring_sweep(*, stalled_after_s: float | None = None, limit: int = 20000) -> int:
+    """Requeue unreviewed events that are pending, failed, stalled in the queue, or waiting for a model."""
+    stall = settings.SEISTRIAGE_SCORING_STALL_SECONDS if stalled_after_s is None else stalled_after_s
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=stall)
+    due = Q(scoring_state__in=(ScoringState.PENDING, ScoringState.FAILED)) | Q(
+        scoring_state=ScoringState.QUEUED, scoring_requested_at__lt=cutoff
+    )
+    if model_version_active(kind="ranker") is not None:
+        due |= Q(scoring_state=ScoringState.NO_MODEL)
+    ids = list(
+        Event.objects.filter(due, review_state__in=UNREVIEWED_STATES)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return events_enqueue_scoring(event_ids=ids)
+
+
+def events_rescore_unreviewed() -> int:
+    """After a promotion: send every unreviewed event to be scored again by the new active ranker."""
+    ids = list(Event.objects.filter(review_state__in=UNREVIEWED_STATES).values_list("pk", flat=True))
+    return events_enqueue_scoring(event_ids=ids)

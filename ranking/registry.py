@@ -1,0 +1,154 @@
+"""The model store: register, verify, load and promote model versions.
+
+Artifacts are joblib files that this module itself wrote under DATA_DIR/models. Unpickling runs
+code, so an artifact is loaded only from inside that folder and only after its SHA-256 matches the
+record: a tampered or missing file is refused with ModelArtifactError, and the model that was
+serving before keeps serving. Nothing a user uploads is ever passed to joblib.
+"""
+
+import datetime as dt
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+from django.conf import settings
+from django.db import transaction
+
+from ranking.models import ModelVersion
+from ranking.ranker import RankerModel
+
+logger = logging.getLogger(__name__)
+
+
+class ModelArtifactError(Exception):
+    """A model artifact that must not be loaded: missing, outside the store, or failing its checksum."""
+
+
+@dataclass(frozen=True)
+class LoadedRanker:
+    version: ModelVersion
+    model: RankerModel
+
+
+_cache_lock = threading.Lock()
+_cache: dict[str, LoadedRanker] = {}
+
+
+def models_dir() -> Path:
+    return Path(settings.DATA_DIR) / "models"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_version_register(
+    *,
+    kind: str,
+    model: Any,
+    created_by: str,
+    feature_names: list[str],
+    feature_version: str,
+    estimator: str = "",
+    training_summary: dict[str, Any],
+    metrics: dict[str, Any] | None = None,
+) -> ModelVersion:
+    """Write the artifact into the store and record it as a candidate."""
+    now = dt.datetime.now(dt.UTC)
+    version = f"{kind}-{now:%Y%m%dT%H%M%S%f}Z"
+    relative = Path(kind) / f"{version}.joblib"
+    path = models_dir() / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    joblib.dump(model, partial)
+    partial.replace(path)
+    return ModelVersion.objects.create(
+        kind=kind,
+        version=version,
+        created_by=created_by[:150],
+        estimator=estimator,
+        training_summary=training_summary,
+        feature_names=feature_names,
+        feature_version=feature_version,
+        metrics=metrics or {},
+        artifact_path=str(relative),
+        artifact_sha256=file_sha256(path),
+    )
+
+
+def model_artifact_load(*, model_version: ModelVersion) -> Any:
+    """Load a stored artifact after checking it lies in the store and matches its recorded SHA-256."""
+    root = models_dir().resolve()
+    path = (root / model_version.artifact_path).resolve()
+    if not path.is_relative_to(root):
+        raise ModelArtifactError(f"model {model_version.version}: artifact path {path} lies outside the store {root}")
+    if not path.is_file():
+        raise ModelArtifactError(f"model {model_version.version}: artifact {path} is missing")
+    actual = file_sha256(path)
+    if actual != model_version.artifact_sha256:
+        raise ModelArtifactError(
+            f"model {model_version.version}: artifact {path} has SHA-256 {actual[:12]}..., the record says "
+            f"{model_version.artifact_sha256[:12]}...: refused (tampered or corrupted)"
+        )
+    model = joblib.load(path)  # our own file, its checksum verified above
+    if model_version.kind == ModelVersion.Kind.RANKER and not isinstance(model, RankerModel):
+        raise ModelArtifactError(f"model {model_version.version}: artifact is not a ranker")
+    return model
+
+
+def model_version_promote(*, model_version: ModelVersion) -> ModelVersion:
+    """Make a verified model the active one of its kind and retire the previous active one."""
+    model_artifact_load(model_version=model_version)  # refuse before anything changes
+    with transaction.atomic():
+        ModelVersion.objects.select_for_update().filter(
+            kind=model_version.kind, status=ModelVersion.Status.ACTIVE
+        ).exclude(pk=model_version.pk).update(status=ModelVersion.Status.RETIRED)
+        model_version.status = ModelVersion.Status.ACTIVE
+        model_version.promoted_at = dt.datetime.now(dt.UTC)
+        model_version.save(update_fields=["status", "promoted_at"])
+    return model_version
+
+
+def model_version_active(*, kind: str) -> ModelVersion | None:
+    return ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.ACTIVE).first()
+
+
+def ranker_active_load() -> LoadedRanker | None:
+    """The active ranker, loaded once per process; None when no ranker is active.
+
+    When the active artifact is refused, the ranker this process served before keeps serving (and
+    the refusal is logged); with nothing served before, ModelArtifactError propagates.
+    """
+    active = model_version_active(kind=ModelVersion.Kind.RANKER)
+    if active is None:
+        return None
+    with _cache_lock:
+        cached = _cache.get("ranker")
+        if (
+            cached is not None
+            and cached.version.pk == active.pk
+            and cached.version.artifact_sha256 == active.artifact_sha256
+        ):
+            return cached
+        try:
+            loaded = LoadedRanker(active, model_artifact_load(model_version=active))
+        except ModelArtifactError:
+            if cached is None:
+                raise
+            logger.exception("keeping ranker %s: the active ranker cannot be loaded", cached.version.version)
+            return cached
+        _cache["ranker"] = loaded
+        return loaded
+
+
+def ranker_cache_clear() -> None:
+    with _cache_lock:
+        _cache.clear()
