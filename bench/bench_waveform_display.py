@@ -1,0 +1,130 @@
+"""Drawing a day of 100 Hz, 3-channel data at 1200 px: our M4 figure beside naive JSON and plotly-resampler.
+
+Input (real data, tiled): the three 100 Hz channels (DPE, DPN, DPZ) of the PhaseNet window
+BG_ACR_2012082505145960 from the shared data (90 s, a real earthquake with 30 s of noise before it),
+each repeated 960 times end to end (9000 samples per copy) to make 86,400 s = 8,640,000 samples per
+channel, rounded to int32 counts and written as one STEIM2 MiniSEED file (4096-byte records) under
+SEISTRIAGE_DATA_DIR/bench/. The repository is not touched.
+
+Measured in one run, each repeated and reported as p50/p95:
+- ours, cold: read the MiniSEED file + M4 decimation + record-section figure + JSON bytes (what the
+  endpoint does after its cache misses, minus the database look-ups);
+- ours, cached: the same bytes from the Django cache (the endpoint's cache hit);
+- naive: read + the full-resolution samples of the three channels serialised to JSON;
+- plotly-resampler: read + FigureResampler with MinMaxLTTB at 1200 px, figure serialised to JSON.
+
+Run: `.venv/bin/python bench/bench_waveform_display.py`
+"""
+
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._django import machine_line, setup
+
+setup()
+
+import numpy as np  # noqa: E402
+import obspy  # noqa: E402
+import plotly  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+import plotly_resampler  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.cache import cache  # noqa: E402
+from plotly_resampler import FigureResampler  # noqa: E402
+from plotly_resampler.aggregation import MinMaxLTTB  # noqa: E402
+
+from waveforms.figures import record_section_figure  # noqa: E402
+
+WIDTH = 1200
+DAY_S = 86_400
+SOURCE = "phasenet/BG_ACR_2012082505145960.mseed"
+
+
+def build_day_file() -> Path:
+    target = Path(settings.DATA_DIR) / "bench" / "BG.ACR.day.tiled.mseed"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = obspy.read(str(Path(settings.SHARED_DATA_DIR) / SOURCE))
+    day = obspy.Stream()
+    for trace in source:
+        block = np.round(trace.data[:9000]).astype(np.int32)
+        tiled = obspy.Trace(np.tile(block, DAY_S * 100 // block.size), header=dict(trace.stats))
+        tiled.stats.npts = tiled.data.size
+        tiled.stats.starttime = obspy.UTCDateTime(2012, 8, 25)
+        day.append(tiled)
+    day.write(str(target), format="MSEED", encoding="STEIM2", reclen=4096)
+    return target
+
+
+def timed(run: Callable[[], bytes], repeat: int) -> tuple[list[float], int]:
+    times: list[float] = []
+    size = 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        size = len(run())
+        times.append((time.perf_counter() - start) * 1000)
+    return times, size
+
+
+def p95(values: list[float]) -> float:
+    return float(np.percentile(values, 95))
+
+
+def main() -> None:
+    path = build_day_file()
+    print(machine_line())
+    print(f"plotly {plotly.__version__}, plotly-resampler {plotly_resampler.__version__}")
+    print(f"input: {path} ({path.stat().st_size / 1e6:.1f} MB), {obspy.read(str(path), headonly=True)}")
+
+    def ours_cold() -> bytes:
+        stream = obspy.read(str(path), format="MSEED")
+        start = stream[0].stats.starttime
+        section = record_section_figure(
+            stream=stream, reference_time=start, window_start=start, window_end=start + DAY_S, width=WIDTH
+        )
+        return json.dumps({"figure": section["figure"], "rows": section["rows"]}, separators=(",", ":")).encode()
+
+    cache.set("bench-waveform-display", ours_cold())
+
+    def ours_cached() -> bytes:
+        payload: bytes = cache.get("bench-waveform-display")
+        return payload
+
+    def naive() -> bytes:
+        stream = obspy.read(str(path), format="MSEED")
+        return json.dumps({t.id: t.data.tolist() for t in stream}, separators=(",", ":")).encode()
+
+    def resampler() -> bytes:
+        stream = obspy.read(str(path), format="MSEED")
+        figure = FigureResampler(go.Figure(), default_downsampler=MinMaxLTTB(), default_n_shown_samples=4 * WIDTH)
+        for trace in stream:
+            figure.add_trace(go.Scattergl(name=trace.id), hf_x=np.arange(trace.stats.npts) / 100.0, hf_y=trace.data)
+        return figure.to_json().encode()
+
+    results = {
+        "ours, cold from MiniSEED": timed(ours_cold, 20),
+        "ours, from cache": timed(ours_cached, 50),
+        "naive full-resolution JSON": timed(naive, 3),
+        "plotly-resampler MinMaxLTTB": timed(resampler, 5),
+    }
+    print(f"\n{'method':32} {'p50 ms':>9} {'p95 ms':>9} {'payload':>12}")
+    for name, (times, size) in results.items():
+        print(f"{name:32} {statistics.median(times):9.1f} {p95(times):9.1f} {size / 1e3:10.1f} kB")
+    cold, cached = results["ours, cold from MiniSEED"], results["ours, from cache"]
+    naive_times, naive_size = results["naive full-resolution JSON"]
+    resampler_times, resampler_size = results["plotly-resampler MinMaxLTTB"]
+    print(f"\ntarget p95 cold <= 80 ms: {p95(cold[0]):.1f} ms; cached <= 20 ms: {p95(cached[0]):.2f} ms")
+    print(f"naive / ours cold: {statistics.median(naive_times) / statistics.median(cold[0]):.1f}x slower, "
+          f"{naive_size / cold[1]:.0f}x larger (targets >= 10x, >= 100x)")  # fmt: skip
+    print(f"plotly-resampler / ours cold: {statistics.median(resampler_times) / statistics.median(cold[0]):.2f}x "
+          f"the time, {resampler_size / cold[1]:.2f}x the payload")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
