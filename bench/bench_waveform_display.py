@@ -105,7 +105,8 @@ def main() -> None:
         figure = FigureResampler(go.Figure(), default_downsampler=MinMaxLTTB(), default_n_shown_samples=4 * WIDTH)
         for trace in stream:
             figure.add_trace(go.Scattergl(name=trace.id), hf_x=np.arange(trace.stats.npts) / 100.0, hf_y=trace.data)
-        return figure.to_json().encode()
+        encoded: bytes = str(figure.to_json()).encode()
+        return encoded
 
     results = {
         "ours, cold from MiniSEED": timed(ours_cold, 20),
