@@ -5,6 +5,9 @@ streams (ObsPy's PICKLE format runs arbitrary code on load) are never opened.
 """
 
 import datetime as dt
+import gzip
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -89,9 +92,26 @@ def read_inventory_file(path: Path, format: str | None = None) -> tuple[Inventor
     return inventory, name
 
 
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
 def detect_waveform_format(path: Path) -> str | None:
-    """The ObsPy waveform format name of `path`, or None when no (safe) reader recognises it."""
-    return _detect("waveform", WAVEFORM_FORMATS, path)
+    """The ObsPy waveform format name of `path`, or None when no (safe) reader recognises it.
+
+    Gzip-compressed files (ObsPy reads them transparently) are detected on their decompressed content.
+    """
+    if not _is_gzip(path):
+        return _detect("waveform", WAVEFORM_FORMATS, path)
+    with tempfile.NamedTemporaryFile(suffix=".waveform") as plain:
+        try:
+            with gzip.open(path, "rb") as compressed:
+                shutil.copyfileobj(compressed, plain)
+        except (OSError, EOFError) as error:
+            raise ImportFileError(path, f"broken gzip compression: {error}") from None
+        plain.flush()
+        return _detect("waveform", WAVEFORM_FORMATS, Path(plain.name))
 
 
 def read_waveform_headers(path: Path, format: str | None = None) -> tuple[Stream, str]:
@@ -109,7 +129,7 @@ def read_waveform_headers(path: Path, format: str | None = None) -> tuple[Stream
     for warning in caught:
         if "end of file" in str(warning.message).lower():
             raise ImportFileError(path, f"truncated {name} file: {warning.message}")
-    if name == "MSEED":
+    if name == "MSEED" and not _is_gzip(path):
         _check_mseed_complete(path, stream)
     if not len(stream):
         raise ImportFileError(path, f"read as {name} but it holds no traces")
