@@ -226,14 +226,18 @@ def events_score(*, event_ids: Sequence[int], force: bool = False) -> ScoringOut
         outcome.skipped.extend(e.pk for e in unlocated)
     to_score = [e for e in events if e not in unlocated]
     if not force:
-        done = set(
-            EventScore.objects.filter(event__in=to_score, ranker_version=loaded.version.version).values_list(
-                "event_id", flat=True
-            )
-        )
-        fresh = [e for e in to_score if e.pk not in done or e.scoring_state != ScoringState.SCORED]
-        outcome.skipped.extend(e.pk for e in to_score if e not in fresh)
-        to_score = fresh
+        # A redelivered or requeued batch: an event already scored by this ranker since its last change
+        # keeps that score (no duplicate row) and just gets its state back.
+        latest: dict[int, dt.datetime] = {}
+        for event_id, scored_at in EventScore.objects.filter(
+            event__in=to_score, ranker_version=loaded.version.version
+        ).values_list("event_id", "scored_at"):
+            latest[event_id] = max(scored_at, latest.get(event_id, scored_at))
+        current = [e for e in to_score if e.pk in latest and latest[e.pk] >= e.updated_at]
+        if current:
+            _mark([e.pk for e in current], ScoringState.SCORED, "")
+            outcome.skipped.extend(e.pk for e in current)
+        to_score = [e for e in to_score if e not in current]
     if not to_score:
         return outcome
     try:

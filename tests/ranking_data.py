@@ -1,0 +1,34 @@
+"""Real PNSN catalogue rows as ranker inputs, for the ranking tests (read in place from the shared data)."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from ranking.classes import DECISION_CLASSES, decision_class_for
+from ranking.features import EventInputs
+
+
+def pnsn_rows(shared_data: Path, *, years: tuple[int, ...]) -> list[dict[str, str]]:
+    path = shared_data / "catalogs" / "pnsn_comcat_2018-2022.csv"
+    with path.open(newline="") as handle:
+        return [row for row in csv.DictReader(handle) if int(row["year"]) in years]
+
+
+def pnsn_inputs(rows: list[dict[str, str]]) -> tuple[list[EventInputs], np.ndarray, np.ndarray]:
+    """EventInputs, decision class indices and POSIX times of catalogue rows."""
+    inputs = [
+        EventInputs(
+            origin_time=float(row["timestamp"]),
+            latitude=float(row["latitude"]),
+            longitude=float(row["longitude"]),
+            depth_km=float(row["depth"]),
+            magnitude=float(row["magnitude"]) if row["magnitude"] else None,
+            magnitude_type=row["magnitude_type"],
+            used_phase_count=int(row["number_of_pick"]) if row["number_of_pick"] else None,
+        )
+        for row in rows
+    ]
+    labels = np.array([DECISION_CLASSES.index(decision_class_for(row["event_type"]) or "") for row in rows])
+    times = np.array([event.origin_time for event in inputs])
+    return inputs, labels, times

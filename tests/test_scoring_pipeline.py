@@ -1,0 +1,86 @@
+"""Scoring through a real Celery worker: imports are scored on commit, the sweep requeues stalled events."""
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from analyst.importers.events import events_import_file
+from analyst.models import Event, EventScore, ScoringState
+from analyst.scoring import NO_MODEL_MESSAGE, events_scoring_sweep
+from analyst.training import ranker_train
+from analyst.vocabulary import ReviewState
+from tests.conftest import wait_for
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def reviewed_2018(shared_data: Path, tmp_path: Path) -> Path:
+    """The first 1,500 real PNSN catalogue rows of 2018, as the importer reads them."""
+    lines = (shared_data / "catalogs" / "pnsn_comcat_2018-2022.csv").read_text().splitlines()
+    path = tmp_path / "pnsn_2018_head.csv"
+    path.write_text("\n".join(lines[:1501]) + "\n")
+    return path
+
+
+def _all_scored(ids: list[int]) -> bool:
+    return Event.objects.filter(pk__in=ids, scoring_state=ScoringState.SCORED).count() == len(ids)
+
+
+def test_imported_events_wait_with_a_clear_state_when_no_model_is_active(celery_worker_process, obspy_data) -> None:
+    report = events_import_file(path=obspy_data / "io/iaspei/tests/data/ipe202409sel_ims.txt")
+    ids = report.event_ids
+    wait_for(
+        lambda: Event.objects.filter(pk__in=ids, scoring_state=ScoringState.NO_MODEL).count() == len(ids),
+        what="the no-model state",
+    )
+    event = Event.objects.get(pk=ids[0])
+    assert event.scoring_error == NO_MODEL_MESSAGE and event.importance is None
+    assert event.review_state == ReviewState.NEW
+
+
+def test_the_worker_scores_real_imported_events_with_a_trained_ranker(
+    celery_worker_process, reviewed_2018, obspy_data
+) -> None:
+    events_import_file(path=reviewed_2018, reviewed=True)
+    version = ranker_train(created_by="test", promote=True)
+    assert version.status == "active" and version.training_summary["labels"]["explosion_like"] > 100
+
+    report = events_import_file(path=obspy_data / "io/nordic/tests/data/select.out")
+    ids = report.event_ids
+    assert len(ids) == 50
+    wait_for(lambda: _all_scored(ids), what="50 Nordic events scored by the worker")
+
+    for event in Event.objects.filter(pk__in=ids):
+        assert event.review_state == ReviewState.SCORED
+        assert 0.0 <= event.importance <= 1.0  # type: ignore[operator]
+        score = EventScore.objects.get(event=event)
+        assert score.model_versions == {"ranker": version.version} and score.ranker_version == version.version
+        assert sum(score.class_probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+        assert score.importance == pytest.approx(event.importance)
+        assert score.predicted_class == event.predicted_class
+        # These events have no waveforms: they are scored from origin features alone.
+        assert score.features["waveform_station_count"] == 0.0 and score.features["waveform_snr_median"] is None
+        assert score.features["local_solar_hour"] is not None
+        for item in score.explanation:
+            assert item["feature"] in score.features and item["direction"] in {"raises", "lowers"}
+    assert any(EventScore.objects.get(event_id=i).explanation for i in ids)
+
+
+def test_the_sweep_requeues_a_stalled_event_and_scoring_is_idempotent(
+    celery_worker_process, reviewed_2018, obspy_data
+) -> None:
+    events_import_file(path=reviewed_2018, reviewed=True)
+    ranker_train(created_by="test", promote=True)
+    report = events_import_file(path=obspy_data / "io/quakeml/tests/data/usgs_event.xml")
+    [event_id] = report.event_ids
+    wait_for(lambda: _all_scored([event_id]), what="the quarry blast scored")
+    # A message lost with its worker: the event says queued, an hour ago, and nothing is coming.
+    Event.objects.filter(pk=event_id).update(
+        scoring_state=ScoringState.QUEUED, scoring_requested_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    )
+    assert events_scoring_sweep(stalled_after_s=600) == 1
+    wait_for(lambda: _all_scored([event_id]), what="the stalled event scored again")
+    # Same active ranker, same event: the redelivery stores no second score.
+    assert EventScore.objects.filter(event_id=event_id).count() == 1
