@@ -14,6 +14,10 @@ from django.core.management.base import BaseCommand, CommandParser
 from analyst.models import Event
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 class Command(BaseCommand):
     help = "Run Seistriage: web server + Celery worker (embedded default: SQLite and a filesystem broker)."
 
@@ -34,6 +38,8 @@ class Command(BaseCommand):
              "--schedule", str(settings.DATA_DIR / "celerybeat-schedule")],
         )  # fmt: skip
         self.stdout.write(self.style.SUCCESS(f"Seistriage at http://{options['addr']}/  (Ctrl-C stops it)"))
+        # SIGTERM (from a process manager) must also stop the worker, so turn it into a normal exit.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
         try:
             call_command("runserver", options["addr"], use_reloader=False)
         finally:
