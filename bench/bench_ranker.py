@@ -1,0 +1,71 @@
+"""Ranker throughput and latency on real PNSN rows, beside a RandomForest(n_jobs=2) baseline in the same run.
+
+Run: .venv/bin/python -m bench.bench_ranker   (needs the shared data; no database)
+Bulk: rows/s scoring one large matrix. Single event: per-call latency of one row, p50/p95.
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ranking.features import FEATURE_NAMES, FEATURE_VERSION, ReviewedCatalogue, feature_matrix  # noqa: E402
+from ranking.ranker import ranker_fit  # noqa: E402
+from tests.ranking_data import pnsn_inputs, pnsn_rows  # noqa: E402
+
+SHARED = Path(os.environ.get("SEISTRIAGE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+BULK_ROWS = 200_000
+SINGLE_CALLS = 2000
+
+
+def _bulk_rate(predict, rows: np.ndarray) -> float:
+    predict(rows[:1000])
+    started = time.perf_counter()
+    predict(rows)
+    return len(rows) / (time.perf_counter() - started)
+
+
+def _latency_ms(predict, rows: np.ndarray) -> tuple[float, float]:
+    timings = []
+    for index in range(SINGLE_CALLS):
+        row = rows[index % len(rows)][None, :]
+        started = time.perf_counter()
+        predict(row)
+        timings.append(time.perf_counter() - started)
+    return float(np.percentile(timings, 50) * 1000), float(np.percentile(timings, 95) * 1000)
+
+
+def main() -> None:
+    inputs, labels, times = pnsn_inputs(pnsn_rows(SHARED, years=(2018, 2019, 2020, 2021)))
+    catalogue = ReviewedCatalogue(
+        times, np.array([e.latitude for e in inputs]), np.array([e.longitude for e in inputs]), labels
+    )
+    features = feature_matrix(inputs, gazetteer=None, reviewed=catalogue)
+    train = times < np.datetime64("2021-01-01", "s").astype(float)
+    kwargs = {"feature_names": FEATURE_NAMES, "feature_version": FEATURE_VERSION}
+    ranker = ranker_fit(features[train], labels[train], times[train], **kwargs)
+    forest = ranker_fit(features[train], labels[train], times[train], estimator_name="random_forest", **kwargs)
+    held_out = features[~train]
+    bulk = np.resize(held_out, (BULK_ROWS, held_out.shape[1]))
+    print(f"cores: {os.cpu_count()}, held-out rows (2021): {len(held_out)}, bulk rows: {BULK_ROWS}")
+    results = {}
+    for name, model in (("hist_gradient_boosting (ours)", ranker), ("random_forest n_jobs=2 (baseline)", forest)):
+        rate = _bulk_rate(model.predict_proba, bulk)
+        p50, p95 = _latency_ms(model.predict_proba, held_out)
+        results[name] = (rate, p50, p95)
+        print(f"{name:36s} bulk {rate:12,.0f} rows/s   single event p50 {p50:7.3f} ms  p95 {p95:7.3f} ms")
+    ours, base = results["hist_gradient_boosting (ours)"], results["random_forest n_jobs=2 (baseline)"]
+    print(
+        f"ratio ours/baseline: bulk x{ours[0] / base[0]:.1f}, single-event p95 latency x{base[2] / ours[2]:.1f} faster"
+    )
+    print(f"targets: bulk >= 200,000 rows/s -> {'met' if ours[0] >= 200_000 else 'MISSED'}; "
+          f"p95 <= 1 ms -> {'met' if ours[2] <= 1.0 else 'MISSED'}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
