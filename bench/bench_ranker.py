@@ -47,9 +47,17 @@ def main() -> None:
     )
     features = feature_matrix(inputs, gazetteer=None, reviewed=catalogue)
     train = times < np.datetime64("2021-01-01", "s").astype(float)
-    kwargs = {"feature_names": FEATURE_NAMES, "feature_version": FEATURE_VERSION}
-    ranker = ranker_fit(features[train], labels[train], times[train], **kwargs)
-    forest = ranker_fit(features[train], labels[train], times[train], estimator_name="random_forest", **kwargs)
+    ranker = ranker_fit(
+        features[train], labels[train], times[train], feature_names=FEATURE_NAMES, feature_version=FEATURE_VERSION
+    )
+    forest = ranker_fit(
+        features[train],
+        labels[train],
+        times[train],
+        feature_names=FEATURE_NAMES,
+        feature_version=FEATURE_VERSION,
+        estimator_name="random_forest",
+    )
     held_out = features[~train]
     bulk = np.resize(held_out, (BULK_ROWS, held_out.shape[1]))
     print(f"cores: {os.cpu_count()}, held-out rows (2021): {len(held_out)}, bulk rows: {BULK_ROWS}")
