@@ -8,6 +8,7 @@ unknown event answers 404; a bad query parameter answers 400 naming the paramete
 
 import datetime as dt
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +24,10 @@ from analyst.vocabulary import EvaluationMode
 from waveforms import sources
 from waveforms.cache import figure_cache_key, figure_cached, waveform_data_fingerprint
 from waveforms.figures import PickMark, PlotlyFigure, record_section_figure, spectrogram_figure
-from waveforms.processing import FilterError, FilterSpec, filter_spec_parse, stream_filter
+from waveforms.processing import FILTER_PRESETS, FilterError, FilterSpec, filter_spec_parse, stream_filter
 from waveforms.spectrogram import trace_spectrogram
+from waveforms.summaries import SummarySegment
+from waveforms.summary_store import RAW
 from waveforms.windows import PredictedArrivals, arrivals_predict, station_window
 
 DEFAULT_WIDTH = 1200
@@ -146,11 +149,38 @@ def _event_window(event: Event, query: WaveformQuery, *, seed_id: str | None = N
     return EventWindow(reference, start, end, seed_ids, predicted, marks, title)
 
 
-def _stream(window: EventWindow, query: WaveformQuery) -> obspy.Stream:
+def _summary_variant(spec: FilterSpec | None) -> str | None:
+    """The summary variant drawing ``spec``: raw, a preset's name, or None for custom corners."""
+    if spec is None:
+        return RAW
+    for name, (fmin, fmax) in FILTER_PRESETS.items():
+        if spec.kind == "bandpass" and (spec.freqmin, spec.freqmax) == (fmin, fmax):
+            return name
+    return None
+
+
+def _summarised(window: EventWindow, query: WaveformQuery) -> dict[str, list[SummarySegment]]:
+    """Channels drawn from their min/max summaries (long windows of long files); their gaps become problems."""
+    variant = _summary_variant(query.spec)
+    if variant is None or not window.seed_ids:
+        return {}
+    result = sources.summary_segments_for_window(
+        start=window.start.datetime.replace(tzinfo=dt.UTC), end=window.end.datetime.replace(tzinfo=dt.UTC),
+        seed_ids=window.seed_ids, variant=variant, width=query.width,
+    )  # fmt: skip
+    window.problems.extend(result.problems)
+    return result.segments
+
+
+def _stream(window: EventWindow, query: WaveformQuery, *, skip: Collection[str] = ()) -> obspy.Stream:
+    """The samples of the window's channels (but ``skip``), filtered as asked; problems go to the window."""
+    seed_ids = [s for s in window.seed_ids if s not in skip]
+    if window.seed_ids and not seed_ids:
+        return obspy.Stream()
     try:
         result = sources.stream_for_window(
             start=window.start.datetime.replace(tzinfo=dt.UTC), end=window.end.datetime.replace(tzinfo=dt.UTC),
-            seed_ids=window.seed_ids or None,
+            seed_ids=seed_ids or None,
         )  # fmt: skip
     except Exception as error:  # an unreadable archive must not fail the page: report it
         window.problems.append(f"waveforms could not be read: {error}")
@@ -187,15 +217,18 @@ def event_waveforms_payload(*, event_id: int, query: WaveformQuery) -> bytes:
 
     def build() -> bytes:
         window = _event_window(event, query)
-        stream = _stream(window, query)
+        summarised = _summarised(window, query)
+        stream = _stream(window, query, skip=summarised)
         section = record_section_figure(
             stream=stream, reference_time=window.reference, window_start=window.start, window_end=window.end,
             width=query.width, picks=window.picks, predicted=window.predicted, title=window.title,
+            summarised=summarised,
         )  # fmt: skip
-        message = None if len(stream) else "no waveforms are registered for this event's time window"
+        message = None if len(stream) or summarised else "no waveforms are registered for this event's time window"
         return _dumps({
             "event": event.pk, "figure": section["figure"], "rows": section["rows"], "problems": window.problems,
             "message": message, "filter": query.spec.label if query.spec else None,
+            "from_summaries": sorted(summarised),
             "window": {"start": str(window.start), "end": str(window.end), "origin_time": str(window.reference)},
         })  # fmt: skip
 

@@ -4,6 +4,7 @@ The record section has one row per channel on a single y axis: row ``r`` is draw
 trace scaled so its largest absolute value in the window spans ``ROW_HALF_HEIGHT``. The x axis is seconds
 after ``reference_time`` (the origin time). Every trace is decimated to at most four points per pixel
 column (waveforms.decimation), so the payload depends on the plot width, not on the trace length.
+Channels given as summaries (waveforms.summaries) are decimated from their min/max bins instead.
 """
 
 from collections.abc import Mapping, Sequence
@@ -16,6 +17,7 @@ from obspy import UTCDateTime
 
 from waveforms.decimation import column_grid, m4_indices
 from waveforms.spectrogram import Spectrogram
+from waveforms.summaries import SummarySegment, m4_from_bins
 from waveforms.windows import PredictedArrivals
 
 ROW_HALF_HEIGHT = 0.45
@@ -123,6 +125,37 @@ def _decimated(
     return xs, ys, peak
 
 
+def _decimated_from_summaries(
+    runs: Sequence[SummarySegment], *, reference: UTCDateTime, start_s: float, end_s: float, width: int
+) -> tuple[list[float | None], list[float | None], float]:
+    """As ``_decimated``, from summary bins (snapped columns, see waveforms.summaries); the mean removed is
+    that of the samples in the bins drawn."""
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    total, count = 0.0, 0
+    for run in sorted(runs, key=lambda r: r.start):
+        run_start = float(run.start - reference)
+        grid = column_grid(
+            start_s=run_start, sampling_rate=run.sampling_rate, window_start_s=start_s, window_end_s=end_s, width=width
+        )
+        decimation = m4_from_bins(run, grid)
+        if decimation.indices.size:
+            parts.append((run_start + decimation.indices / run.sampling_rate, decimation.values))
+            total, count = total + decimation.total, count + decimation.count
+    if not parts:
+        return xs, ys, 0.0
+    mean = total / count
+    peak = max(float(np.abs(values - mean).max()) for _, values in parts)
+    for number, (times, values) in enumerate(parts):
+        if number:
+            xs.append(None)
+            ys.append(None)
+        xs.extend(np.round(times, 3).tolist())
+        ys.extend((values - mean).tolist())
+    return xs, ys, peak
+
+
 def _row_order(
     seed_ids: Sequence[str],
     distances: Mapping[str, float],
@@ -174,6 +207,7 @@ def record_section_figure(
     picks: Sequence[PickMark] = (),
     predicted: Mapping[str, PredictedArrivals] | None = None,
     title: str = "",
+    summarised: Mapping[str, Sequence[SummarySegment]] | None = None,
 ) -> RecordSection:
     """The record section of ``stream`` between ``window_start`` and ``window_end`` for a ``width``-pixel plot.
 
@@ -181,6 +215,7 @@ def record_section_figure(
     by decreasing peak amplitude; within a station Z, N, E, 1, 2, R, T. Picks are drawn on their channel's
     row (or on every row of their station when the channel is not shown), manual and automatic in different
     colours with their phase as label; predicted P and S as dashed marks; the origin time as a vertical line.
+    Channels in ``summarised`` (SEED id to its contiguous runs) are drawn from their min/max summaries.
     """
     predicted = predicted or {}
     start_s, end_s = float(window_start - reference_time), float(window_end - reference_time)
@@ -191,12 +226,16 @@ def record_section_figure(
         seed_id: _decimated(segments, reference=reference_time, start_s=start_s, end_s=end_s, width=width)
         for seed_id, segments in by_id.items()
     }
+    for seed_id, runs in (summarised or {}).items():
+        decimated[seed_id] = _decimated_from_summaries(
+            runs, reference=reference_time, start_s=start_s, end_s=end_s, width=width
+        )
     first_picks: dict[str, float] = {}
     for pick in picks:
         station = _station(pick.seed_id)
         first_picks[station] = min(first_picks.get(station, np.inf), float(pick.time - reference_time))
     distances = {station: p.distance_deg for station, p in predicted.items()}
-    order = _row_order(list(by_id), distances, first_picks, {s: d[2] for s, d in decimated.items()})
+    order = _row_order(list(decimated), distances, first_picks, {s: d[2] for s, d in decimated.items()})
 
     data: list[PlotlyTrace] = []
     rows: list[RowInfo] = []

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import obspy
 from obspy import Inventory, Stream, UTCDateTime
 from obspy.clients.filesystem.sds import Client as SdsClient
 
 from waveforms.importing.waveform_files import SDS_FILE_NAME
+from waveforms.models import WaveformTrace
 from waveforms.selectors import (
     SeedId,
     channel_inventory_files,
@@ -29,6 +31,13 @@ from waveforms.selectors import (
     waveform_sds_roots,
     waveform_seed_ids_overlapping,
 )
+from waveforms.summaries import (
+    MIN_BINS_PER_COLUMN,
+    SummarySegment,
+    segment_from_bins,
+    segments_join,
+)
+from waveforms.summary_store import SummaryFile, summary_file_current, summary_open
 
 
 @dataclass
@@ -228,3 +237,98 @@ def inventory_for(*, seed_ids: Sequence[str], at: dt.datetime) -> Inventory | No
                 combined += copy.deepcopy(part)
                 remaining.discard((network, station, location, channel))
     return combined if combined.networks else None
+
+
+@dataclass
+class SummaryResult:
+    segments: dict[str, list[SummarySegment]]  # per SEED id: contiguous runs overlapping the window
+    problems: list[str] = field(default_factory=list)  # gaps, worded as stream_for_window words them
+
+
+def summary_segments_for_window(
+    *, start: dt.datetime, end: dt.datetime, seed_ids: Sequence[str], variant: str, width: int
+) -> SummaryResult:
+    """The channels of ``seed_ids`` that can be drawn over [start, end] on ``width`` pixels from summaries.
+
+    A channel qualifies when each pixel column spans at least MIN_BINS_PER_COLUMN bins, every registered
+    file holding it in the window has a current summary with the ``variant`` ("raw" or a filter preset)
+    for each of its segments, no SDS archive holds it on those days, and its segments share one sampling
+    rate without overlapping. Others are left out: the caller reads their samples (stream_for_window).
+    """
+    t0, t1 = UTCDateTime(start), UTCDateTime(end)
+    wanted = {seed_id_split(seed_id) for seed_id in seed_ids}
+    rows = WaveformTrace.objects.filter(
+        start_time__lte=end, end_time__gte=start, network__in={w[0] for w in wanted},
+        station__in={w[1] for w in wanted}, channel__in={w[3] for w in wanted},
+    ).values_list("source_id", "source__path", "network", "station", "location", "channel")  # fmt: skip
+    files_of: dict[str, set[tuple[int, str]]] = defaultdict(set)
+    for source_id, path, *codes in rows:
+        if tuple(codes) in wanted:
+            files_of[".".join(codes)].add((source_id, path))
+    excluded: set[str] = set()
+    for root in waveform_sds_roots():
+        excluded |= _sds_seed_ids(root, start, end)
+    opened: dict[int, SummaryFile | None] = {}
+    result = SummaryResult(segments={})
+    for seed_id, files in sorted(files_of.items()):
+        if seed_id in excluded:
+            continue
+        segments = _summary_segments(seed_id, files, opened, variant, t0, t1)
+        runs = segments_join(segments) if segments else None
+        if not runs or any((t1 - t0) / width * r.sampling_rate < MIN_BINS_PER_COLUMN * r.bin_size for r in runs):
+            continue
+        headers = _header_stream(runs, t0, t1)
+        if not headers:
+            continue
+        result.segments[seed_id] = runs
+        _report_gaps(headers, t0, t1, result.problems)
+    return result
+
+
+def _summary_segments(
+    seed_id: str,
+    files: set[tuple[int, str]],
+    opened: dict[int, SummaryFile | None],
+    variant: str,
+    t0: UTCDateTime,
+    t1: UTCDateTime,
+) -> list[SummarySegment] | None:
+    """The segments of ``seed_id`` overlapping [t0, t1] from its files' summaries; None if one is missing."""
+    segments: list[SummarySegment] = []
+    for source_id, path in sorted(files):
+        if source_id not in opened:
+            current = summary_file_current(source_id=source_id, path=path)
+            opened[source_id] = summary_open(current) if current is not None else None
+        summary = opened[source_id]
+        if summary is None or seed_id not in summary.index["channels"]:
+            return None
+        for number, entry in enumerate(summary.index["segments"]):
+            if entry["seed_id"] != seed_id:
+                continue
+            begin = UTCDateTime(ns=entry["start_ns"])
+            if begin > t1 or begin + (entry["npts"] - 1) / entry["sampling_rate"] < t0:
+                continue
+            if variant not in entry["variants"]:
+                return None
+            segments.append(segment_from_bins(
+                seed_id=seed_id, start=begin, sampling_rate=entry["sampling_rate"], npts=entry["npts"],
+                bins=summary.bins(number, variant), bin_size=summary.index["bin"],
+            ))  # fmt: skip
+    return segments
+
+
+def _header_stream(runs: Sequence[SummarySegment], t0: UTCDateTime, t1: UTCDateTime) -> Stream:
+    """Header-only traces (ObsPy's ``headonly`` kind) of the runs cut to [t0, t1], for the gap report."""
+    stream = Stream()
+    for run in runs:
+        network, station, location, channel = seed_id_split(run.seed_id)
+        first = max(0, int(np.ceil((t0 - run.start) * run.sampling_rate - 1e-6)))
+        last = min(run.npts - 1, int(np.floor((t1 - run.start) * run.sampling_rate + 1e-6)))
+        if last < first:
+            continue
+        header = {"network": network, "station": station, "location": location, "channel": channel,
+                  "sampling_rate": run.sampling_rate, "starttime": run.start + first / run.sampling_rate}  # fmt: skip
+        trace = obspy.Trace(header=header)
+        trace.stats.npts = last - first + 1
+        stream.append(trace)
+    return stream

@@ -11,6 +11,7 @@ from django.db import transaction
 from waveforms.errors import ImportFileError
 from waveforms.importing.reading import read_waveform_headers, utc_datetime
 from waveforms.models import WaveformSource, WaveformTrace
+from waveforms.summary_store import summary_file_current, waveform_summaries_delete, waveform_summaries_write
 
 SDS_FILE_NAME = re.compile(
     r"^(?P<net>[^.]+)\.(?P<sta>[^.]+)\.(?P<loc>[^.]*)\.(?P<cha>[^.]+)\.(?P<type>[A-Z])\.\d{4}\.\d{3}$"
@@ -69,6 +70,10 @@ def waveform_file_import(*, path: Path, format: str | None = None, force: bool =
     if existing is not None and existing.kind == WaveformSource.Kind.SDS:
         raise ImportFileError(path, "already registered as an SDS archive root")
     if existing is not None and not force and (existing.size_bytes, existing.modified_at) == (size, modified_at):
+        if summary_file_current(source_id=existing.pk, path=str(path)) is None:
+            # Registered before summaries existed (or the summary was removed): add it now.
+            longest = max(existing.traces.values_list("npts", flat=True), default=0)
+            _summaries_write(existing, path, existing.format, longest)
         return WaveformImportReport(str(path), existing.format, "unchanged", existing.traces.count())
     stream, format_name = read_waveform_headers(path, format)
     for trace in stream:
@@ -103,7 +108,20 @@ def waveform_file_import(*, path: Path, format: str | None = None, force: bool =
             )
             for trace in stream
         )
+        # Inside the transaction: a file whose samples cannot be decoded is refused with nothing registered.
+        _summaries_write(source, path, format_name, max((t.stats.npts for t in stream), default=0))
     return WaveformImportReport(str(path), format_name, "registered" if created else "re-read", len(stream))
+
+
+def _summaries_write(source: WaveformSource, path: Path, format_name: str, longest_npts: int) -> None:
+    """Write the min/max summary of a long file (waveforms.summary_store) and drop the source's older ones."""
+    try:
+        written = waveform_summaries_write(
+            source_id=source.pk, path=path, format_name=format_name, longest_npts=longest_npts
+        )
+    except Exception as error:  # ObsPy's readers raise many exception types for undecodable samples.
+        raise ImportFileError(path, f"samples unreadable as {format_name}: {error}") from None
+    transaction.on_commit(lambda: waveform_summaries_delete(source_id=source.pk, keep=written))
 
 
 def sds_channel_folders(root: Path) -> list[Path]:
