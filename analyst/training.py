@@ -76,10 +76,13 @@ def ranker_train(
             "a ranker needs at least 20 events in two decision classes"
         )
     started = time.perf_counter()
-    model = ranker_fit(
-        data.features, data.labels, data.times, feature_names=FEATURE_NAMES, feature_version=FEATURE_VERSION,
-        estimator_name=estimator,
-    )  # fmt: skip
+    try:
+        model = ranker_fit(
+            data.features, data.labels, data.times, feature_names=FEATURE_NAMES, feature_version=FEATURE_VERSION,
+            estimator_name=estimator,
+        )  # fmt: skip
+    except ValueError as error:  # e.g. the time-ordered training part holds one class only
+        raise TrainingDataError(str(error)) from None
     counts = np.bincount(data.labels, minlength=len(DECISION_CLASSES))
     version = model_version_register(
         kind=ModelVersion.Kind.RANKER,

@@ -11,15 +11,18 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from analyst.roles import roles_ensure
+from analyst.training import TrainingDataError, ranker_train
+from ranking.registry import model_version_active
 
 OBSPY = Path(obspy.__path__[0])
 
 # (command, paths relative to the ObsPy package, extra options)
 BUNDLED: list[tuple[str, list[str], dict[str, Any]]] = [
     ("import_events", ["io/iaspei/tests/data/ipe202409sel_ims.txt"], {}),
-    ("import_events", ["io/seiscomp/tests/data/quakeml_1.2_quarryblast.xml"], {}),
-    ("import_events", ["io/seiscomp/tests/data/quakeml_1.2_quarryblast.scml"], {}),
-    ("import_events", ["io/quakeml/tests/data/usgs_event.xml"], {}),
+    # These two carry evaluationMode "manual": an analyst set their types, so they are decisions too.
+    ("import_events", ["io/seiscomp/tests/data/quakeml_1.2_quarryblast.xml"], {"reviewed": True}),
+    ("import_events", ["io/seiscomp/tests/data/quakeml_1.2_quarryblast.scml"], {"reviewed": True}),
+    ("import_events", ["io/quakeml/tests/data/usgs_event.xml"], {"reviewed": True}),
     # A Seisan select.out file is an analyst-reviewed database extract: its types are decisions.
     ("import_events", ["io/nordic/tests/data/select.out"], {"reviewed": True}),
     ("import_stations", ["core/data/BW_GR_misc.xml", "io/arclink/tests/data/arclink_inventory.xml"], {}),
@@ -60,7 +63,22 @@ class Command(BaseCommand):
                 self.stderr.write(f"skipping {command}: not available in this version")
                 continue
             call_command(command, *[str(p) for p in paths], stdout=self.stdout, stderr=self.stderr, **extra)
+        self.train_first_ranker()
         self.create_users()
+
+    def train_first_ranker(self) -> None:
+        """On the first run there is no model: train and promote one from the demo's labelled events."""
+        if model_version_active(kind="ranker") is not None:
+            self.stdout.write("an active ranker exists; not retraining")
+            return
+        try:
+            version = ranker_train(created_by="load_demo", until=None, estimator="hist_gradient_boosting", promote=True)
+        except TrainingDataError as error:
+            self.stderr.write(
+                f"no first ranker trained: {error}. The shared bundle has enough labels: load_demo --data DIR"
+            )
+            return
+        self.stdout.write(f"trained and promoted the first ranker {version.version} from the demo's labels")
 
     def create_users(self) -> None:
         groups = roles_ensure()
