@@ -174,6 +174,24 @@ CELERY_TASK_ROUTES = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 
+# Django cache (rendered waveform figures). Default: files under the data directory, shared by the web and
+# worker processes; "redis://host:6379/1" for Redis; "locmem://" for one process's memory.
+CACHE_URL = env_str("CACHE_URL", "file://")
+if urlparse(CACHE_URL).scheme in {"redis", "rediss"}:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+elif CACHE_URL == "file://":
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 5000},
+        }
+    }
+elif CACHE_URL == "locmem://":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    raise ImproperlyConfiguredEnv(f"CACHE_URL {CACHE_URL!r} is not supported (use file://, locmem:// or redis://...)")
+
 SEISTRIAGE_IMPORT_BATCH_SIZE = env_int("SEISTRIAGE_IMPORT_BATCH_SIZE", 2000, minimum=1)
 # Events closer than these are taken to be the same event when a format carries no stable id.
 SEISTRIAGE_MATCH_SECONDS = env_float("SEISTRIAGE_MATCH_SECONDS", 2.0)
