@@ -22,7 +22,8 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from waveforms.importing.waveform_files import waveform_file_import, waveform_paths_expand  # noqa: E402
+from waveforms.importing.paths import import_paths_expand  # noqa: E402
+from waveforms.importing.waveform_files import waveform_file_import  # noqa: E402
 from waveforms.models import WaveformSource, WaveformTrace  # noqa: E402
 from waveforms.sources import stream_for_window  # noqa: E402
 
@@ -33,7 +34,7 @@ def main() -> None:
     print(f"database: {connection.vendor}")
     data = Path(settings.SHARED_DATA_DIR)
     folders = [data / "esec/waveforms", data / "pnw/waveforms", data / "se_usa_sac"]
-    files = list(waveform_paths_expand(paths=folders))
+    files = list(import_paths_expand(paths=folders))
     files = [f for f in files if f.suffix.lower() in {".mseed", ".sac"}]
     WaveformSource.objects.all().delete()
 

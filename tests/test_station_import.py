@@ -139,3 +139,12 @@ def test_the_command_reports_counts_per_file_and_fails_at_the_end_for_a_bad_one(
     assert f"FAILED {bad}" in err
     assert out.count("stations 1 created, 0 updated; channels 3 created") == 5
     assert Station.objects.count() == 5 and InventorySource.objects.count() == 5
+
+
+def test_the_command_walks_a_folder_of_station_files(shared_data: Path, capsys) -> None:
+    folder = shared_data / "esec/stations/1"
+    call_command("import_stations", str(folder))
+    files = sorted(folder.glob("*.xml"))
+    assert InventorySource.objects.count() == len(files)
+    assert capsys.readouterr().out.count(f"/{len(files)}] ") == len(files)
+    assert set(Station.objects.values_list("code", flat=True)) == {f.name.split(".")[1] for f in files}

@@ -2,7 +2,6 @@
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,18 +38,6 @@ class SdsRegisterReport:
     def summary(self) -> str:
         verb = "registered" if self.created else "already registered"
         return f"{self.path} [SDS]: {verb}, {self.channel_folders} channel folders"
-
-
-def waveform_paths_expand(*, paths: Iterable[Path]) -> Iterator[Path]:
-    """Files as given, folders walked recursively in name order (hidden files and folders skipped)."""
-    for path in paths:
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                hidden = any(part.startswith(".") for part in child.relative_to(path).parts)
-                if child.is_file() and not hidden:
-                    yield child
-        else:
-            yield path
 
 
 def _modified_at(path: Path) -> dt.datetime:

@@ -4,8 +4,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from waveforms.errors import ImportFileError
+from waveforms.importing.paths import import_paths_expand
 from waveforms.importing.reading import WAVEFORM_FORMATS
-from waveforms.importing.waveform_files import sds_archive_register, waveform_file_import, waveform_paths_expand
+from waveforms.importing.waveform_files import sds_archive_register, waveform_file_import
 
 
 class Command(BaseCommand):
@@ -30,7 +31,7 @@ class Command(BaseCommand):
             except ImportFileError as error:
                 failures.append(error)
                 self.stderr.write(f"FAILED {error}")
-        files = list(waveform_paths_expand(paths=options["paths"]))
+        files = list(import_paths_expand(paths=options["paths"]))
         for number, path in enumerate(files, start=1):
             try:
                 report = waveform_file_import(path=path, format=options["format"], force=options["force"])
