@@ -177,6 +177,7 @@ CELERY_TIMEZONE = "UTC"
 # Django cache (rendered waveform figures). Default: files under the data directory, shared by the web and
 # worker processes; "redis://host:6379/1" for Redis; "locmem://" for one process's memory.
 CACHE_URL = env_str("CACHE_URL", "file://")
+CACHES: dict[str, dict[str, object]]
 if urlparse(CACHE_URL).scheme in {"redis", "rediss"}:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
 elif CACHE_URL == "file://":
