@@ -4,8 +4,11 @@ Units follow seismological practice rather than QuakeML's SI: depths and their u
 latitude/longitude uncertainties in km, distances in degrees, times in UTC.
 """
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from analyst.vocabulary import (
     EVENT_TYPE_CHOICES,
@@ -236,3 +239,99 @@ class EventScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id}: {self.importance:.3f} ({self.ranker_version})"
+
+
+# ------------------------------------------------------------------------------------------------
+# Review workflow (the analyst's workbench): audit trail, claims, saved filters, queue columns.
+# ------------------------------------------------------------------------------------------------
+
+
+class AuditEntryImmutableError(Exception):
+    """The audit trail is append-only: entries are never changed or deleted."""
+
+
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AuditEntryImmutableError("audit entries are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditEntryImmutableError("audit entries are append-only")
+
+
+class AuditAction(models.TextChoices):
+    ACCEPT = "accept", "accepted"
+    REJECT = "reject", "rejected as false"
+    SET_TYPE = "set_type", "set type"
+    COMMENT = "comment", "commented"
+    CLAIM_BREAK = "claim_break", "broke a claim"
+
+
+class AuditEntry(models.Model):
+    """One change an analyst made, with the event's score and model versions at that moment."""
+
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="audit_entries")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    action = models.CharField(max_length=16, choices=AuditAction.choices)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    comment = models.TextField(blank=True)
+    event_version = models.PositiveIntegerField(help_text="the event's version after the change")
+    importance = models.FloatField(null=True, blank=True)
+    predicted_class = models.CharField(max_length=32, blank=True)
+    model_versions = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["event", "created_at"], name="audit_event_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.action} v{self.event_version}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditEntryImmutableError("audit entries are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AuditEntryImmutableError("audit entries are append-only")
+
+
+class EventClaim(models.Model):
+    """An analyst's hold on an event while reviewing it; it lapses unless a heartbeat renews it."""
+
+    event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="claim")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="event_claims")
+    claimed_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.event_id} held by {self.user_id} until {self.expires_at}"
+
+
+class SavedFilter(models.Model):
+    """A named queue view: the query string of the queue page (filters and ordering)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_filters")
+    name = models.CharField(max_length=80)
+    query = models.TextField(blank=True, help_text="URL query string of the queue")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="saved_filter_user_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class QueuePreference(models.Model):
+    """The queue columns a user chose to see, in order."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="queue_preference")
+    columns = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {', '.join(self.columns)}"

@@ -197,6 +197,8 @@ SEISTRIAGE_IMPORT_BATCH_SIZE = env_int("SEISTRIAGE_IMPORT_BATCH_SIZE", 2000, min
 # Events closer than these are taken to be the same event when a format carries no stable id.
 SEISTRIAGE_MATCH_SECONDS = env_float("SEISTRIAGE_MATCH_SECONDS", 2.0)
 SEISTRIAGE_MATCH_KM = env_float("SEISTRIAGE_MATCH_KM", 20.0)
+# Review claims (analyst workbench): a claim lapses this long after its last heartbeat.
+SEISTRIAGE_CLAIM_SECONDS = env_int("SEISTRIAGE_CLAIM_SECONDS", 600, minimum=30)
 
 # Importance ranking (docs/ranking.md). Class weights: "earthquake=1,explosion_like=0.3,...", classes left
 # out keep the regional-network defaults of ranking.classes.DEFAULT_CLASS_WEIGHTS (false events weigh 0).

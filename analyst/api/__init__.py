@@ -1,0 +1,1 @@
+"""The review API (Django REST framework): the queue, an event's evidence, decisions and claims."""

@@ -1,0 +1,200 @@
+"""Review services: decisions on an event (accept, reject, set type, comment) and claims on it.
+
+Many analysts work the same queue at once. A decision carries the event version the analyst saw and
+is written with a conditional UPDATE ... WHERE version = seen; when no row changes, somebody else was
+first and the caller gets the current state (HTTP 409), never a silent overwrite. A claim marks who
+is reviewing an event; it lapses unless renewed by a heartbeat, and only its holder may decide while
+it lasts (a senior analyst may break it).
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from analyst.audit import audit_entry_record, event_score_snapshot
+from analyst.models import AuditAction, Event, EventClaim, EventLabel
+from analyst.vocabulary import QUAKEML_EVENT_TYPES, ReviewState, TypeCertainty
+
+REVIEW_FIELDS = ("event_type", "event_type_certainty", "review_state")
+DECISIONS = (AuditAction.ACCEPT, AuditAction.REJECT, AuditAction.SET_TYPE, AuditAction.COMMENT)
+SENIOR_ROLES = ("senior analyst", "admin")
+
+
+class ReviewInputError(ValueError):
+    """A decision that cannot be made as asked; the message names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class EventVersionConflictError(Exception):
+    """The event changed since the analyst saw it; `event` holds the current state."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__(f"event {event.pk} is at version {event.version}")
+        self.event = event
+
+
+class EventClaimedError(Exception):
+    """Another analyst holds an unexpired claim on the event."""
+
+    def __init__(self, claim: EventClaim) -> None:
+        super().__init__(f"event {claim.event_id} is claimed by {claim.user}")
+        self.claim = claim
+
+
+class ClaimBreakForbiddenError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ClaimRelease:
+    released: bool
+    broken: bool
+
+
+def claim_duration() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.SEISTRIAGE_CLAIM_SECONDS)
+
+
+def user_is_senior_analyst(user: Any) -> bool:
+    if getattr(user, "is_superuser", False):
+        return True
+    return bool(user.groups.filter(name__in=SENIOR_ROLES).exists())
+
+
+def event_claim_active(*, event_id: int, now: dt.datetime | None = None) -> EventClaim | None:
+    """The claim on an event if it has not expired."""
+    now = now or timezone.now()
+    return EventClaim.objects.select_related("user").filter(event_id=event_id, expires_at__gt=now).first()
+
+
+def _changes(event: Event, decision: str, event_type: str, certainty: str) -> dict[str, str]:
+    if decision not in DECISIONS:
+        raise ReviewInputError("decision", f"must be one of {', '.join(DECISIONS)}, got {decision!r}")
+    if event_type and event_type not in QUAKEML_EVENT_TYPES:
+        raise ReviewInputError("event_type", f"{event_type!r} is not a QuakeML 1.2 event type")
+    if certainty and certainty not in TypeCertainty.values:
+        raise ReviewInputError("certainty", f"must be one of {', '.join(TypeCertainty.values)}, got {certainty!r}")
+    if decision == AuditAction.COMMENT:
+        return {}
+    if decision == AuditAction.REJECT:
+        return {
+            "event_type": "not existing",
+            "event_type_certainty": certainty or TypeCertainty.KNOWN,
+            "review_state": ReviewState.REJECTED,
+        }
+    chosen_type = event_type or (event.event_type if decision == AuditAction.ACCEPT else "")
+    if not chosen_type:
+        raise ReviewInputError("event_type", "choose an event type first (the event has none)")
+    if decision == AuditAction.ACCEPT and chosen_type == "not existing":
+        raise ReviewInputError("event_type", "an event of type 'not existing' is rejected, not accepted")
+    state = event.review_state
+    if decision == AuditAction.ACCEPT:
+        state = ReviewState.ACCEPTED
+    elif state in (ReviewState.NEW, ReviewState.SCORED):
+        state = ReviewState.IN_REVIEW  # the importer leaves analyst-owned events' types alone
+    return {
+        "event_type": chosen_type,
+        "event_type_certainty": certainty or event.event_type_certainty or TypeCertainty.KNOWN,
+        "review_state": state,
+    }
+
+
+def event_review(
+    *,
+    event_id: int,
+    user: User,
+    version: int,
+    decision: str,
+    event_type: str = "",
+    certainty: str = "",
+    comment: str = "",
+) -> Event:
+    """Apply one decision in one transaction: the event, an audit entry and (for a type) a training label.
+
+    Raises Event.DoesNotExist, ReviewInputError, EventClaimedError or EventVersionConflictError.
+    """
+    comment = comment.strip()
+    if decision == AuditAction.COMMENT and not comment:
+        raise ReviewInputError("comment", "a comment needs some text")
+    with transaction.atomic():
+        event = Event.objects.get(pk=event_id)
+        claim = event_claim_active(event_id=event_id)
+        if claim is not None and claim.user_id != user.pk:
+            raise EventClaimedError(claim)
+        if event.version != version:
+            raise EventVersionConflictError(event)
+        changes = _changes(event, decision, event_type, certainty)
+        before = {name: getattr(event, name) for name in REVIEW_FIELDS}
+        updated = Event.objects.filter(pk=event_id, version=version).update(
+            **changes, version=F("version") + 1, updated_at=timezone.now()
+        )
+        if updated != 1:
+            event.refresh_from_db()
+            raise EventVersionConflictError(event)
+        event.refresh_from_db()
+        after = {name: getattr(event, name) for name in REVIEW_FIELDS}
+        snapshot = event_score_snapshot(event=event)
+        audit_entry_record(
+            event=event, user=user, action=decision, before=before, after=after, comment=comment, snapshot=snapshot
+        )
+        if changes:
+            EventLabel.objects.create(
+                event=event,
+                event_type=event.event_type,
+                event_type_certainty=event.event_type_certainty,
+                review_state=event.review_state,
+                source=EventLabel.Source.ANALYST,
+                analyst=user,
+                predicted=snapshot,
+            )
+        if decision in (AuditAction.ACCEPT, AuditAction.REJECT):
+            EventClaim.objects.filter(event_id=event_id, user_id=user.pk).delete()
+    return event
+
+
+def event_claim(*, event_id: int, user: User) -> EventClaim:
+    """Claim an event, or renew one's own claim (the heartbeat). Raises EventClaimedError."""
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock the event row so two analysts claiming at once are served one after the other.
+        Event.objects.select_for_update().only("id").get(pk=event_id)
+        claim = EventClaim.objects.select_related("user").filter(event_id=event_id).first()
+        if claim is not None and claim.user_id != user.pk and claim.expires_at > now:
+            raise EventClaimedError(claim)
+        if claim is None:
+            claim = EventClaim(event_id=event_id)
+        if claim.user_id != user.pk or claim.expires_at <= now:
+            claim.claimed_at = now
+        claim.user = user
+        claim.heartbeat_at = now
+        claim.expires_at = now + claim_duration()
+        claim.save()
+    return claim
+
+
+def event_claim_release(*, event_id: int, user: User) -> ClaimRelease:
+    """Release one's own claim; a senior analyst may break another analyst's (recorded in the audit trail)."""
+    with transaction.atomic():
+        event = Event.objects.select_for_update().get(pk=event_id)
+        claim = EventClaim.objects.select_related("user").filter(event_id=event_id).first()
+        if claim is None:
+            return ClaimRelease(released=False, broken=False)
+        if claim.user_id == user.pk or claim.expires_at <= timezone.now():
+            claim.delete()
+            return ClaimRelease(released=True, broken=False)
+        if not user_is_senior_analyst(user):
+            raise ClaimBreakForbiddenError(f"only a senior analyst may break {claim.user}'s claim")
+        holder = {"claimed_by": claim.user.get_username(), "claimed_at": claim.claimed_at.isoformat()}
+        claim.delete()
+        audit_entry_record(event=event, user=user, action=AuditAction.CLAIM_BREAK, before=holder, after={})
+    return ClaimRelease(released=True, broken=True)
