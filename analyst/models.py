@@ -335,3 +335,56 @@ class QueuePreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {', '.join(self.columns)}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Ranking inputs and continuous intake (scoring pipeline): cached waveform features, watched-folder files.
+# ------------------------------------------------------------------------------------------------
+
+
+class EventWaveformFeatures(models.Model):
+    """The per-station waveform measurements of an event, kept so training and rescoring need not re-read.
+
+    ``fingerprint`` hashes the waveform files, SDS roots and picks the measurements came from; a
+    different fingerprint means the event's waveforms changed and the row is measured again. The
+    similarity to reviewed neighbours is kept with the fingerprint of the neighbours it was computed on.
+    """
+
+    event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="waveform_features")
+    fingerprint = models.CharField(max_length=64)
+    channels = models.JSONField(default=list, help_text="per station: seed_id, p_time, window source, measurements")
+    problems = models.JSONField(default=list, blank=True)
+    measured_at = models.DateTimeField()
+    similarity_basis = models.CharField(max_length=64, blank=True, help_text="hash of the neighbours compared")
+    similarity_correlation = models.FloatField(null=True, blank=True)
+    similarity_class = models.CharField(max_length=32, blank=True)
+    similarity_event = models.ForeignKey(Event, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    similarity_channels = models.IntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.event_id}: {len(self.channels)} stations"
+
+
+class IntakeFile(models.Model):
+    """A file seen in the watched folder: what it was, whether it imported, and why not."""
+
+    class Kind(models.TextChoices):
+        EVENTS = "events", "events"
+        STATIONS = "stations", "station metadata"
+        WAVEFORMS = "waveforms", "waveforms"
+        UNKNOWN = "unknown", "not recognised"
+
+    class Status(models.TextChoices):
+        IMPORTED = "imported", "imported"
+        FAILED = "failed", "failed"
+
+    path = models.CharField(max_length=1024, unique=True)
+    size_bytes = models.BigIntegerField()
+    modified_ns = models.BigIntegerField(help_text="the file's mtime in nanoseconds when it was read")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    error = models.TextField(blank=True)
+    imported_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.status})"
