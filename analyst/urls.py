@@ -7,4 +7,5 @@ urlpatterns = [
     path("events/<int:event_id>/", views.event_detail, name="event-detail"),
     path("", include("analyst.urls_api_waveforms")),
     path("api/", include("analyst.api.urls")),
+    path("", include("analyst.urls_workbench")),
 ]
