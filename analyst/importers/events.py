@@ -4,7 +4,7 @@ import datetime as dt
 import logging
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -457,22 +457,10 @@ def event_queue_columns_refresh(*, event: Event, origin: Origin | None, magnitud
 
 def events_import_file(*, path: Path, format: str | None = None, reviewed: bool = False) -> EventImportReport:
     """Import one event file in one transaction; raise ImportFileError and write nothing on bad input."""
+    path = Path(path).absolute()
     catalog, format_name = read_event_file(path, format)
     with transaction.atomic():
         report = _FileImport(path, catalog, format_name, reviewed).run()
     events_schedule_scoring(event_ids=report.event_ids)
     logger.debug("%s", report.summary())
     return report
-
-
-def events_import_files(
-    *, paths: Iterable[Path], format: str | None = None, reviewed: bool = False
-) -> tuple[list[EventImportReport], list[ImportFileError]]:
-    reports: list[EventImportReport] = []
-    errors: list[ImportFileError] = []
-    for path in paths:
-        try:
-            reports.append(events_import_file(path=path, format=format, reviewed=reviewed))
-        except ImportFileError as error:
-            errors.append(error)
-    return reports, errors

@@ -37,7 +37,7 @@ SHARED: list[tuple[str, list[str], dict[str, Any]]] = [
     ("import_events", ["pnw/events.csv"], {"reviewed": True}),
     ("import_events", ["esec/IRISExoticEventCatalog.txt"], {"reviewed": True}),
     ("import_stations", ["esec/stations"], {}),
-    ("import_waveforms", ["pnw/waveforms", "esec/waveforms", "se_usa_sac", "phasenet"], {}),
+    ("import_waveforms", ["pnw/waveforms", "esec/waveforms", "se_usa_sac/EQ", "se_usa_sac/EP"], {}),
 ]
 
 DEMO_USERS = (("analyst", ["analyst"], False), ("senior", ["analyst", "senior analyst"], False),
@@ -57,6 +57,8 @@ class Command(BaseCommand):
             if not (data / "README.md").exists():
                 raise CommandError(f"{data}: not the shared data folder (no README.md there)")
             steps += [(command, [data / p for p in paths], extra) for command, paths, extra in SHARED]
+            # PhaseNet's folder also holds picks.csv; register only its MiniSEED windows.
+            steps.append(("import_waveforms", sorted((data / "phasenet").glob("*.mseed")), {}))
         available = get_commands()
         for command, paths, extra in steps:
             if command not in available:
