@@ -388,3 +388,54 @@ class IntakeFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path} ({self.status})"
+
+
+# ------------------------------------------------------------------------------------------------
+# Publishing (bulletins, FDSN upstream sources): owned by analyst/bulletins and analyst/upstream.py.
+# ------------------------------------------------------------------------------------------------
+
+
+class Bulletin(models.Model):
+    """One exported bulletin file, kept so it downloads again byte for byte."""
+
+    class Kind(models.TextChoices):
+        PUBLISHED = "published", "published (senior analyst)"
+        DRAFT = "draft", "draft export"
+
+    public_id = models.CharField(max_length=255, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.DRAFT)
+    format = models.CharField(max_length=16)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    filters = models.JSONField(default=dict, help_text="the selection: time window, status and filters")
+    event_count = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    file_path = models.CharField(max_length=1024, help_text="relative to DATA_DIR/bulletins")
+
+    class Meta:
+        indexes = [models.Index(fields=["-created_at"], name="bulletin_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} ({self.format}, {self.event_count} events)"
+
+
+class FdsnSource(models.Model):
+    """An upstream FDSN event service polled for new and updated automatic events."""
+
+    name = models.CharField(max_length=80, unique=True)
+    base_url = models.URLField(max_length=500, help_text="service root, e.g. https://host/fdsnws/event/1/")
+    poll_interval_seconds = models.PositiveIntegerField(default=300)
+    query = models.JSONField(default=dict, blank=True, help_text="extra query parameters (box, minmag, ...)")
+    use_updated_after = models.BooleanField(default=True, help_text="off when the upstream lacks updatedafter")
+    window_seconds = models.PositiveIntegerField(default=86400, help_text="time window asked for without updatedafter")
+    enabled = models.BooleanField(default=True)
+    last_poll_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_event_count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.name
