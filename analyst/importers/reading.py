@@ -3,12 +3,12 @@
 import warnings
 from pathlib import Path
 
-from lxml import etree
 from obspy import read_events
 from obspy.core.event import Catalog
 
 from analyst.importers.catalog_csv import CSV_READERS, sniff_csv_layout
 from analyst.importers.errors import ImportFileError
+from waveforms.importing.reading import file_check_regular_nonempty, xml_syntax_error
 
 # Formats ObsPy reads events from, as its `format=` names them; `--format` accepts these too.
 OBSPY_EVENT_FORMATS = (
@@ -18,33 +18,12 @@ OBSPY_EVENT_FORMATS = (
 EVENT_FORMATS = tuple(sorted({*OBSPY_EVENT_FORMATS, *(name.upper() for name in CSV_READERS)}))
 
 
-def _xml_error(path: Path) -> str | None:
-    """The first XML syntax error with its line, for files that look like XML."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-    try:
-        etree.parse(str(path), parser)
-    except etree.XMLSyntaxError as error:
-        return f"XML syntax error at line {error.lineno}, column {error.offset}: {error.msg}"
-    return None
-
-
-def _looks_like_xml(path: Path) -> bool:
-    with path.open("rb") as handle:
-        head = handle.read(512).lstrip()
-    return head.startswith(b"<")
-
-
 def read_event_file(path: Path, format: str | None = None) -> tuple[Catalog, str]:
     """Read `path` into a Catalog and return it with the format name that read it.
 
     Raises ImportFileError with a message naming the file (and line, where known).
     """
-    if not path.exists():
-        raise ImportFileError(path, "no such file")
-    if not path.is_file():
-        raise ImportFileError(path, "not a regular file")
-    if path.stat().st_size == 0:
-        raise ImportFileError(path, "the file is empty")
+    file_check_regular_nonempty(path)
     requested = format.upper() if format else None
     if requested is not None and requested not in EVENT_FORMATS:
         raise ImportFileError(path, f"unknown format {format!r}; known: {', '.join(EVENT_FORMATS)}")
@@ -55,10 +34,9 @@ def read_event_file(path: Path, format: str | None = None) -> tuple[Catalog, str
     if layout is not None:
         return CSV_READERS[layout](path), layout.upper()
 
-    if _looks_like_xml(path):
-        syntax_error = _xml_error(path)
-        if syntax_error:
-            raise ImportFileError(path, syntax_error)
+    syntax_error = xml_syntax_error(path)
+    if syntax_error:
+        raise ImportFileError(path, syntax_error)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -25,7 +25,8 @@ UNSAFE_WAVEFORM_FORMATS = frozenset({"PICKLE"})
 WAVEFORM_FORMATS = tuple(name for name in ENTRY_POINTS["waveform"] if name not in UNSAFE_WAVEFORM_FORMATS)
 
 
-def _check_regular_nonempty(path: Path) -> None:
+def file_check_regular_nonempty(path: Path) -> None:
+    """Refuse a missing path, a folder or an empty file with a message naming it."""
     if not path.exists():
         raise ImportFileError(path, "no such file")
     if not path.is_file():
@@ -48,7 +49,8 @@ def _detect(group: str, names: tuple[str, ...], path: Path) -> str | None:
     return None
 
 
-def _xml_error(path: Path) -> str | None:
+def xml_syntax_error(path: Path) -> str | None:
+    """The first XML syntax error with its line, for files that look like XML; None otherwise."""
     with path.open("rb") as handle:
         if not handle.read(512).lstrip().startswith(b"<"):
             return None
@@ -71,9 +73,9 @@ def _requested(path: Path, format: str | None, known: tuple[str, ...]) -> str | 
 
 def read_inventory_file(path: Path, format: str | None = None) -> tuple[Inventory, str]:
     """Read station metadata from `path`; return the Inventory and the format name that read it."""
-    _check_regular_nonempty(path)
+    file_check_regular_nonempty(path)
     name = _requested(path, format, INVENTORY_FORMATS)
-    syntax_error = _xml_error(path)
+    syntax_error = xml_syntax_error(path)
     if syntax_error:
         raise ImportFileError(path, syntax_error)
     name = name or _detect("inventory", INVENTORY_FORMATS, path)
@@ -116,7 +118,7 @@ def detect_waveform_format(path: Path) -> str | None:
 
 def read_waveform_headers(path: Path, format: str | None = None) -> tuple[Stream, str]:
     """Read the trace headers of `path` (no samples where the format allows); return them and the format name."""
-    _check_regular_nonempty(path)
+    file_check_regular_nonempty(path)
     name = _requested(path, format, WAVEFORM_FORMATS) or detect_waveform_format(path)
     if name is None:
         raise ImportFileError(path, "not a waveform format ObsPy reads")
