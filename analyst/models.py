@@ -439,3 +439,35 @@ class FdsnSource(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# ------------------------------------------------------------------------------------------------
+# Waveform CNN (helper "cnn"): one prediction per event and CNN version.
+# ------------------------------------------------------------------------------------------------
+
+
+class CnnPrediction(models.Model):
+    """What the waveform CNN said about an event: event-level probabilities and per-station details.
+
+    ``stations`` holds one entry per station window: seed_id, probabilities (class -> p), snr, window_start
+    (ISO UTC), sampling_rate and weight. The saliency curves (float16, one per station, in ``stations``
+    order) live in an .npz under DATA_DIR (``saliency_path``, relative to DATA_DIR).
+    """
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="cnn_predictions")
+    model_version = models.CharField(max_length=64)
+    predicted_class = models.CharField(max_length=32, blank=True)
+    class_probabilities = models.JSONField(default=dict, help_text="class -> probability; empty without windows")
+    stations = models.JSONField(default=list)
+    saliency_path = models.CharField(max_length=1024, blank=True)
+    problems = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "model_version"], name="cnn_prediction_event_model_unique")
+        ]
+        indexes = [models.Index(fields=["event", "-created_at"], name="cnn_prediction_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}: {self.predicted_class} ({self.model_version})"
