@@ -16,9 +16,11 @@ import obspy
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404
 from obspy import UTCDateTime
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from analyst.api.permissions import HasSeistriageRole
 from analyst.models import Event, Pick
 from analyst.vocabulary import EvaluationMode
 from waveforms import sources
@@ -304,15 +306,21 @@ def _answer(produce: Any, request: Request, **kwargs: Any) -> HttpResponse:
 
 
 class EventWaveformsApi(APIView):
+    permission_classes = [IsAuthenticated, HasSeistriageRole]  # an outsider with no role gets 403
+
     def get(self, request: Request, event_id: int) -> HttpResponse:
         return _answer(event_waveforms_payload, request, event_id=event_id)
 
 
 class EventTraceApi(APIView):
+    permission_classes = [IsAuthenticated, HasSeistriageRole]  # an outsider with no role gets 403
+
     def get(self, request: Request, event_id: int, seed_id: str) -> HttpResponse:
         return _answer(event_trace_payload, request, event_id=event_id, seed_id=seed_id)
 
 
 class EventSpectrogramApi(APIView):
+    permission_classes = [IsAuthenticated, HasSeistriageRole]  # an outsider with no role gets 403
+
     def get(self, request: Request, event_id: int, seed_id: str) -> HttpResponse:
         return _answer(event_spectrogram_payload, request, event_id=event_id, seed_id=seed_id)

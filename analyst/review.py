@@ -9,7 +9,6 @@ it lasts (a senior analyst may break it).
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -19,11 +18,11 @@ from django.utils import timezone
 
 from analyst.audit import audit_entry_record, event_score_snapshot
 from analyst.models import AuditAction, Event, EventClaim, EventLabel
+from analyst.roles import user_is_senior_analyst
 from analyst.vocabulary import QUAKEML_EVENT_TYPES, ReviewState, TypeCertainty
 
 REVIEW_FIELDS = ("event_type", "event_type_certainty", "review_state")
 DECISIONS = (AuditAction.ACCEPT, AuditAction.REJECT, AuditAction.SET_TYPE, AuditAction.COMMENT)
-SENIOR_ROLES = ("senior analyst", "admin")
 
 
 class ReviewInputError(ValueError):
@@ -63,12 +62,6 @@ class ClaimRelease:
 
 def claim_duration() -> dt.timedelta:
     return dt.timedelta(seconds=settings.SEISTRIAGE_CLAIM_SECONDS)
-
-
-def user_is_senior_analyst(user: Any) -> bool:
-    if getattr(user, "is_superuser", False):
-        return True
-    return bool(user.groups.filter(name__in=SENIOR_ROLES).exists())
 
 
 def event_claim_active(*, event_id: int, now: dt.datetime | None = None) -> EventClaim | None:

@@ -4,6 +4,7 @@ publishes final bulletins and breaks others' claims; admin is a superuser."""
 from django.contrib.auth.models import Group
 
 ROLE_NAMES = ("analyst", "senior analyst", "admin")
+SENIOR_ROLES = ("senior analyst", "admin")
 
 
 def roles_ensure() -> dict[str, Group]:
@@ -19,3 +20,13 @@ def user_is_analyst(user: object) -> bool:
         return True
     groups = user.groups  # type: ignore[attr-defined]
     return bool(groups.filter(name__in=ROLE_NAMES).exists())
+
+
+def user_is_senior_analyst(user: object) -> bool:
+    """Senior analysts and admins: they also import files, promote models, publish and break claims."""
+    if not user_is_analyst(user):
+        return False
+    if getattr(user, "is_superuser", False):
+        return True
+    groups = user.groups  # type: ignore[attr-defined]
+    return bool(groups.filter(name__in=SENIOR_ROLES).exists())

@@ -3,7 +3,7 @@ from django.urls import include, path
 from analyst import views
 
 urlpatterns = [
-    path("", views.event_list, name="event-list"),
+    path("events/", views.event_list, name="event-list"),
     path("events/<int:event_id>/", views.event_detail, name="event-detail"),
     path("", include("analyst.urls_api_waveforms")),
     path("api/", include("analyst.api.urls")),

@@ -19,6 +19,9 @@ def test_an_analyst_sees_the_event_list_and_an_event(live_server, analyst: User,
         page.goto(live_server.url)
         assert "/accounts/login/" in page.url
         log_in(page, live_server.url, "ana", "ana-password-1")
+        page.wait_for_url(f"{live_server.url}/")  # logging in opens the review queue
+        page.get_by_role("link", name="Events").click()
+        page.wait_for_url("**/events/")
         rows = page.locator("table.events tbody tr")
         assert rows.count() == 52
         assert page.get_by_text("mining explosion").count() == 1

@@ -20,7 +20,7 @@ def bulletin(obspy_data: Path) -> Event:
 
 def test_the_list_shows_time_place_depth_magnitude_type_and_state(client: Client, analyst: User, bulletin: Event):
     client.force_login(analyst)
-    html = client.get("/").content.decode()
+    html = client.get("/events/").content.decode()
     assert "2024-09-01 12:33:19" in html
     assert "Czech and Slovak Republics" in html
     assert "49.822" in html and "18.559" in html
@@ -46,7 +46,17 @@ def test_an_anonymous_visitor_is_sent_to_log_in(client: Client, bulletin: Event)
 def test_a_logged_in_outsider_without_a_role_is_refused(client: Client, outsider: User, bulletin: Event) -> None:
     client.force_login(outsider)
     assert client.get("/").status_code == 403
+    assert client.get("/events/").status_code == 403
     assert client.get(f"/events/{bulletin.pk}/").status_code == 403
+
+
+def test_the_home_page_is_the_review_queue_and_logging_in_leads_there(client: Client, analyst: User) -> None:
+    client.force_login(analyst)
+    assert "Review queue" in client.get("/").content.decode()
+    assert client.get("/queue/?region=alaska").headers["Location"] == "/?region=alaska"
+    client.logout()
+    answer = client.post("/accounts/login/", {"username": "ana", "password": "ana-password-1"})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/"
 
 
 def test_an_unknown_event_is_a_404(client: Client, analyst: User) -> None:

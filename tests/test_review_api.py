@@ -148,6 +148,9 @@ ENDPOINTS = [
     ("post", "/api/filters/", {"name": "big ones", "query": "magnitude_min=4"}),
     ("get", "/api/preferences/columns/", None),
     ("put", "/api/preferences/columns/", {"columns": ["importance", "region"]}),
+    ("get", "/api/events/{id}/waveforms/", None),
+    ("get", "/api/events/{id}/waveforms/AU.KNA..BHZ/", None),
+    ("get", "/api/events/{id}/waveforms/AU.KNA..BHZ/spectrogram/", None),
 ]
 
 

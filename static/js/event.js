@@ -8,7 +8,7 @@
   const certaintyButton = document.getElementById("certainty");
   const comment = document.getElementById("comment");
   const apiBase = `/api/events/${config.event}/`;
-  const queueUrl = `/queue/?${config.queueQuery}`;
+  const queueUrl = `/?${config.queueQuery}`;
   let version = config.version;
   let certainty = config.certainty;
   let busy = false;
