@@ -18,11 +18,13 @@ from django.conf import settings
 from django.db import OperationalError, transaction
 from django.db.models import Q
 
-from analyst.models import Event, EventScore, ScoringState
+from analyst.models import Event, EventScore, EventWaveformFeatures, ScoringState
 from analyst.vocabulary import ReviewState
+from analyst.waveform_features import events_waveform_features, measurements_of
 from ranking.classes import DECISION_CLASSES, NOT_EXISTING, decision_class_for
 from ranking.explain import explain_importance
 from ranking.features import (
+    FEATURE_VERSION,
     KM_PER_DEGREE,
     NEIGHBOUR_RADIUS_KM,
     EventInputs,
@@ -127,7 +129,7 @@ def reviewed_catalogue(*, near: Sequence[Event] | None = None) -> ReviewedCatalo
     )
 
 
-def event_inputs(*, event: Event) -> EventInputs:
+def event_inputs(*, event: Event, waveform_features: EventWaveformFeatures | None = None) -> EventInputs:
     """The ranker's inputs for one located event (its preferred origin must be loaded alongside)."""
     assert event.origin_time is not None and event.latitude is not None and event.longitude is not None
     origin = event.preferred_origin
@@ -147,13 +149,25 @@ def event_inputs(*, event: Event) -> EventInputs:
         rms_s=event.rms,
         horizontal_uncertainty_km=max(known) if known else None,
         depth_uncertainty_km=None if origin is None else origin.depth_uncertainty,
+        measurements=measurements_of(waveform_features),
+        similarity_correlation=None if waveform_features is None else waveform_features.similarity_correlation,
+        similarity_class=(
+            DECISION_CLASSES.index(waveform_features.similarity_class)
+            if waveform_features is not None and waveform_features.similarity_class
+            else None
+        ),
+        similarity_channels=None if waveform_features is None else waveform_features.similarity_channels,
     )
 
 
 def events_feature_matrix(*, events: Sequence[Event]) -> FloatArray:
-    """Features of located events, rows in ``events`` order (see ranking.features.FEATURES)."""
+    """Features of located events, rows in ``events`` order (see ranking.features.FEATURES).
+
+    Waveform features come from the per-event cache, measured first where missing or stale.
+    """
+    waveform = events_waveform_features(events=events)
     return feature_matrix(
-        [event_inputs(event=event) for event in events],
+        [event_inputs(event=event, waveform_features=waveform.get(event.pk)) for event in events],
         gazetteer=gazetteer_current(),
         reviewed=reviewed_catalogue(near=events),
     )
@@ -164,9 +178,13 @@ def _batches(ids: Sequence[int], size: int) -> Iterable[list[int]]:
         yield list(ids[start : start + size])
 
 
-def events_enqueue_scoring(*, event_ids: Sequence[int]) -> int:
-    """Mark unreviewed events queued and send them to the workers in batches; returns how many were sent."""
-    from analyst.tasks import score_events  # the tasks module imports this one
+def events_enqueue_scoring(*, event_ids: Sequence[int], batch_size: int | None = None) -> int:
+    """Mark unreviewed events queued and send them to the workers in batches; returns how many were sent.
+
+    Each batch is a chain on the `cpu` queue: measure the waveform features (cached per event), then
+    score. The scoring step measures whatever the first step could not, so a lost first step costs time only.
+    """
+    from analyst.tasks import measure_waveforms, score_events  # the tasks module imports this one
 
     ids = list(
         Event.objects.filter(pk__in=list(event_ids), review_state__in=UNREVIEWED_STATES)
@@ -179,8 +197,8 @@ def events_enqueue_scoring(*, event_ids: Sequence[int]) -> int:
         scoring_state=ScoringState.QUEUED, scoring_requested_at=dt.datetime.now(dt.UTC)
     )
     try:
-        for batch in _batches(ids, settings.SEISTRIAGE_SCORING_BATCH_SIZE):
-            score_events.delay(batch)
+        for batch in _batches(ids, batch_size or settings.SEISTRIAGE_SCORING_BATCH_SIZE):
+            (measure_waveforms.si(batch) | score_events.si(batch)).delay()
     except Exception:  # the broker is down: the sweep sends them again once it is back
         logger.exception("could not send %d events to scoring; the sweep will retry", len(ids))
     return len(ids)
@@ -220,6 +238,13 @@ def events_score(*, event_ids: Sequence[int], force: bool = False) -> ScoringOut
     if loaded is None:
         _mark([e.pk for e in events], ScoringState.NO_MODEL, NO_MODEL_MESSAGE)
         return ScoringOutcome(skipped=[e.pk for e in events], state=ScoringState.NO_MODEL, error=NO_MODEL_MESSAGE)
+    if loaded.model.feature_version != FEATURE_VERSION:
+        message = (
+            f"not scored: the active ranker {loaded.version.version} uses features {loaded.model.feature_version!r}, "
+            f"this code computes {FEATURE_VERSION!r}; train and promote a new ranker"
+        )
+        _mark([e.pk for e in events], ScoringState.FAILED, message)
+        return ScoringOutcome(skipped=[e.pk for e in events], state=ScoringState.FAILED, error=message)
     unlocated = [e for e in events if e.origin_time is None or e.latitude is None or e.longitude is None]
     if unlocated:
         _mark([e.pk for e in unlocated], ScoringState.FAILED, "not scored: the event has no located origin")
@@ -233,7 +258,12 @@ def events_score(*, event_ids: Sequence[int], force: bool = False) -> ScoringOut
             event__in=to_score, ranker_version=loaded.version.version
         ).values_list("event_id", "scored_at"):
             latest[event_id] = max(scored_at, latest.get(event_id, scored_at))
-        current = [e for e in to_score if e.pk in latest and latest[e.pk] >= e.updated_at]
+        # New waveforms change the features without touching the event: their measuring time counts too.
+        measured = dict(EventWaveformFeatures.objects.filter(event__in=to_score).values_list("event_id", "measured_at"))
+        current = [
+            e for e in to_score
+            if e.pk in latest and latest[e.pk] >= max(e.updated_at, measured.get(e.pk, e.updated_at))
+        ]  # fmt: skip
         if current:
             _mark([e.pk for e in current], ScoringState.SCORED, "")
             outcome.skipped.extend(e.pk for e in current)
@@ -299,6 +329,22 @@ def _score_and_store(events: list[Event], loaded: LoadedRanker) -> None:
         Event.objects.filter(pk__in=[e.pk for e in events], review_state=ReviewState.NEW).update(
             review_state=ReviewState.SCORED
         )
+
+
+def events_measure_waveforms(*, event_ids: Sequence[int]) -> int:
+    """Measure (or reuse) the waveform features of located unreviewed events; returns how many have waveforms.
+
+    A failure on one event does not hold back the batch: it is kept on that event's row, which then
+    scores from its origin features.
+    """
+    events = list(
+        Event.objects.filter(
+            pk__in=list(event_ids), review_state__in=UNREVIEWED_STATES, origin_time__isnull=False,
+            latitude__isnull=False, longitude__isnull=False,
+        ).order_by("pk")
+    )  # fmt: skip
+    rows = events_waveform_features(events=events)
+    return sum(1 for row in rows.values() if row.channels)
 
 
 def events_scoring_sweep(*, stalled_after_s: float | None = None, limit: int = 20000) -> int:

@@ -5,7 +5,8 @@ from django.db import InterfaceError, OperationalError
 
 from analyst.importers.errors import ImportFileError
 from analyst.importers.events import events_import_file
-from analyst.scoring import events_rescore_unreviewed, events_score, events_scoring_sweep
+from analyst.intake import watch_folder_scan
+from analyst.scoring import events_measure_waveforms, events_rescore_unreviewed, events_score, events_scoring_sweep
 
 
 @shared_task(acks_late=True, max_retries=0)
@@ -32,6 +33,27 @@ def import_events_file(path: str, format: str | None = None, reviewed: bool = Fa
 )
 def score_events(event_ids: list[int]) -> dict[str, object]:
     return events_score(event_ids=event_ids).as_dict()
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=6,
+    soft_time_limit=540,
+    time_limit=600,
+)
+def measure_waveforms(event_ids: list[int]) -> int:
+    """Waveform features of a batch of events, before their scoring (cached per event, so idempotent)."""
+    return events_measure_waveforms(event_ids=event_ids)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=5, max_retries=3, time_limit=1200)
+def scan_watch_folder() -> dict[str, int]:
+    """Celery beat: import new or changed files from SEISTRIAGE_WATCH_DIR, then score the new events."""
+    return watch_folder_scan().as_dict()
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=5, max_retries=3, time_limit=300)

@@ -210,12 +210,25 @@ except ValueError as _error:
 SEISTRIAGE_GAZETTEER = env_path("SEISTRIAGE_GAZETTEER", DATA_DIR / "gazetteer.csv")
 SEISTRIAGE_SCORING_BATCH_SIZE = env_int("SEISTRIAGE_SCORING_BATCH_SIZE", 200, minimum=1)
 SEISTRIAGE_SCORING_STALL_SECONDS = env_int("SEISTRIAGE_SCORING_STALL_SECONDS", 900, minimum=10)
+# Waveform features and similarity (docs/ranking.md): stations measured per event; reviewed events within
+# SEISTRIAGE_SIMILARITY_KM, at most SEISTRIAGE_SIMILARITY_NEIGHBOURS of them, are cross-correlated.
+SEISTRIAGE_WAVEFORM_MAX_STATIONS = env_int("SEISTRIAGE_WAVEFORM_MAX_STATIONS", 30, minimum=1)
+SEISTRIAGE_SIMILARITY_KM = env_float("SEISTRIAGE_SIMILARITY_KM", 20.0)
+SEISTRIAGE_SIMILARITY_NEIGHBOURS = env_int("SEISTRIAGE_SIMILARITY_NEIGHBOURS", 5, minimum=0)
+# Continuous intake: a folder scanned every SEISTRIAGE_WATCH_SECONDS by Celery beat (empty = off).
+SEISTRIAGE_WATCH_DIR = env_str("SEISTRIAGE_WATCH_DIR", "")
+SEISTRIAGE_WATCH_SECONDS = env_float("SEISTRIAGE_WATCH_SECONDS", 60.0)
 CELERY_BEAT_SCHEDULE = {
     "scoring-sweep": {
         "task": "analyst.tasks.sweep_scoring",
         "schedule": env_float("SEISTRIAGE_SCORING_SWEEP_SECONDS", 300.0),
     },
 }
+if SEISTRIAGE_WATCH_DIR:
+    CELERY_BEAT_SCHEDULE["watch-folder"] = {
+        "task": "analyst.tasks.scan_watch_folder",
+        "schedule": SEISTRIAGE_WATCH_SECONDS,
+    }
 
 LOGGING = {
     "version": 1,

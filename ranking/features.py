@@ -21,7 +21,7 @@ from ranking.gazetteer import EARTH_RADIUS_KM, Gazetteer, nearest_site_km
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-FEATURE_VERSION = "origin-time-place-waveform-1"
+FEATURE_VERSION = "origin-time-place-waveform-similarity-2"
 KM_PER_DEGREE = 111.19492664455873
 NEIGHBOUR_RADIUS_KM = 10.0
 
@@ -78,6 +78,13 @@ FEATURES: tuple[FeatureSpec, ...] = (
         for measure, unit in WAVEFORM_MEASURES
         for statistic in ("median", "max")
     ),
+    FeatureSpec(
+        "similarity_max_correlation",
+        "correlation",
+        "highest mean normalised cross-correlation around P with a reviewed event nearby (ranking.similarity)",
+    ),
+    FeatureSpec("similarity_best_class", "code", "decision class index (DECISION_CLASSES) of that best match"),
+    FeatureSpec("similarity_channel_count", "count", "shared channels the best match was correlated on"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
 _COLUMN = {name: index for index, name in enumerate(FEATURE_NAMES)}
@@ -123,6 +130,9 @@ class EventInputs:
     horizontal_uncertainty_km: float | None = None
     depth_uncertainty_km: float | None = None
     measurements: Sequence[TraceMeasurementsLike] = field(default_factory=tuple)
+    similarity_correlation: float | None = None
+    similarity_class: int | None = None
+    similarity_channels: int | None = None
 
 
 @dataclass(frozen=True)
@@ -227,8 +237,11 @@ def feature_matrix(
     matrix[:, _COLUMN["nearest_mine_km"]] = nearest_site_km(gazetteer, latitudes, longitudes)
     first = _COLUMN["reviewed_neighbour_count"]
     matrix[:, first : first + 4] = reviewed_neighbours(reviewed, times, latitudes, longitudes)
-    first = _COLUMN["waveform_station_count"]
-    matrix[:, first:] = np.array([waveform_aggregates(event.measurements) for event in events])
+    first, last = _COLUMN["waveform_station_count"], _COLUMN["similarity_max_correlation"]
+    matrix[:, first:last] = np.array([waveform_aggregates(event.measurements) for event in events])
+    matrix[:, last:] = np.array(
+        [[_value(e.similarity_correlation), _value(e.similarity_class), _value(e.similarity_channels)] for e in events]
+    )
     return matrix
 
 
