@@ -1,6 +1,7 @@
 """Scoring through a real Celery worker: imports are scored on commit, the sweep requeues stalled events."""
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,38 @@ def test_the_sweep_requeues_a_stalled_event_and_scoring_is_idempotent(
     wait_for(lambda: _all_scored([event_id]), what="the stalled event scored again")
     # Same active ranker, same event: the redelivery stores no second score.
     assert EventScore.objects.filter(event_id=event_id).count() == 1
+
+
+def test_scoring_retries_after_a_real_lock_timeout_and_then_finishes(obspy_data: Path) -> None:
+    """A row lock held by another PostgreSQL session makes the first attempts time out; the retry succeeds."""
+    import threading
+
+    import psycopg
+    from django.db import connection
+
+    from analyst.tasks import score_events
+    from tests.conftest import _database_url
+
+    if connection.vendor != "postgresql":
+        pytest.skip("lock timeouts are a PostgreSQL behaviour (CI runs this on PostgreSQL)")
+    report = events_import_file(path=obspy_data / "io/quakeml/tests/data/usgs_event.xml")
+    [event_id] = report.event_ids
+    other = psycopg.connect(_database_url(connection.settings_dict), autocommit=False)
+    other.execute("SELECT id FROM analyst_event WHERE id = %s FOR UPDATE", [event_id])
+    release = threading.Timer(1.0, other.rollback)
+    release.start()
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '400ms'")
+    started = time.monotonic()
+    try:
+        result = score_events.apply(args=[[event_id]])
+    finally:
+        release.join()
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
+    assert result.successful(), result.traceback
+    # Each attempt gives up after 400 ms while the lock is held for 1 s: only a retry can have finished it.
+    assert time.monotonic() - started >= 1.0
+    assert result.get()["state"] == ScoringState.NO_MODEL
+    assert Event.objects.get(pk=event_id).scoring_state == ScoringState.NO_MODEL
