@@ -109,7 +109,7 @@ def test_scoring_retries_after_a_real_lock_timeout_and_then_finishes(obspy_data:
         cursor.execute("SET lock_timeout = '400ms'")
     started = time.monotonic()
     try:
-        result = score_events.apply(args=[[event_id]])
+        result = score_events.apply(args=([event_id],))
     finally:
         release.join()
         other.close()
