@@ -260,10 +260,25 @@ def event_trace_payload(*, event_id: int, seed_id: str, query: WaveformQuery) ->
             "segments": segments, "problems": window.problems,
             "message": None if len(stream) else f"no waveforms for {seed_id} in this event's time window",
             "window": {"start": str(window.start), "end": str(window.end), "origin_time": str(window.reference)},
+            "saliency": _cnn_saliency(event.pk, seed_id),
         })  # fmt: skip
 
-    payload, _ = figure_cached(key=figure_cache_key(parts=_cache_parts(event, query, "trace", seed_id)), build=build)
+    parts = {**_cache_parts(event, query, "trace", seed_id), "cnn": _cnn_marker(event.pk)}
+    payload, _ = figure_cached(key=figure_cache_key(parts=parts), build=build)
     return payload
+
+
+def _cnn_saliency(event_id: int, seed_id: str) -> dict[str, Any] | None:
+    """The CNN's saliency curve for this channel's window (0-1 at 20 Hz from window_start), when predicted."""
+    from analyst.cnn import cnn_saliency_for
+
+    return cnn_saliency_for(event_id=event_id, seed_id=seed_id)
+
+
+def _cnn_marker(event_id: int) -> list[Any]:
+    from analyst.models import CnnPrediction
+
+    return list(CnnPrediction.objects.filter(event_id=event_id).values_list("model_version", "created_at"))
 
 
 def event_spectrogram_payload(*, event_id: int, seed_id: str, query: WaveformQuery) -> bytes:

@@ -1,6 +1,7 @@
 """The model store: register, verify, load and promote model versions.
 
-Artifacts are joblib files that this module itself wrote under DATA_DIR/models. Unpickling runs
+Ranker artifacts are joblib files and CNN artifacts Keras files (.keras, loaded with Keras' safe mode,
+so no Python code from the file runs) that this module itself wrote under DATA_DIR/models. Unpickling runs
 code, so an artifact is loaded only from inside that folder and only after its SHA-256 matches the
 record: a tampered or missing file is refused with ModelArtifactError, and the model that was
 serving before keeps serving. Nothing a user uploads is ever passed to joblib.
@@ -64,11 +65,15 @@ def model_version_register(
     """Write the artifact into the store and record it as a candidate."""
     now = dt.datetime.now(dt.UTC)
     version = f"{kind}-{now:%Y%m%dT%H%M%S%f}Z"
-    relative = Path(kind) / f"{version}.joblib"
+    suffix = ".keras" if kind == ModelVersion.Kind.CNN else ".joblib"
+    relative = Path(kind) / f"{version}{suffix}"
     path = models_dir() / relative
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    joblib.dump(model, partial)
+    partial = path.with_name(f"{version}.partial{suffix}")
+    if kind == ModelVersion.Kind.CNN:
+        model.save(partial)  # the Keras format: config JSON + weights, no pickled code
+    else:
+        joblib.dump(model, partial)
     partial.replace(path)
     return ModelVersion.objects.create(
         kind=kind,
@@ -98,10 +103,23 @@ def model_artifact_load(*, model_version: ModelVersion) -> Any:
             f"model {model_version.version}: artifact {path} has SHA-256 {actual[:12]}..., the record says "
             f"{model_version.artifact_sha256[:12]}...: refused (tampered or corrupted)"
         )
+    if model_version.kind == ModelVersion.Kind.CNN:
+        return _keras_load(path, model_version)
     model = joblib.load(path)  # our own file, its checksum verified above
     if model_version.kind == ModelVersion.Kind.RANKER and not isinstance(model, RankerModel):
         raise ModelArtifactError(f"model {model_version.version}: artifact is not a ranker")
     return model
+
+
+def _keras_load(path: Path, model_version: ModelVersion) -> Any:
+    import keras  # imported here: ranker-only processes never load TensorFlow
+
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises ValueError/OSError/zipfile errors for bad archives
+        raise ModelArtifactError(
+            f"model {model_version.version}: {path} is not a loadable Keras model ({error})"
+        ) from None
 
 
 def model_version_promote(*, model_version: ModelVersion) -> ModelVersion:
@@ -149,6 +167,40 @@ def ranker_active_load() -> LoadedRanker | None:
         return loaded
 
 
+@dataclass(frozen=True)
+class LoadedCnn:
+    version: ModelVersion
+    model: Any  # keras.Model
+
+
+def cnn_active_load() -> LoadedCnn | None:
+    """The active CNN, loaded (safe mode, checksum verified) once per process; None when none is active.
+
+    As for the ranker, a refused artifact leaves the CNN this process served before in service.
+    """
+    active = model_version_active(kind=ModelVersion.Kind.CNN)
+    if active is None:
+        return None
+    with _cache_lock:
+        cached = _cnn_cache.get("cnn")
+        same = cached is not None and cached.version.pk == active.pk
+        if cached is not None and same and cached.version.artifact_sha256 == active.artifact_sha256:
+            return cached
+        try:
+            loaded = LoadedCnn(active, model_artifact_load(model_version=active))
+        except ModelArtifactError:
+            if cached is None:
+                raise
+            logger.exception("keeping CNN %s: the active CNN cannot be loaded", cached.version.version)
+            return cached
+        _cnn_cache["cnn"] = loaded
+        return loaded
+
+
+_cnn_cache: dict[str, LoadedCnn] = {}
+
+
 def ranker_cache_clear() -> None:
     with _cache_lock:
         _cache.clear()
+        _cnn_cache.clear()

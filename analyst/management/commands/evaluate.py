@@ -14,12 +14,15 @@ class Command(BaseCommand):
     help = "Evaluate a ranker on held-out labelled events: P/R, AP, ROC AUC, ECE, review effort; plots as files."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--kind", choices=["ranker"], default="ranker")
+        parser.add_argument("--kind", choices=["ranker", "cnn"], default="ranker")
         parser.add_argument("--model", help="model version (default: the active ranker)")
         parser.add_argument("--since", type=utc_date, help="evaluate on events from this UTC date")
         parser.add_argument("--until", type=utc_date, help="evaluate on events before this UTC date")
         parser.add_argument("--plots", type=Path, help="folder for the PNG plots")
         parser.add_argument("--compare", action="store_true", help="also fit and compare RF and LR on the same split")
+        parser.add_argument("--data", type=Path, help="cnn: the shared data folder (default SEISTRIAGE_SHARED_DATA)")
+        parser.add_argument("--limit", type=int, help="cnn: at most this many events/records per data source")
+        parser.add_argument("--json", action="store_true", help="cnn: print the metrics as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
         version = None
@@ -27,6 +30,9 @@ class Command(BaseCommand):
             version = ModelVersion.objects.filter(kind=options["kind"], version=options["model"]).first()
             if version is None:
                 raise CommandError(f"no {options['kind']} model version {options['model']!r}")
+        if options["kind"] == "cnn":
+            self._evaluate_cnn(version, options)
+            return
         try:
             result = ranker_evaluate(
                 model_version=version, since=options["since"], until=options["until"], plots=options["plots"],
@@ -35,3 +41,34 @@ class Command(BaseCommand):
         except (TrainingDataError, ModelArtifactError) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(json.dumps(result, indent=2))
+
+    def _evaluate_cnn(self, version: ModelVersion | None, options: dict[str, Any]) -> None:
+        from analyst.cnn import CnnTrainingError, cnn_evaluate
+        from ranking.cnn.datasets import DatasetError
+        from ranking.cnn.evaluation import confusion_text
+
+        try:
+            result = cnn_evaluate(model_version=version, data_dir=options["data"], limit=options["limit"])
+        except (CnnTrainingError, DatasetError, ModelArtifactError) as error:
+            raise CommandError(str(error)) from None
+        if options["json"]:
+            self.stdout.write(json.dumps(result, indent=2))
+            return
+        self.stdout.write(
+            f"CNN {result['model']} on {result['held_out_windows']} held-out windows {result['held_out_labels']}"
+        )
+        for name in ("cnn", "baseline"):
+            title = "CNN" if name == "cnn" else "baseline: logistic regression on high/low ratio, P/S ratio, dominant f"
+            for level in ("trace", "event"):
+                metrics = result[name][level]
+                self.stdout.write(f"\n== {title}, {level} level (n={metrics['n']}) ==")
+                self.stdout.write(confusion_text(metrics["confusion"]))
+                for cls, row in metrics["per_class"].items():
+                    self.stdout.write(
+                        f"  {cls:<14} P {row['precision']:.3f}  R {row['recall']:.3f}  F1 {row['f1']:.3f}  "
+                        f"n {row['support']}"
+                    )
+                self.stdout.write(
+                    f"  macro F1 {metrics['macro_f1']}  accuracy {metrics['accuracy']}  earthquake-vs-explosion "
+                    f"accuracy {metrics['earthquake_vs_explosion_accuracy']} (n={metrics['earthquake_vs_explosion_n']})"
+                )

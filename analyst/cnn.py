@@ -1,0 +1,387 @@
+"""The waveform CNN in the product: windows of stored events, batched inference with saliency, stored
+predictions, training and evaluation on the shared data plus the analysts' labelled events.
+
+Numerical work lives in ranking.cnn (no Django); this module reads the database and the waveform
+sources, and writes CnnPrediction rows and saliency files under DATA_DIR/cnn_saliency.
+"""
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from obspy import UTCDateTime
+
+from analyst.models import CnnPrediction, Event, EventLabel, Pick
+from ranking.cnn.datasets import (
+    CLASSES,
+    EARTHQUAKE,
+    EXPLOSION,
+    NOISE,
+    SURFACE,
+    LabelledWindows,
+    WindowRecord,
+    shared_windows,
+    split_by_event,
+    windows_from_records,
+)
+from ranking.cnn.windows import (
+    SAMPLING_RATE,
+    WINDOW_S,
+    WindowError,
+    onset_detect,
+    trace_pick_component,
+    window_prepare,
+)
+from ranking.models import ModelVersion
+from ranking.registry import (
+    cnn_active_load,
+    model_artifact_load,
+    model_version_active,
+    model_version_promote,
+    model_version_register,
+)
+from waveforms import sources
+from waveforms.windows import arrivals_predict
+
+logger = logging.getLogger(__name__)
+
+READ_BEFORE_ORIGIN_S = 40.0
+READ_AFTER_ORIGIN_S = 160.0
+ONSET_SEARCH_S = (5.0, 100.0)  # STA/LTA search after the origin time where no pick or prediction exists
+_EXPLOSION_TYPES = (
+    "explosion", "quarry blast", "mining explosion", "chemical explosion", "controlled explosion",
+    "industrial explosion", "experimental explosion",
+)  # fmt: skip
+_SURFACE_TYPES = (
+    "landslide",
+    "rockslide",
+    "slide",
+    "avalanche",
+    "snow avalanche",
+    "debris avalanche",
+    "collapse",
+    "mine collapse",
+)
+LABEL_CLASSES: dict[str, int] = {
+    "earthquake": EARTHQUAKE,
+    **dict.fromkeys(_EXPLOSION_TYPES, EXPLOSION),
+    **dict.fromkeys(_SURFACE_TYPES, SURFACE),
+    "not existing": NOISE,
+}
+
+
+class CnnTrainingError(Exception):
+    """Not enough windows to train or evaluate the CNN, or no CNN to evaluate."""
+
+
+@dataclass
+class EventWindows:
+    event_id: int
+    records: list[WindowRecord] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _aware(value: UTCDateTime) -> dt.datetime:
+    moment: dt.datetime = value.datetime
+    return moment.replace(tzinfo=dt.UTC)
+
+
+def event_window_records(*, event: Event, label: int = NOISE) -> EventWindows:
+    """One record per station with waveforms around ``event``: the vertical (else another component),
+    onset = the station's first P pick, else the iasp91 P prediction (station coordinates known), else
+    STA/LTA 5-100 s after the origin time."""
+    found = EventWindows(event.pk)
+    if event.origin_time is None:
+        found.problems.append("no origin time")
+        return found
+    origin = UTCDateTime(event.origin_time)
+    result = sources.stream_for_window(
+        start=_aware(origin - READ_BEFORE_ORIGIN_S), end=_aware(origin + READ_AFTER_ORIGIN_S)
+    )
+    found.problems.extend(result.problems)
+    picks: dict[tuple[str, str], UTCDateTime] = {}
+    for pick in Pick.objects.filter(event=event).order_by("time"):
+        if pick.phase_hint.upper().startswith("P"):
+            picks.setdefault((pick.network, pick.station), UTCDateTime(pick.time))
+    stream = result.stream
+    for network, station in sorted({(t.stats.network, t.stats.station) for t in stream}):
+        trace = trace_pick_component(stream.select(network=network, station=station).merge(method=1))
+        if trace is None:
+            continue
+        onset = picks.get((network, station))
+        if onset is None and event.latitude is not None and event.longitude is not None:
+            coordinates = sources.station_coordinates(network=network, station=station, at=event.origin_time)
+            if coordinates is not None:
+                onset = arrivals_predict(
+                    origin_time=origin, origin_latitude=event.latitude, origin_longitude=event.longitude,
+                    origin_depth_km=event.depth, station_latitude=coordinates[0], station_longitude=coordinates[1],
+                ).p_time  # fmt: skip
+        if onset is None:
+            onset = onset_detect(trace, search_start=origin + ONSET_SEARCH_S[0], search_end=origin + ONSET_SEARCH_S[1])
+        if onset is None:
+            found.problems.append(f"{trace.id}: no onset found")
+            continue
+        found.records.append(WindowRecord(trace, onset, None, label, f"db:{event.pk}", origin.timestamp, "db"))
+    return found
+
+
+@dataclass
+class CnnOutcome:
+    classified: int = 0
+    without_windows: int = 0
+    no_model: bool = False
+    device: str = ""
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"classified": self.classified, "without_windows": self.without_windows, "no_model": self.no_model,
+                "device": self.device, "seconds": round(self.seconds, 3)}  # fmt: skip
+
+
+def saliency_dir() -> Path:
+    return Path(settings.DATA_DIR) / "cnn_saliency"
+
+
+def events_classify_cnn(*, event_ids: Sequence[int]) -> CnnOutcome:
+    """Run the active CNN over every station window of the events, in batches across events, and store
+    one CnnPrediction per event (event probabilities by SNR-weighted mean log-probability) with its
+    per-station details and float16 saliency curves. Without an active CNN nothing is written."""
+    from ranking.cnn.network import CnnPredictor, event_aggregate, station_weights
+
+    started = time.perf_counter()
+    loaded = cnn_active_load()
+    if loaded is None:
+        return CnnOutcome(no_model=True)
+    predictor = _predictor(loaded.version.version, loaded.model, CnnPredictor)
+    events = list(Event.objects.filter(pk__in=list(event_ids)).order_by("pk"))
+    per_event: list[tuple[Event, list[Any], list[str]]] = []
+    windows: list[np.ndarray] = []
+    for event in events:
+        found = event_window_records(event=event)
+        prepared = []
+        for record in found.records:
+            try:
+                prepared.append(window_prepare(record.trace, onset=record.onset))
+            except WindowError as error:
+                found.problems.append(str(error))
+        windows.extend(w.data for w in prepared)
+        per_event.append((event, prepared, found.problems))
+    stack = np.stack(windows) if windows else np.zeros((0, 1), np.float32)
+    curves, probabilities = predictor.saliency(stack) if windows else (np.zeros((0, 0)), np.zeros((0, 4)))
+    outcome = CnnOutcome(device=predictor.device)
+    offset = 0
+    version = loaded.version.version
+    for event, prepared, problems in per_event:
+        count = len(prepared)
+        probs, cams = probabilities[offset : offset + count], curves[offset : offset + count]
+        offset += count
+        snr = np.array([w.snr for w in prepared], dtype=np.float64)
+        weights = station_weights(snr) if count else snr
+        stations = [
+            {"seed_id": w.seed_id, "probabilities": _named(p), "snr": round(float(w.snr), 3),
+             "window_start": str(w.start), "sampling_rate": SAMPLING_RATE, "weight": round(float(wt), 4)}
+            for w, p, wt in zip(prepared, probs, weights, strict=True)
+        ]  # fmt: skip
+        event_probabilities = _named(event_aggregate(probs, snr)) if count else {}
+        relative = ""
+        if count:
+            relative = f"cnn_saliency/{version}/{event.pk}.npz"
+            path = Path(settings.DATA_DIR) / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{event.pk}.partial.npz")
+            np.savez_compressed(
+                partial, saliency=cams.astype(np.float16), seed_ids=np.array([w.seed_id for w in prepared])
+            )
+            partial.replace(path)
+        CnnPrediction.objects.update_or_create(
+            event=event, model_version=version,
+            defaults={
+                "predicted_class": max(event_probabilities, key=event_probabilities.__getitem__) if count else "",
+                "class_probabilities": event_probabilities, "stations": stations, "saliency_path": relative,
+                "problems": problems[:50],
+            },
+        )  # fmt: skip
+        if count:
+            outcome.classified += 1
+        else:
+            outcome.without_windows += 1
+    outcome.seconds = time.perf_counter() - started
+    logger.info("CNN %s on %s: %s", version, outcome.device, outcome.as_dict())
+    return outcome
+
+
+_predictors: dict[str, Any] = {}
+
+
+def _predictor(version: str, model: Any, factory: Callable[..., Any]) -> Any:
+    """One compiled predictor per CNN version per process (tracing the tf.functions costs ~1 s)."""
+    if version not in _predictors:
+        _predictors.clear()
+        _predictors[version] = factory(model)
+    return _predictors[version]
+
+
+def _named(row: Iterable[float]) -> dict[str, float]:
+    return {name: round(float(p), 5) for name, p in zip(CLASSES, row, strict=True)}
+
+
+def cnn_prediction_latest(*, event_id: int) -> CnnPrediction | None:
+    """The prediction of the active CNN for the event, else the newest of any version."""
+    rows = CnnPrediction.objects.filter(event_id=event_id)
+    active = model_version_active(kind=ModelVersion.Kind.CNN)
+    if active is not None:
+        found = rows.filter(model_version=active.version).first()
+        if found is not None:
+            return found
+    return rows.order_by("-created_at", "-pk").first()
+
+
+def cnn_features_for_events(event_ids: Sequence[int]) -> dict[int, dict[str, float]]:
+    """Ranker (stacking) features from the stored CNN predictions: for each event with a prediction of
+    the active CNN (else of the newest CNN), ``cnn_p_<class>`` for the four classes, ``cnn_stations``
+    (windows used) and ``cnn_max_snr``. Events without a prediction are absent (the ranker reads NaN)."""
+    active = model_version_active(kind=ModelVersion.Kind.CNN)
+    rows = CnnPrediction.objects.filter(event_id__in=list(event_ids)).exclude(class_probabilities={})
+    chosen: dict[int, CnnPrediction] = {}
+    for row in rows.order_by("event_id", "-created_at", "-pk"):
+        current = chosen.get(row.event_id)
+        if current is None or (active is not None and row.model_version == active.version != current.model_version):
+            chosen[row.event_id] = row
+    features: dict[int, dict[str, float]] = {}
+    for event_id, row in chosen.items():
+        values = {f"cnn_p_{name}": float(row.class_probabilities.get(name, np.nan)) for name in CLASSES}
+        values["cnn_stations"] = float(len(row.stations))
+        values["cnn_max_snr"] = float(max((s.get("snr", 0.0) for s in row.stations), default=np.nan))
+        features[event_id] = values
+    return features
+
+
+def cnn_saliency_for(*, event_id: int, seed_id: str) -> dict[str, Any] | None:
+    """The saliency curve of one channel's window (values 0-1 at 20 Hz from window_start), or None."""
+    prediction = cnn_prediction_latest(event_id=event_id)
+    if prediction is None or not prediction.saliency_path:
+        return None
+    index = next((i for i, s in enumerate(prediction.stations) if s["seed_id"] == seed_id), None)
+    path = Path(settings.DATA_DIR) / prediction.saliency_path
+    if index is None or not path.is_file():
+        return None
+    with np.load(path) as stored:
+        curve = stored["saliency"][index].astype(np.float32)
+    station = prediction.stations[index]
+    return {
+        "model_version": prediction.model_version, "window_start": station["window_start"],
+        "sampling_rate": SAMPLING_RATE, "window_s": WINDOW_S, "probabilities": station["probabilities"],
+        "values": [round(float(v), 3) for v in curve],
+    }  # fmt: skip
+
+
+def db_labelled_windows(*, limit: int = 300) -> LabelledWindows:
+    """Windows of the newest ``limit`` events that carry an analyst label mapping to a CNN class and whose
+    waveforms are registered (each event's latest label counts)."""
+    latest: dict[int, str] = {}
+    for event_id, event_type in EventLabel.objects.order_by("event_id", "-created_at", "-id").values_list(
+        "event_id", "event_type"
+    ):
+        latest.setdefault(event_id, event_type)
+    wanted = {event_id: LABEL_CLASSES[t] for event_id, t in latest.items() if t in LABEL_CLASSES}
+    events = Event.objects.filter(pk__in=list(wanted), origin_time__isnull=False).order_by("-origin_time")[:limit]
+    records: list[WindowRecord] = []
+    for event in events:
+        records.extend(event_window_records(event=event, label=wanted[event.pk]).records)
+    return windows_from_records(records)
+
+
+def _all_windows(*, data_dir: Path, limit: int | None, progress: Callable[[str], None] | None) -> LabelledWindows:
+    cache = Path(settings.DATA_DIR) / "cache" / "cnn"
+    shared = shared_windows(data_dir, limit=limit, cache_dir=cache, progress=progress)
+    stored = db_labelled_windows()
+    if progress is not None and len(stored):
+        progress(f"database: {len(stored)} windows {stored.counts()}")
+    return LabelledWindows.concatenate([shared, stored])
+
+
+def cnn_train(
+    *,
+    created_by: str,
+    data_dir: Path | None = None,
+    epochs: int = 60,
+    promote: bool = False,
+    limit: int | None = None,
+    steps: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ModelVersion:
+    """Train the CNN on the training side of the event split of the shared data and the labelled events,
+    evaluate it (and the spectral-feature baseline) on the held-out side, register it with those
+    metrics, and promote it when asked."""
+    from ranking.cnn.evaluation import baseline_fit, baseline_probabilities, split_metrics
+    from ranking.cnn.network import ARCHITECTURE_VERSION, CnnPredictor, model_flops, train_network
+
+    folder = data_dir or Path(settings.SHARED_DATA_DIR)
+    data = _all_windows(data_dir=folder, limit=limit, progress=progress)
+    train_mask, test_mask = split_by_event(data)
+    train, test = data.subset(train_mask), data.subset(test_mask)
+    if len(train) < 8 or len(set(train.labels.tolist())) < 2:
+        raise CnnTrainingError(f"{len(train)} training windows in {len(set(train.labels.tolist()))} classes: too few")
+    result = train_network(train, epochs=epochs, steps=steps, progress=progress)
+    metrics: dict[str, Any] = {"device": result.device, "flops_per_window": model_flops(result.model)}
+    if len(test):
+        metrics["held_out"] = split_metrics(test, CnnPredictor(result.model).predict(test.windows))
+        metrics["baseline"] = split_metrics(test, baseline_probabilities(baseline_fit(train), test))
+    version = model_version_register(
+        kind=ModelVersion.Kind.CNN, model=result.model, created_by=created_by, feature_names=list(CLASSES),
+        feature_version=ARCHITECTURE_VERSION, estimator="keras-conv1d",
+        training_summary={
+            "windows": len(train), "held_out_windows": len(test), "labels": train.counts(),
+            "held_out_labels": test.counts(), "events": len(set(train.groups.tolist())),
+            "held_out_events": len(set(test.groups.tolist())), "epochs": epochs,
+            "fit_seconds": round(result.seconds, 1),
+            "history": result.history[-1:] if result.history else [], "data_dir": str(folder),
+        },
+        metrics=metrics,
+    )  # fmt: skip
+    if promote:
+        model_version_promote(model_version=version)
+    return version
+
+
+def cnn_evaluate(
+    *, model_version: ModelVersion | None = None, data_dir: Path | None = None, limit: int | None = None
+) -> dict[str, Any]:
+    """Trace- and event-level metrics of a stored CNN (default: the active one) on the held-out split,
+    beside the logistic-regression baseline on spectral features trained on the training split."""
+    from ranking.cnn.evaluation import baseline_fit, baseline_probabilities, split_metrics
+    from ranking.cnn.network import CnnPredictor
+
+    version = model_version or model_version_active(kind=ModelVersion.Kind.CNN)
+    if version is None:
+        raise CnnTrainingError("no CNN to evaluate: train one (train --kind cnn --promote), or name it with --model")
+    model = model_artifact_load(model_version=version)
+    data = _all_windows(data_dir=data_dir or Path(settings.SHARED_DATA_DIR), limit=limit, progress=None)
+    train_mask, test_mask = split_by_event(data)
+    train, test = data.subset(train_mask), data.subset(test_mask)
+    if not len(test):
+        raise CnnTrainingError("no held-out windows to evaluate on")
+    result = {
+        "model": version.version, "held_out_windows": len(test), "held_out_labels": test.counts(),
+        "cnn": split_metrics(test, CnnPredictor(model).predict(test.windows)),
+        "baseline": split_metrics(test, baseline_probabilities(baseline_fit(train), test)),
+    }  # fmt: skip
+    with transaction.atomic():
+        version.metrics = {**version.metrics, "latest_evaluation": result["cnn"], "latest_baseline": result["baseline"]}
+        version.save(update_fields=["metrics"])
+    return result
+
+
+def cnn_model_page_data(*, model_version: ModelVersion) -> dict[str, Any]:
+    """Data for the model page: first-layer filters (waveforms and frequency responses) and metrics."""
+    from ranking.cnn.network import first_layer_filters
+
+    model = model_artifact_load(model_version=model_version)
+    return {"version": model_version.version, "filters": first_layer_filters(model), "metrics": model_version.metrics}

@@ -1,0 +1,130 @@
+"""One station's CNN input window from an ObsPy trace (pure NumPy/ObsPy, no Django).
+
+A window is ``WINDOW_S`` = 30 s of the vertical component at ``SAMPLING_RATE`` = 20 Hz (600 samples),
+starting ``PRE_ONSET_S`` = 5 s before the first arrival (picked, predicted, or found by STA/LTA). The
+raw samples are cut with a margin, demeaned, detrended, tapered, bandpassed ``BAND_HZ`` (0.5-8 Hz,
+4 corners, zero phase) at the trace's own rate, interpolated onto the 20 Hz grid and divided by their
+peak absolute value, so every window lies in [-1, 1] whatever the instrument and units.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import obspy
+from obspy.signal.trigger import recursive_sta_lta
+
+SAMPLING_RATE = 20.0  # Hz
+WINDOW_S = 30.0  # s
+PRE_ONSET_S = 5.0  # s of the window before the onset
+WINDOW_SAMPLES = int(WINDOW_S * SAMPLING_RATE)  # 600
+BAND_HZ = (0.5, 8.0)
+MARGIN_S = 10.0  # processed beyond the window on both sides when the trace allows, then cut away
+COMPONENT_PREFERENCE = ("Z", "3")  # vertical first; missing vertical -> any remaining component
+STA_S = 0.5
+LTA_S = 5.0
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class WindowError(ValueError):
+    """A trace that cannot give a window (too short, empty, flat, sampling rate too low)."""
+
+
+@dataclass(frozen=True)
+class StationWindow:
+    """A prepared window: ``data`` float32 of shape (WINDOW_SAMPLES,), ``start`` its absolute first sample time."""
+
+    seed_id: str
+    start: obspy.UTCDateTime
+    data: FloatArray
+    snr: float  # RMS(onset .. onset + 10 s) / RMS(first 4.5 s), on the bandpassed samples
+
+
+def trace_pick_component(stream: obspy.Stream) -> obspy.Trace | None:
+    """The vertical trace of a one-station stream (the longest one), else the longest remaining trace."""
+    traces = [t for t in stream if t.stats.npts > 0]
+    if not traces:
+        return None
+    vertical = [t for t in traces if t.stats.channel[-1:] in COMPONENT_PREFERENCE]
+    pool = vertical or traces
+    return max(pool, key=lambda t: t.stats.npts)
+
+
+def _filled(trace: obspy.Trace) -> npt.NDArray[np.float64]:
+    data = trace.data
+    if isinstance(data, np.ma.MaskedArray):
+        data = data.filled(np.ma.mean(data) if data.count() else 0.0)
+    return np.asarray(data, dtype=np.float64)
+
+
+def onset_detect(
+    trace: obspy.Trace, *, search_start: obspy.UTCDateTime, search_end: obspy.UTCDateTime, threshold: float = 3.0
+) -> obspy.UTCDateTime | None:
+    """The first time a recursive STA/LTA (0.5 s / 5 s, on the 1-8 Hz band) exceeds ``threshold`` inside
+    [search_start, search_end]; its maximum there when it never does; None when the trace does not cover
+    a usable search range. Used where no pick and no predicted arrival exist (e.g. stations without
+    coordinates)."""
+    rate = float(trace.stats.sampling_rate)
+    if rate < 2.0 * BAND_HZ[1] + 1:
+        return None
+    work = trace.copy()
+    work.data = _filled(work)
+    work.detrend("demean")
+    work.taper(0.02)
+    work.filter("bandpass", freqmin=1.0, freqmax=min(8.0, 0.45 * rate), corners=4, zerophase=False)
+    cft = recursive_sta_lta(work.data, max(1, round(STA_S * rate)), max(2, round(LTA_S * rate)))
+    first = max(round((search_start - trace.stats.starttime) * rate), round(LTA_S * rate))
+    last = min(round((search_end - trace.stats.starttime) * rate), cft.size)
+    if last - first < rate:
+        return None
+    part = cft[first:last]
+    above = np.flatnonzero(part > threshold)
+    index = int(above[0]) if above.size else int(np.argmax(part))
+    return trace.stats.starttime + (first + index) / rate
+
+
+def window_prepare(trace: obspy.Trace, *, onset: obspy.UTCDateTime, pre_onset_s: float = PRE_ONSET_S) -> StationWindow:
+    """The normalised 20 Hz window of ``trace`` starting ``pre_onset_s`` before ``onset`` (absolute UTC).
+
+    The trace may have any sampling rate >= 17 Hz and any units. Raises WindowError when the trace does not
+    cover the whole window or is flat there.
+    """
+    rate = float(trace.stats.sampling_rate)
+    if rate < 2.0 * BAND_HZ[1] + 1:
+        raise WindowError(f"{trace.id}: sampling rate {rate:g} Hz is too low for the {BAND_HZ[1]:g} Hz corner")
+    start = onset - pre_onset_s
+    end = start + WINDOW_S
+    t0 = trace.stats.starttime
+    t1 = trace.stats.endtime
+    if start < t0 - 0.5 / rate or end > t1 + 1.0 / rate:
+        raise WindowError(f"{trace.id}: the trace ({t0} .. {t1}) does not cover the window {start} .. {end}")
+    data = _filled(trace)
+    first = max(0, int(np.floor((start - MARGIN_S - t0) * rate)))
+    last = min(data.size, int(np.ceil((end + MARGIN_S - t0) * rate)) + 1)
+    segment = data[first:last]
+    if segment.size < rate * WINDOW_S * 0.9 or not np.ptp(segment) > 0:
+        raise WindowError(f"{trace.id}: no signal in the window {start} .. {end}")
+    work = obspy.Trace(segment, header={"sampling_rate": rate, "starttime": t0 + first / rate})
+    work.detrend("demean")
+    work.detrend("linear")
+    work.taper(max_percentage=0.05, type="hann")
+    work.filter("bandpass", freqmin=BAND_HZ[0], freqmax=BAND_HZ[1], corners=4, zerophase=True)
+    times = np.arange(WINDOW_SAMPLES) / SAMPLING_RATE + float(start - work.stats.starttime)
+    source_times = np.arange(work.stats.npts) / rate
+    values = np.interp(times, source_times, work.data)
+    peak = float(np.abs(values).max())
+    if not peak > 0 or not np.isfinite(peak):
+        raise WindowError(f"{trace.id}: flat window {start} .. {end}")
+    values /= peak
+    return StationWindow(trace.id, start, values.astype(np.float32), window_snr(values, pre_onset_s=pre_onset_s))
+
+
+def window_snr(values: npt.NDArray[np.floating], *, pre_onset_s: float = PRE_ONSET_S) -> float:
+    """RMS of the 10 s after the onset over the RMS of the window before it (the last 0.5 s excluded)."""
+    onset = round(pre_onset_s * SAMPLING_RATE)
+    noise = values[: max(1, onset - round(0.5 * SAMPLING_RATE))]
+    signal = values[onset : onset + round(10.0 * SAMPLING_RATE)]
+    noise_rms = float(np.sqrt(np.mean(np.square(noise))))
+    signal_rms = float(np.sqrt(np.mean(np.square(signal)))) if signal.size else 0.0
+    return signal_rms / noise_rms if noise_rms > 0 else 100.0
