@@ -126,6 +126,15 @@ def _window_for(
     return station_window(origin_time=origin, picked_p=picked_p, picked_s=picked_s, predicted=predicted)
 
 
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities (a flat trace's kurtosis, a zero noise level) as None: JSON has no such numbers."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _longest(stream: obspy.Stream) -> obspy.Trace | None:
     return max(stream, key=lambda trace: trace.stats.npts) if len(stream) else None
 
@@ -158,7 +167,7 @@ def _measure_event(
                 "seed_id": seed_id,
                 "p_time": None if p_time is None else p_time.timestamp,
                 "p_source": source,
-                "measurements": asdict(measurements),
+                "measurements": _json_safe(asdict(measurements)),
             }
         )
     return rows, problems[:50]
