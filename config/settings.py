@@ -199,6 +199,10 @@ SEISTRIAGE_MATCH_SECONDS = env_float("SEISTRIAGE_MATCH_SECONDS", 2.0)
 SEISTRIAGE_MATCH_KM = env_float("SEISTRIAGE_MATCH_KM", 20.0)
 # Review claims (analyst workbench): a claim lapses this long after its last heartbeat.
 SEISTRIAGE_CLAIM_SECONDS = env_int("SEISTRIAGE_CLAIM_SECONDS", 600, minimum=30)
+# Presence (who has an event page open) lapses this long after the page's last heartbeat (kept in the cache).
+SEISTRIAGE_PRESENCE_SECONDS = env_int("SEISTRIAGE_PRESENCE_SECONDS", 45, minimum=15)
+# One-key commit buttons of the review page, "key|decision|event type|certainty|label;..." (analyst/commit_buttons.py).
+SEISTRIAGE_COMMIT_BUTTONS = env_str("SEISTRIAGE_COMMIT_BUTTONS", "")
 
 # Importance ranking (docs/ranking.md). Class weights: "earthquake=1,explosion_like=0.3,...", classes left
 # out keep the regional-network defaults of ranking.classes.DEFAULT_CLASS_WEIGHTS (false events weigh 0).

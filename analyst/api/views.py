@@ -23,6 +23,7 @@ from analyst.api.serializers import (
 )
 from analyst.models import Event, SavedFilter
 from analyst.preferences import queue_columns_get, queue_columns_set, saved_filter_delete, saved_filter_save
+from analyst.presence import event_presence_leave, event_presence_record, events_presence_get, presence_seconds
 from analyst.review import (
     ClaimBreakForbiddenError,
     EventClaimedError,
@@ -181,3 +182,31 @@ class QueueColumnsApi(RoleApi):
         given = QueueColumnsSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         return Response({"columns": queue_columns_set(user=_user(request), columns=given.validated_data["columns"])})
+
+
+class EventPresenceApi(RoleApi):
+    """Heartbeat of an open event page: answers who else is looking at the event."""
+
+    def post(self, request: Request, event_id: int) -> Response:
+        if not Event.objects.filter(pk=event_id).exists():
+            raise NotFound(f"no event {event_id}")
+        others = event_presence_record(event_id=event_id, username=_user(request).get_username())
+        return Response({"others": others, "seconds": presence_seconds()})
+
+    def delete(self, request: Request, event_id: int) -> Response:
+        event_presence_leave(event_id=event_id, username=_user(request).get_username())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+MAX_PRESENCE_EVENTS = 500
+
+
+class PresenceApi(RoleApi):
+    """`?events=1,2,3`: who is looking at each of these events (those nobody looks at are left out)."""
+
+    def get(self, request: Request) -> Response:
+        raw = [part.strip() for part in request.query_params.get("events", "").split(",") if part.strip()]
+        if not all(part.isdigit() for part in raw) or len(raw) > MAX_PRESENCE_EVENTS:
+            raise ValidationError({"events": f"up to {MAX_PRESENCE_EVENTS} event ids separated by commas"})
+        found = events_presence_get(event_ids=[int(part) for part in raw])
+        return Response({"events": {str(event_id): names for event_id, names in found.items()}})

@@ -92,11 +92,17 @@
     certaintyButton.setAttribute("aria-pressed", String(value === "suspected"));
   }
 
-  async function decide(decision) {
+  async function decide(decision, preset) {
     if (busy) return;
     busy = true;
     const body = { decision, version, certainty, comment: comment.value };
     if (typeSelect.value) body.event_type = typeSelect.value;
+    if (preset) {  // a commit button: type, certainty and state in one key
+      body.event_type = preset.event_type;
+      body.certainty = preset.certainty;
+      typeSelect.value = preset.event_type;
+      setCertainty(preset.certainty);
+    }
     say(`Saving ${decision.replace("_", " ")}…`, "pending");
     const { status, data } = await api("POST", `${apiBase}review/`, body);
     busy = false;
@@ -127,6 +133,9 @@
   }
 
   document.querySelectorAll("[data-decision]").forEach((button) => button.addEventListener("click", () => decide(button.dataset.decision)));
+  const commitButtons = new Map(config.commitButtons.map((button) => [button.key, button]));
+  const commit = (key) => { const button = commitButtons.get(key); if (button) decide(button.decision, button); };
+  document.querySelectorAll("[data-commit]").forEach((button) => button.addEventListener("click", () => commit(button.dataset.commit)));
   certaintyButton.addEventListener("click", () => setCertainty(certainty === "known" ? "suspected" : "known"));
   document.getElementById("next-event").addEventListener("click", (event) => { event.preventDefault(); if (neighbours.next) go(neighbours.next); });
   document.getElementById("previous-event").addEventListener("click", (event) => { event.preventDefault(); if (neighbours.previous) go(neighbours.previous); });
@@ -151,6 +160,8 @@
       j: () => neighbours.next && go(neighbours.next), ArrowDown: () => neighbours.next && go(neighbours.next),
       k: () => neighbours.previous && go(neighbours.previous), ArrowUp: () => neighbours.previous && go(neighbours.previous),
       q: () => go(queueUrl),
+      f: () => cycleFilter(),
+      g: () => toggleSpectrogram(),
       "?": () => { const help = document.getElementById("help"); help.hidden = !help.hidden; },
     };
     if (/^[1-9]$/.test(event.key)) {
@@ -162,6 +173,9 @@
     if (keys[event.key]) {
       event.preventDefault();
       keys[event.key]();
+    } else if (commitButtons.has(event.key)) {
+      event.preventDefault();
+      commit(event.key);
     }
   });
 
@@ -176,11 +190,49 @@
       document.head.append(script);
     });
   }
+  const filterSelect = document.getElementById("waveform-filter");
+  const channelSelect = document.getElementById("spectrogram-channel");
+  const spectrogramBox = document.getElementById("spectrogram");
+  const spectrogramButton = document.getElementById("spectrogram-toggle");
+  const plotWidth = (box) => Math.max(400, Math.min(2400, Math.round(box.clientWidth || 900)));
+  const filterQuery = () => (filterSelect.value ? `&filter=${encodeURIComponent(filterSelect.value)}` : "");
+
+  function cycleFilter() {
+    filterSelect.selectedIndex = (filterSelect.selectedIndex + 1) % filterSelect.options.length;
+    waveforms();
+    if (!spectrogramBox.hidden) spectrogram();
+  }
+
+  async function spectrogram() {
+    const seedId = channelSelect.value;
+    if (!seedId) { spectrogramBox.textContent = "No channel to show."; return; }
+    spectrogramBox.innerHTML = '<p class="muted">Computing the spectrogram…</p>';
+    const response = await fetch(`${document.getElementById("waveforms").dataset.url}${encodeURIComponent(seedId)}/spectrogram/?width=${plotWidth(spectrogramBox)}${filterQuery()}`);
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok || !data.figure) {
+      spectrogramBox.textContent = data.message || data.error || "No spectrogram for this channel.";
+      return;
+    }
+    await loadScript(document.getElementById("waveforms").dataset.plotly);
+    spectrogramBox.innerHTML = "";
+    window.Plotly.newPlot(spectrogramBox, data.figure.data, data.figure.layout, { responsive: true, displaylogo: false });
+    spectrogramBox.dataset.seedId = seedId;
+  }
+
+  function toggleSpectrogram() {
+    spectrogramBox.hidden = !spectrogramBox.hidden;
+    spectrogramButton.setAttribute("aria-pressed", String(!spectrogramBox.hidden));
+    if (!spectrogramBox.hidden) spectrogram();
+  }
+  spectrogramButton.addEventListener("click", toggleSpectrogram);
+  filterSelect.addEventListener("change", () => { waveforms(); if (!spectrogramBox.hidden) spectrogram(); });
+  channelSelect.addEventListener("change", () => { if (!spectrogramBox.hidden) spectrogram(); });
+
   async function waveforms() {
     const box = document.getElementById("waveforms");
-    const width = Math.max(400, Math.min(2400, Math.round(box.clientWidth || 900)));
+    const width = plotWidth(box);
     try {
-      const response = await fetch(`${box.dataset.url}?width=${width}`);
+      const response = await fetch(`${box.dataset.url}?width=${width}${filterQuery()}`);
       if (!response.ok) { box.innerHTML = '<p class="muted">No waveform display for this event.</p>'; return; }
       const data = await response.json();
       const figure = data.figure;
@@ -196,10 +248,16 @@
       box.innerHTML = "";
       window.Plotly.newPlot(box, figure.data, figure.layout, { responsive: true, displaylogo: false });
       box.dataset.traces = String(figure.data.length);
+      const chosen = channelSelect.value;
+      channelSelect.replaceChildren(...(data.rows || []).map((row) => new Option(row.seed_id, row.seed_id)));
+      if (chosen && (data.rows || []).some((row) => row.seed_id === chosen)) channelSelect.value = chosen;
       if (data.problems && data.problems.length) {
         const note = document.createElement("p");
         note.className = "muted";
         note.textContent = data.problems.join("; ");
+        note.id = "waveform-problems";
+        const old = document.getElementById("waveform-problems");
+        if (old) old.remove();
         box.after(note);
       }
     } catch (error) {
@@ -207,6 +265,33 @@
     }
   }
 
+  // --- the offline map: coastlines from a package, epicentre, stations, mines and quarries ---------------
+  async function drawMap() {
+    const box = document.getElementById("event-map");
+    const source = document.getElementById("map-figure");
+    if (!box || !source) return;
+    const figure = JSON.parse(source.textContent);
+    await loadScript(box.dataset.plotly);
+    box.innerHTML = "";
+    window.Plotly.newPlot(box, figure.data, figure.layout, { responsive: true, displaylogo: false, scrollZoom: true });
+    box.dataset.drawn = "true";
+  }
+
+  // --- presence: who else has this event open --------------------------------------------------
+  const presence = document.getElementById("presence");
+  async function beat() {
+    if (document.hidden) return;
+    const { status, data } = await api("POST", `${apiBase}presence/`).catch(() => ({ status: 0, data: {} }));
+    if (status !== 200) return;
+    const others = data.others || [];
+    presence.hidden = others.length === 0;
+    presence.textContent = others.length ? `👁 Also looking at this event: ${others.join(", ")}` : "";
+  }
+  window.addEventListener("pagehide", () => { api("DELETE", `${apiBase}presence/`).catch(() => {}); });
+
+  drawMap();
+  beat();
+  window.setInterval(beat, config.presenceSeconds * 1000);
   claim();
   window.setInterval(() => { if (!document.hidden) claim(); }, config.heartbeatSeconds * 1000);
   neighbour("next");

@@ -7,7 +7,10 @@
   const notice = document.getElementById("queue-notice");
   const errorBox = document.getElementById("queue-error");
   const loadMore = document.getElementById("load-more");
+  const config = JSON.parse(document.getElementById("page-config").textContent);
   const POLL_MS = 30000;
+  const PRESENCE_MS = 15000;
+  let viewers = {};
   let next = null;
   let selected = 0;
   let rows = [];
@@ -74,7 +77,18 @@
         break;
       }
       case "agency": td.textContent = text(row.agency_id); break;
-      case "claimed_by": td.textContent = row.claimed_by ? `🔒 ${row.claimed_by} (${ago(row.claimed_at)})` : ""; break;
+      case "claimed_by": {
+        td.textContent = row.claimed_by ? `🔒 ${row.claimed_by} (${ago(row.claimed_at)})` : "";
+        const looking = (viewers[row.id] || []).filter((name) => name !== config.me);
+        if (looking.length) {
+          const badge = document.createElement("span");
+          badge.className = "viewers";
+          badge.title = "has this event open now";
+          badge.textContent = `👁 ${looking.join(", ")}`;
+          td.append(td.textContent ? " " : "", badge);
+        }
+        break;
+      }
       default: td.textContent = text(row[key]);
     }
     return td;
@@ -169,6 +183,18 @@
     }
   }
 
+  // Presence: who has each shown event open right now (the event pages send heartbeats).
+  async function presence() {
+    if (document.hidden || !rows.length) return;
+    const ids = rows.slice(0, 500).map((row) => row.id).join(",");
+    const response = await fetch(`/api/presence/?events=${ids}`, { headers: { Accept: "application/json" } }).catch(() => null);
+    if (!response || !response.ok) return;
+    const data = await response.json();
+    const changed = JSON.stringify(data.events) !== JSON.stringify(viewers);
+    viewers = data.events;
+    if (changed) render();
+  }
+
   function select(index) {
     if (!rows.length) return;
     selected = Math.max(0, Math.min(rows.length - 1, index));
@@ -244,14 +270,20 @@
       k: () => select(selected - 1), ArrowUp: () => select(selected - 1),
       Enter: () => open(selected), o: () => open(selected),
       "/": () => document.querySelector("#filters input[name=region]").focus(),
+      0: () => { window.location.search = ""; },
       "?": () => { const help = document.getElementById("help"); help.hidden = !help.hidden; },
     };
-    if (keys[event.key]) {
+    const preset = config.presets.find((item) => item.key === event.key);
+    if (preset) {
+      event.preventDefault();
+      window.location.search = preset.query;
+    } else if (keys[event.key]) {
       event.preventDefault();
       keys[event.key]();
     }
   });
 
-  load().catch(() => {});
+  load().then(presence).catch(() => {});
+  window.setInterval(presence, PRESENCE_MS);
   window.setInterval(poll, POLL_MS);
 })();
