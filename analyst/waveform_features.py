@@ -282,7 +282,12 @@ def event_similarity_refresh(*, row: EventWaveformFeatures) -> EventWaveformFeat
     event = row.event
     if not row.channels or event.latitude is None or event.longitude is None:
         return row
-    neighbours = _neighbours(event, settings.SEISTRIAGE_SIMILARITY_NEIGHBOURS)
+    # The nearest reviewed events that have waveforms at all: a dense catalogue without them must not
+    # crowd out the ones that can be compared.
+    nearby = _neighbours(event, 10_000)
+    covered = waveform_fingerprints(events=nearby)
+    neighbours = [n for n in nearby if covered.get(n.pk, NO_WAVEFORMS) != NO_WAVEFORMS]
+    neighbours = neighbours[: settings.SEISTRIAGE_SIMILARITY_NEIGHBOURS]
     neighbour_rows = events_waveform_features_refresh(events=neighbours) if neighbours else {}
     basis = hashlib.sha256(
         repr(
