@@ -160,3 +160,19 @@ def test_a_real_worker_classifies_a_real_event_and_stores_probabilities_stations
     assert body["saliency"]["model_version"] == version.version
     assert len(body["saliency"]["values"]) == WINDOW_SAMPLES
     assert Event.objects.get(pk=event_id).cnn_predictions.count() == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_the_full_training_command_registers_a_cnn_that_beats_the_spectral_baseline(shared_data: Path) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("train", kind="cnn", data=shared_data, epochs=40, promote=True, stdout=out)
+    version = ModelVersion.objects.get(kind=ModelVersion.Kind.CNN, status=ModelVersion.Status.ACTIVE)
+    held_out, baseline = version.metrics["held_out"], version.metrics["baseline"]
+    assert version.training_summary["held_out_events"] > 50
+    assert held_out["event"]["macro_f1"] > baseline["event"]["macro_f1"]
+    assert held_out["event"]["per_class"]["noise"]["f1"] > 0.8
