@@ -135,6 +135,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
 # Celery: the embedded default is kombu's filesystem transport, so no broker server is needed.
@@ -241,4 +242,26 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"matplotlib": {"level": "WARNING"}, "obspy": {"level": "WARNING"}},
+}
+
+# Publishing (docs/publishing.md): bulletins, the FDSN event service, upstream polling, API docs.
+SEISTRIAGE_AGENCY_ID = env_str("SEISTRIAGE_AGENCY_ID", "SEISTRIAGE")
+# Which events /fdsnws/event/1/ serves: "accepted" (reviewed and accepted only) or "all" (also those not yet
+# reviewed; rejected events are never served). Public by default, as FDSN services are; false: login needed.
+SEISTRIAGE_FDSN_EVENTS = env_str("SEISTRIAGE_FDSN_EVENTS", "accepted")
+if SEISTRIAGE_FDSN_EVENTS not in {"accepted", "all"}:
+    raise ImproperlyConfiguredEnv(f"SEISTRIAGE_FDSN_EVENTS must be 'accepted' or 'all', got {SEISTRIAGE_FDSN_EVENTS!r}")
+SEISTRIAGE_FDSN_PUBLIC = env_bool("SEISTRIAGE_FDSN_PUBLIC", default=True)
+SEISTRIAGE_FDSN_MAX_EVENTS = env_int("SEISTRIAGE_FDSN_MAX_EVENTS", 20000, minimum=1)
+SEISTRIAGE_UPSTREAM_TIMEOUT = env_float("SEISTRIAGE_UPSTREAM_TIMEOUT", 60.0)
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Seistriage API",
+    "DESCRIPTION": "Review queue, decisions, claims, bulletins and API tokens. Authenticate with a session or "
+    "`Authorization: Token <key>`; every endpoint needs a Seistriage role unless stated.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }

@@ -1,0 +1,161 @@
+"""Writing bulletins to a stream, and publishing them: the file kept under DATA_DIR/bulletins with its SHA-256."""
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from analyst.bulletins.selection import CHUNK_SIZE, EventCriteria, events_select, export_chunks
+from analyst.bulletins.writers import WRITERS, BulletinHeader
+from analyst.models import Bulletin
+from analyst.vocabulary import ReviewState
+
+STATUS_CHOICES = {
+    "accepted": (ReviewState.ACCEPTED,),
+    "all": tuple(ReviewState.values),
+}
+
+
+class BulletinInputError(ValueError):
+    """A bulletin that cannot be made as asked; the message names the field."""
+
+
+def bulletins_dir() -> Path:
+    return Path(settings.DATA_DIR) / "bulletins"
+
+
+def bulletin_criteria(
+    *, start: dt.datetime, end: dt.datetime, status: str = "accepted", **filters: Any
+) -> EventCriteria:
+    if status not in STATUS_CHOICES:
+        raise BulletinInputError(f"status: must be one of {', '.join(STATUS_CHOICES)}, got {status!r}")
+    if end <= start:
+        raise BulletinInputError("end: must be after start")
+    return EventCriteria(review_states=STATUS_CHOICES[status], start=start, end=end, **filters)
+
+
+def _selection_text(criteria: EventCriteria, status: str) -> str:
+    shown = {k: v for k, v in asdict(criteria).items() if v not in (None, (), "", 0) and k != "review_states"}
+    parts = [f"status={status}"] + [f"{k}={_plain(v)}" for k, v in sorted(shown.items())]
+    return "selection: " + " ".join(parts)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def bulletin_write(
+    *,
+    out: BinaryIO,
+    format: str,
+    criteria: EventCriteria,
+    status: str,
+    author: str,
+    public_id: str | None = None,
+    created_at: dt.datetime | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> int:
+    """Stream the selected events to `out` in `format`; return how many were written."""
+    if format not in WRITERS:
+        raise BulletinInputError(f"format: must be one of {', '.join(WRITERS)}, got {format!r}")
+    header = BulletinHeader(
+        public_id=public_id or f"smi:seistriage.local/bulletin/{uuid.uuid4()}",
+        title="Seistriage bulletin",
+        author=author,
+        agency=settings.SEISTRIAGE_AGENCY_ID,
+        created_at=created_at or timezone.now(),
+        selection=_selection_text(criteria, status),
+    )
+    writer = WRITERS[format](out, header)
+    writer.begin()
+    for chunk in export_chunks(events_select(criteria=criteria), chunk_size=chunk_size):
+        writer.write(chunk)
+    writer.end()
+    return writer.count
+
+
+class _HashingFile:
+    """Write-through to a file while hashing and counting, so the SHA-256 needs no second read."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.handle.write(data)
+
+
+def bulletin_publish(
+    *, user: User | None, format: str, criteria: EventCriteria, status: str, published: bool
+) -> Bulletin:
+    """Write a bulletin file under DATA_DIR/bulletins and record it (who, when, selection, count, SHA-256).
+
+    The file is written to a temporary name and renamed only when complete, so nothing half-written is kept.
+    """
+    if format not in WRITERS:
+        raise BulletinInputError(f"format: must be one of {', '.join(WRITERS)}, got {format!r}")
+    created_at = timezone.now()
+    key = uuid.uuid4()
+    public_id = f"smi:seistriage.local/bulletin/{key}"
+    relative = Path(f"{created_at:%Y/%m}") / f"{created_at:%Y%m%dT%H%M%S}_{key}.{WRITERS[format].extension}"
+    target = bulletins_dir() / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(target.suffix + ".partial")
+    try:
+        with partial.open("wb") as handle:
+            hashing = _HashingFile(handle)
+            count = bulletin_write(
+                out=hashing,  # type: ignore[arg-type]
+                format=format,
+                criteria=criteria,
+                status=status,
+                author=user.get_username() if user is not None else "",
+                public_id=public_id,
+                created_at=created_at,
+            )
+        partial.rename(target)
+        with transaction.atomic():
+            return Bulletin.objects.create(
+                public_id=public_id,
+                kind=Bulletin.Kind.PUBLISHED if published else Bulletin.Kind.DRAFT,
+                format=format,
+                created_by=user,
+                created_at=created_at,
+                filters={"status": status, **_json_criteria(criteria)},
+                event_count=count,
+                sha256=hashing.digest.hexdigest(),
+                size_bytes=hashing.size,
+                file_path=str(relative),
+            )
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _json_criteria(criteria: EventCriteria) -> dict[str, Any]:
+    return {
+        k: _plain(v) if isinstance(v, dt.datetime | tuple) else v
+        for k, v in asdict(criteria).items()
+        if v not in (None, (), "") and k != "review_states"
+    }
+
+
+def bulletin_file(*, bulletin: Bulletin) -> Path:
+    """The stored file of a bulletin; raises FileNotFoundError if it was removed from disk."""
+    path = (bulletins_dir() / bulletin.file_path).resolve()
+    if bulletins_dir().resolve() not in path.parents or not path.is_file():
+        raise FileNotFoundError(f"bulletin file {bulletin.file_path} is missing")
+    return path
