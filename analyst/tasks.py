@@ -64,3 +64,11 @@ def sweep_scoring() -> int:
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=5, max_retries=3, time_limit=600)
 def rescore_unreviewed() -> int:
     return events_rescore_unreviewed()
+
+
+# Import page (analyst/uploads.py): one job of uploaded files, imported in turn with progress on its record.
+@shared_task(acks_late=True, max_retries=0, time_limit=3600)
+def import_uploaded_files(job_id: str) -> dict[str, object]:
+    from analyst.uploads import import_job_run  # uploads imports this module to queue the task
+
+    return import_job_run(job_id=job_id)

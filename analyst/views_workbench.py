@@ -5,7 +5,9 @@ from pathlib import Path
 
 import plotly
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -16,7 +18,9 @@ from analyst.event_map import event_map_get
 from analyst.models import Event, EventScore, SavedFilter
 from analyst.preferences import queue_columns_get
 from analyst.presence import presence_heartbeat_seconds
+from analyst.roles import user_is_senior_analyst
 from analyst.selectors_queue import QUEUE_COLUMNS, QUEUE_ORDERINGS, event_evidence_get
+from analyst.uploads import ALLOWED_SUFFIXES
 from analyst.views import analyst_required
 from analyst.vocabulary import QUAKEML_EVENT_TYPES, ReviewState
 from ranking.classes import DECISION_CLASSES
@@ -65,6 +69,7 @@ def queue_page(request: HttpRequest) -> HttpResponse:
         "presets": presets,
         "params": request.GET,
         "page_config": {"presets": presets, "me": user.get_username()},
+        "can_import": user_is_senior_analyst(user),
     })  # fmt: skip
 
 
@@ -103,6 +108,17 @@ def event_review_page(request: HttpRequest, event_id: int) -> HttpResponse:
             "commitButtons": buttons,
             "me": _user(request).get_username(),
         },
+    })  # fmt: skip
+
+
+@login_required
+def import_page(request: HttpRequest) -> HttpResponse:
+    if not user_is_senior_analyst(request.user):
+        raise PermissionDenied("importing files needs the senior analyst or admin role")
+    return render(request, "analyst/import.html", {
+        "max_bytes": settings.SEISTRIAGE_MAX_UPLOAD_BYTES,
+        "suffixes": {kind: ", ".join(endings) for kind, endings in ALLOWED_SUFFIXES.items()},
+        "accept": {kind: ",".join(endings) for kind, endings in ALLOWED_SUFFIXES.items()},
     })  # fmt: skip
 
 

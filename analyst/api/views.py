@@ -2,9 +2,11 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,7 +14,7 @@ from rest_framework.views import APIView
 
 from analyst.api.filters import queue_query_parse
 from analyst.api.pagination import CursorError, page_size_parse, queue_cursor_decode, queue_cursor_encode
-from analyst.api.permissions import HasSeistriageRole
+from analyst.api.permissions import HasSeistriageRole, HasSeniorRole
 from analyst.api.serializers import (
     QueueColumnsSerializer,
     ReviewInputSerializer,
@@ -35,6 +37,7 @@ from analyst.review import (
     event_review,
 )
 from analyst.selectors_queue import QueueCursor, event_evidence_get, event_queue_page, queue_cursor_for_event
+from analyst.uploads import UPLOAD_KINDS, UploadedPart, UploadError, import_job_create, import_job_get
 
 
 def _user(request: Request) -> User:
@@ -210,3 +213,39 @@ class PresenceApi(RoleApi):
             raise ValidationError({"events": f"up to {MAX_PRESENCE_EVENTS} event ids separated by commas"})
         found = events_presence_get(event_ids=[int(part) for part in raw])
         return Response({"events": {str(event_id): names for event_id, names in found.items()}})
+
+
+# An upload body far beyond what its files may weigh is refused before Django spools it to disk.
+MAX_FILES_PER_UPLOAD = 50
+
+
+class ImportJobListApi(APIView):
+    """POST multipart files under `events`, `stations` and `waveforms` (and `reviewed=true` for a reviewed
+    catalogue): 202 with the job, imported in the background; 400 naming the file when one is refused."""
+
+    permission_classes = [IsAuthenticated, HasSeniorRole]
+    parser_classes = [MultiPartParser]
+
+    def post(self, request: Request) -> Response:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > MAX_FILES_PER_UPLOAD * settings.SEISTRIAGE_MAX_UPLOAD_BYTES:
+            return Response({"detail": "the upload is too large"}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        parts = [UploadedPart(kind, upload) for kind in UPLOAD_KINDS for upload in request.FILES.getlist(kind)]
+        if len(parts) > MAX_FILES_PER_UPLOAD:
+            raise ValidationError({"files": [f"at most {MAX_FILES_PER_UPLOAD} files per upload"]})
+        reviewed = str(request.data.get("reviewed", "")).lower() in ("true", "on", "1")
+        try:
+            job = import_job_create(user=_user(request), parts=parts, reviewed=reviewed)
+        except UploadError as error:
+            raise ValidationError({"files": [str(error)]}) from None
+        return Response(job, status=status.HTTP_202_ACCEPTED)
+
+
+class ImportJobApi(APIView):
+    permission_classes = [IsAuthenticated, HasSeniorRole]
+
+    def get(self, request: Request, job_id: str) -> Response:
+        job = import_job_get(job_id=job_id)
+        if job is None:
+            raise NotFound(f"no import job {job_id} (jobs are kept for a week)")
+        return Response(job)
