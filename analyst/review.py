@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from analyst.audit import audit_entry_record, event_score_snapshot
+from analyst.learning import label_prediction_snapshot, training_after_labels_check
 from analyst.models import AuditAction, Event, EventClaim, EventLabel
 from analyst.roles import user_is_senior_analyst
 from analyst.vocabulary import QUAKEML_EVENT_TYPES, ReviewState, TypeCertainty
@@ -148,8 +149,9 @@ def event_review(
                 review_state=event.review_state,
                 source=EventLabel.Source.ANALYST,
                 analyst=user,
-                predicted=snapshot,
+                predicted=label_prediction_snapshot(event=event, snapshot=snapshot),
             )
+            transaction.on_commit(training_after_labels_check)  # retrain after SEISTRIAGE_RETRAIN_AFTER_LABELS
         if decision in (AuditAction.ACCEPT, AuditAction.REJECT):
             EventClaim.objects.filter(event_id=event_id, user_id=user.pk).delete()
     return event

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("analyst.urls_api_waveforms")),
     path("api/", include("analyst.api.urls")),
     path("", include("analyst.urls_workbench")),
+    path("", include("analyst.urls_models")),
 ]

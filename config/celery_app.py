@@ -12,3 +12,4 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue(name) for name in ("cpu", "gpu", "training")]
 app.autodiscover_tasks()
 app.autodiscover_tasks(related_name="tasks_cnn")  # analyst.tasks_cnn: the CNN tasks (gpu and training queues)
+app.autodiscover_tasks(related_name="tasks_learning")  # analyst.tasks_learning: training runs (training queue)

@@ -266,3 +266,24 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+# Learning loop (docs/learning.md): retrain after this many new analyst labels (0 = never), nightly at this UTC
+# hour (-1 = never), hold out the newest share of labelled events for the candidate-vs-active comparison, and
+# optionally promote automatically when the candidate beats the active model by a margin on a metric.
+SEISTRIAGE_RETRAIN_AFTER_LABELS = env_int("SEISTRIAGE_RETRAIN_AFTER_LABELS", 200, minimum=0)
+SEISTRIAGE_NIGHTLY_TRAINING_HOUR = env_int("SEISTRIAGE_NIGHTLY_TRAINING_HOUR", 2, minimum=-1)
+SEISTRIAGE_HOLDOUT_SHARE = env_float("SEISTRIAGE_HOLDOUT_SHARE", 0.2)
+if not 0.05 <= SEISTRIAGE_HOLDOUT_SHARE <= 0.5:
+    raise ImproperlyConfiguredEnv(f"SEISTRIAGE_HOLDOUT_SHARE must lie in [0.05, 0.5], got {SEISTRIAGE_HOLDOUT_SHARE}")
+SEISTRIAGE_AUTO_PROMOTE_METRIC = env_str("SEISTRIAGE_AUTO_PROMOTE_METRIC", "")  # e.g. importance.average_precision
+SEISTRIAGE_AUTO_PROMOTE_MARGIN = env_float("SEISTRIAGE_AUTO_PROMOTE_MARGIN", 0.005)
+if 0 <= SEISTRIAGE_NIGHTLY_TRAINING_HOUR <= 23:
+    from celery.schedules import crontab
+
+    CELERY_BEAT_SCHEDULE["nightly-training"] = {
+        "task": "analyst.tasks.train_nightly",
+        "schedule": crontab(hour=SEISTRIAGE_NIGHTLY_TRAINING_HOUR, minute=0),
+    }
+elif SEISTRIAGE_NIGHTLY_TRAINING_HOUR != -1:
+    raise ImproperlyConfiguredEnv(
+        f"SEISTRIAGE_NIGHTLY_TRAINING_HOUR must be 0-23 or -1, got {SEISTRIAGE_NIGHTLY_TRAINING_HOUR}"
+    )

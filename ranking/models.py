@@ -39,3 +39,77 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.version} ({self.status})"
+
+
+class TrainingRun(models.Model):
+    """One retraining job: who or what asked for it, how far it got, what it produced and how it compared.
+
+    The candidate and the model active when the run started are evaluated on the same time-ordered
+    held-out labels; both metric sets are kept here, so the comparison a promotion rests on stays readable.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        SUCCEEDED = "succeeded", "succeeded"
+        FAILED = "failed", "failed"
+
+    class Trigger(models.TextChoices):
+        UI = "ui", "asked for in the UI or API"
+        LABEL_COUNT = "label_count", "after enough new labels"
+        NIGHTLY = "nightly", "nightly schedule"
+        COMMAND = "command", "management command"
+
+    kind = models.CharField(max_length=16, choices=ModelVersion.Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    requested_by = models.CharField(max_length=150, help_text="user name, or the schedule that started it")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    progress = models.FloatField(default=0.0, help_text="0..1")
+    log = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    data_summary = models.JSONField(default=dict, blank=True, help_text="labels per class, split, time spans")
+    candidate = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="training_runs"
+    )
+    compared_with = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="the model active when the run evaluated",
+    )  # fmt: skip
+    candidate_metrics = models.JSONField(default=dict, blank=True)
+    active_metrics = models.JSONField(default=dict, blank=True)
+    curves = models.JSONField(default=dict, blank=True, help_text="plot data: PR, calibration, confusion, effort")
+    promotion_decision = models.JSONField(default=dict, blank=True, help_text="the auto-promotion rule's verdict")
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "-created_at"], name="training_run_kind_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} run {self.pk} ({self.status})"
+
+
+class ModelPromotion(models.Model):
+    """Every change of the active model: a promotion, an automatic promotion or a rollback, by whom and why."""
+
+    class Action(models.TextChoices):
+        PROMOTE = "promote", "promoted"
+        AUTO_PROMOTE = "auto_promote", "promoted automatically"
+        ROLLBACK = "rollback", "rolled back"
+
+    kind = models.CharField(max_length=16, choices=ModelVersion.Kind.choices)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="promotions")
+    previous = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    training_run = models.ForeignKey(TrainingRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    by = models.CharField(max_length=150)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "-created_at"], name="model_promotion_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.action} {self.model_version_id}"
