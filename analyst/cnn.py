@@ -33,7 +33,6 @@ from ranking.cnn.datasets import (
 )
 from ranking.cnn.windows import (
     SAMPLING_RATE,
-    WINDOW_S,
     WindowError,
     onset_detect,
     trace_pick_component,
@@ -220,6 +219,35 @@ def events_classify_cnn(*, event_ids: Sequence[int]) -> CnnOutcome:
 _predictors: dict[str, Any] = {}
 
 
+def events_enqueue_cnn(*, event_ids: Sequence[int], batch_size: int = 200) -> int:
+    """Send the events that the active CNN has not classified yet to the `gpu` queue in batches (windows of
+    a whole batch share the network's batches); returns how many were sent (0 without an active CNN)."""
+    from analyst.tasks_cnn import classify_events_cnn  # the tasks module imports this one
+
+    active = model_version_active(kind=ModelVersion.Kind.CNN)
+    ids = sorted(set(event_ids))
+    if active is None or not ids:
+        return 0
+    done = set(
+        CnnPrediction.objects.filter(event_id__in=ids, model_version=active.version).values_list("event_id", flat=True)
+    )
+    todo = [i for i in ids if i not in done]
+    try:
+        for start in range(0, len(todo), batch_size):
+            classify_events_cnn.delay(todo[start : start + batch_size])
+    except Exception:  # the broker is down: the next measurement of these events sends them again
+        logger.exception("could not send %d events to the CNN", len(todo))
+        return 0
+    return len(todo)
+
+
+def events_schedule_cnn(*, event_ids: Sequence[int]) -> None:
+    """Classify these events (with waveforms) by the active CNN once the current transaction commits."""
+    ids = list(event_ids)
+    if ids:
+        transaction.on_commit(lambda: events_enqueue_cnn(event_ids=ids))
+
+
 def _predictor(version: str, model: Any, factory: Callable[..., Any]) -> Any:
     """One compiled predictor per CNN version per process (tracing the tf.functions costs ~1 s)."""
     if version not in _predictors:
@@ -264,7 +292,8 @@ def cnn_features_for_events(event_ids: Sequence[int]) -> dict[int, dict[str, flo
 
 
 def cnn_saliency_for(*, event_id: int, seed_id: str) -> dict[str, Any] | None:
-    """The saliency curve of one channel's window (values 0-1 at 20 Hz from window_start), or None."""
+    """The saliency curve of one channel's window (values 0-1 at the stored sampling rate, 40 Hz since
+    cnn1d-spectral-v2, from window_start), or None."""
     prediction = cnn_prediction_latest(event_id=event_id)
     if prediction is None or not prediction.saliency_path:
         return None
@@ -275,9 +304,10 @@ def cnn_saliency_for(*, event_id: int, seed_id: str) -> dict[str, Any] | None:
     with np.load(path) as stored:
         curve = stored["saliency"][index].astype(np.float32)
     station = prediction.stations[index]
+    rate = float(station.get("sampling_rate", SAMPLING_RATE))
     return {
         "model_version": prediction.model_version, "window_start": station["window_start"],
-        "sampling_rate": SAMPLING_RATE, "window_s": WINDOW_S, "probabilities": station["probabilities"],
+        "sampling_rate": rate, "window_s": round(curve.size / rate, 3), "probabilities": station["probabilities"],
         "values": [round(float(v), 3) for v in curve],
     }  # fmt: skip
 
@@ -311,17 +341,18 @@ def cnn_train(
     *,
     created_by: str,
     data_dir: Path | None = None,
-    epochs: int = 60,
+    epochs: int = 80,
     promote: bool = False,
     limit: int | None = None,
     steps: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ModelVersion:
-    """Train the CNN on the training side of the event split of the shared data and the labelled events,
+    """Train the CNN on the training side of the event split of the shared data and the labelled events
+    (best epoch chosen on a validation split of the training events, then refitted on all of them),
     evaluate it (and the spectral-feature baseline) on the held-out side, register it with those
     metrics, and promote it when asked."""
     from ranking.cnn.evaluation import baseline_fit, baseline_probabilities, split_metrics
-    from ranking.cnn.network import ARCHITECTURE_VERSION, CnnPredictor, model_flops, train_network
+    from ranking.cnn.network import ARCHITECTURE_VERSION, CnnPredictor, fit_with_validation, model_flops
 
     folder = data_dir or Path(settings.SHARED_DATA_DIR)
     data = _all_windows(data_dir=folder, limit=limit, progress=progress)
@@ -329,7 +360,7 @@ def cnn_train(
     train, test = data.subset(train_mask), data.subset(test_mask)
     if len(train) < 8 or len(set(train.labels.tolist())) < 2:
         raise CnnTrainingError(f"{len(train)} training windows in {len(set(train.labels.tolist()))} classes: too few")
-    result = train_network(train, epochs=epochs, steps=steps, progress=progress)
+    result = fit_with_validation(train, epochs=epochs, steps=steps, progress=progress)
     metrics: dict[str, Any] = {"device": result.device, "flops_per_window": model_flops(result.model)}
     if len(test):
         metrics["held_out"] = split_metrics(test, CnnPredictor(result.model).predict(test.windows))
@@ -340,7 +371,7 @@ def cnn_train(
         training_summary={
             "windows": len(train), "held_out_windows": len(test), "labels": train.counts(),
             "held_out_labels": test.counts(), "events": len(set(train.groups.tolist())),
-            "held_out_events": len(set(test.groups.tolist())), "epochs": epochs,
+            "held_out_events": len(set(test.groups.tolist())), "epochs": epochs, "best_epoch": result.best_epoch,
             "fit_seconds": round(result.seconds, 1),
             "history": result.history[-1:] if result.history else [], "data_dir": str(folder),
         },
@@ -352,11 +383,19 @@ def cnn_train(
 
 
 def cnn_evaluate(
-    *, model_version: ModelVersion | None = None, data_dir: Path | None = None, limit: int | None = None
+    *,
+    model_version: ModelVersion | None = None,
+    data_dir: Path | None = None,
+    limit: int | None = None,
+    folds: int = 0,
+    epochs: int = 80,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Trace- and event-level metrics of a stored CNN (default: the active one) on the held-out split,
-    beside the logistic-regression baseline on spectral features trained on the training split."""
-    from ranking.cnn.evaluation import baseline_fit, baseline_probabilities, split_metrics
+    beside the logistic-regression baseline on spectral features trained on the training split. With
+    ``folds`` >= 2, also a grouped k-fold cross-validation over time blocks of the same architecture
+    (fresh networks, ``epochs`` at most each) under "cross_validation"."""
+    from ranking.cnn.evaluation import baseline_fit, baseline_probabilities, cross_validate, split_metrics
     from ranking.cnn.network import CnnPredictor
 
     version = model_version or model_version_active(kind=ModelVersion.Kind.CNN)
@@ -373,8 +412,17 @@ def cnn_evaluate(
         "cnn": split_metrics(test, CnnPredictor(model).predict(test.windows)),
         "baseline": split_metrics(test, baseline_probabilities(baseline_fit(train), test)),
     }  # fmt: skip
+    extra: dict[str, Any] = {}
+    if folds >= 2:
+        cv = cross_validate(data, folds=folds, epochs=epochs, progress=progress)
+        result["cross_validation"] = cv
+        extra["latest_cross_validation"] = {
+            "folds": cv["folds"], "fold_event_macro_f1": cv["fold_event_macro_f1"], "event": cv["cnn"]["event"],
+            "baseline_event": cv["baseline"]["event"],
+        }  # fmt: skip
     with transaction.atomic():
-        version.metrics = {**version.metrics, "latest_evaluation": result["cnn"], "latest_baseline": result["baseline"]}
+        version.metrics = {**version.metrics, "latest_evaluation": result["cnn"], "latest_baseline": result["baseline"],
+                           **extra}  # fmt: skip
         version.save(update_fields=["metrics"])
     return result
 

@@ -344,6 +344,10 @@ def events_measure_waveforms(*, event_ids: Sequence[int]) -> int:
         ).order_by("pk")
     )  # fmt: skip
     rows = events_waveform_features(events=events)
+    # CNN (helper cnn2): events with waveforms go to the active CNN on the `gpu` queue after the commit.
+    from analyst.cnn import events_schedule_cnn
+
+    events_schedule_cnn(event_ids=[event_id for event_id, row in rows.items() if row.channels])
     return sum(1 for row in rows.values() if row.channels)
 
 

@@ -27,7 +27,7 @@ def classify_events_cnn(event_ids: list[int]) -> dict[str, object]:
 
 
 @shared_task(name="analyst.tasks.train_waveform_network", acks_late=True, time_limit=6 * 3600)
-def train_waveform_network(data_dir: str | None = None, epochs: int = 60, promote: bool = False) -> str:
+def train_waveform_network(data_dir: str | None = None, epochs: int = 80, promote: bool = False) -> str:
     """Train (and optionally promote) a CNN in the background; returns the new version."""
     version = cnn_train(
         created_by="task train_waveform_network", data_dir=Path(data_dir) if data_dir else None, epochs=epochs,

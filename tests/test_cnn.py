@@ -1,6 +1,7 @@
-"""The waveform CNN on real windows: data loading, split by event, a tiny training run, the model store
-(checksum, safe-mode loading, tampering refused), compiled inference with saliency, event aggregation,
-and inference through a real Celery worker stored on the event and shown beside the trace."""
+"""The waveform CNN on real windows: data loading, split by event and time-block folds, spectral features,
+a tiny training run with early stopping, the model store (checksum, safe-mode loading, tampering
+refused), compiled inference with saliency, event aggregation, and inference through a real Celery
+worker, queued by the waveform measurement, stored on the event and shown beside the trace."""
 
 import csv
 from pathlib import Path
@@ -14,9 +15,25 @@ from django.test import Client
 from analyst.cnn import cnn_features_for_events
 from analyst.importers.events import events_import_file
 from analyst.models import CnnPrediction, Event
-from ranking.cnn.datasets import CLASSES, NOISE, LabelledWindows, shared_windows, split_by_event
-from ranking.cnn.network import CnnPredictor, event_aggregate, first_layer_filters, train_network
-from ranking.cnn.windows import WINDOW_SAMPLES, WindowError, window_prepare
+from analyst.scoring import events_measure_waveforms
+from ranking.cnn.datasets import (
+    CLASSES,
+    EARTHQUAKE,
+    NOISE,
+    LabelledWindows,
+    shared_windows,
+    split_by_event,
+    time_block_folds,
+)
+from ranking.cnn.network import (
+    CnnPredictor,
+    event_aggregate,
+    first_layer_filters,
+    fit_with_validation,
+    model_inputs,
+    train_network,
+)
+from ranking.cnn.windows import N_SPECTRAL, SAMPLING_RATE, WINDOW_SAMPLES, WindowError, window_prepare
 from ranking.models import ModelVersion
 from ranking.registry import ModelArtifactError, model_artifact_load, model_version_promote, model_version_register
 from tests.conftest import wait_for
@@ -39,10 +56,10 @@ def tiny_model(few_windows: LabelledWindows) -> Any:
     return train_network(few_windows.subset(train), epochs=2, steps=2, batch_size=16, filters=(4, 8, 8)).model
 
 
-def test_it_loads_real_windows_of_all_four_classes_normalised_at_20_hz(few_windows: LabelledWindows) -> None:
+def test_it_loads_real_windows_of_all_four_classes_normalised_at_40_hz(few_windows: LabelledWindows) -> None:
     counts = few_windows.counts()
     assert set(counts) == set(CLASSES) and all(counts[c] > 0 for c in CLASSES), counts
-    assert few_windows.windows.shape == (len(few_windows), WINDOW_SAMPLES)
+    assert few_windows.windows.shape == (len(few_windows), WINDOW_SAMPLES) == (len(few_windows), 30 * SAMPLING_RATE)
     assert np.allclose(np.abs(few_windows.windows).max(axis=1), 1.0)
     assert set(few_windows.sources.tolist()) == {"pnw", "esec", "se_usa", "phasenet"}
     # the hand-made baseline features are measured on most windows
@@ -59,8 +76,48 @@ def test_it_splits_by_event_never_by_trace(few_windows: LabelledWindows) -> None
         assert len(sides) == 1
 
 
+def test_every_event_falls_in_exactly_one_time_block_fold_and_older_events_in_earlier_folds(
+    few_windows: LabelledWindows,
+) -> None:
+    folds = time_block_folds(few_windows, folds=3)
+    assert set(folds.tolist()) == {0, 1, 2}
+    for group in set(few_windows.groups.tolist()):
+        assert len(set(folds[few_windows.groups == group].tolist())) == 1
+    pnw_quakes = (few_windows.sources == "pnw") & (few_windows.labels == EARTHQUAKE)
+    order = np.argsort(few_windows.times[pnw_quakes], kind="stable")
+    assert np.all(np.diff(folds[pnw_quakes][order]) >= 0)
+    with pytest.raises(ValueError, match="at least 2"):
+        time_block_folds(few_windows, folds=1)
+
+
+def test_the_spectral_input_is_finite_and_separates_noise_from_earthquakes_by_snr(
+    few_windows: LabelledWindows,
+) -> None:
+    window, spectra = model_inputs(few_windows.windows)
+    assert window.shape == (len(few_windows), WINDOW_SAMPLES, 1) and spectra.shape == (len(few_windows), N_SPECTRAL)
+    assert np.isfinite(spectra).all()
+    log_snr = spectra[:, 7]
+    assert np.median(log_snr[few_windows.labels == EARTHQUAKE]) > np.median(log_snr[few_windows.labels == NOISE]) + 0.3
+
+
+def test_early_stopping_keeps_the_best_validation_epoch_and_refits_on_all_training_windows(
+    few_windows: LabelledWindows,
+) -> None:
+    train, _ = split_by_event(few_windows)
+    result = fit_with_validation(
+        few_windows.subset(train), epochs=3, steps=1, batch_size=16, filters=(4, 8, 8), patience=2
+    )
+    validated = [row for row in result.history if "val_loss" in row]
+    assert validated and 1 <= result.best_epoch <= len(validated)
+    best = min(range(len(validated)), key=lambda i: validated[i]["val_loss"]) + 1
+    assert result.best_epoch == best
+    assert len(result.history) == len(validated) + result.best_epoch  # the refit ran for the best epoch count
+
+
 def test_it_refuses_a_trace_that_does_not_cover_the_window(obspy_data: Path) -> None:
     trace = obspy.read()[0]  # ObsPy's bundled 100 Hz, 30 s example
+    with pytest.raises(WindowError, match="too low"):
+        window_prepare(trace.copy().decimate(4), onset=trace.stats.starttime + 5.0)  # 25 Hz cannot hold 15 Hz
     window = window_prepare(trace, onset=trace.stats.starttime + 5.0)
     assert window.data.shape == (WINDOW_SAMPLES,) and window.data.dtype == np.float32
     with pytest.raises(WindowError, match="does not cover the window"):
@@ -83,7 +140,7 @@ def test_compiled_inference_matches_keras_and_saliency_has_the_window_length(
     predictor = CnnPredictor(tiny_model, batch_size=32)
     windows = few_windows.windows[:40]
     probabilities = predictor.predict(windows)
-    reference = tiny_model.predict(windows[:, :, None], verbose=0)
+    reference = tiny_model.predict(model_inputs(windows), verbose=0)
     assert probabilities.shape == (40, 4) and np.allclose(probabilities, reference, atol=1e-5)
     curves, again = predictor.saliency(windows)
     assert curves.shape == (40, WINDOW_SAMPLES) and np.allclose(again, probabilities, atol=1e-5)
@@ -102,7 +159,7 @@ def test_the_store_checksums_the_keras_file_loads_it_in_safe_mode_and_refuses_a_
     )  # fmt: skip
     assert version.artifact_path.endswith(".keras")
     loaded = model_artifact_load(model_version=version)
-    x = few_windows.windows[:8, :, None]
+    x = model_inputs(few_windows.windows[:8])
     assert np.allclose(loaded.predict(x, verbose=0), tiny_model.predict(x, verbose=0), atol=1e-6)
     path = Path(settings.DATA_DIR) / "models" / version.artifact_path
     data = bytearray(path.read_bytes())
@@ -136,7 +193,8 @@ def test_a_real_worker_classifies_a_real_event_and_stores_probabilities_stations
     model_version_promote(model_version=version)
 
     assert classify_events_cnn.name == "analyst.tasks.classify_events_cnn"
-    classify_events_cnn.delay([event_id])
+    # measuring the event's waveforms (the scoring chain's first step) queues it for the CNN on commit
+    assert events_measure_waveforms(event_ids=[event_id]) == 1
     wait_for(lambda: CnnPrediction.objects.filter(event_id=event_id).exists(), timeout=120, what="the CNN prediction")
 
     prediction = CnnPrediction.objects.get(event_id=event_id)

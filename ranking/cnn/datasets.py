@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 CLASSES = ("earthquake", "explosion", "surface_event", "noise")
 EARTHQUAKE, EXPLOSION, SURFACE, NOISE = range(4)
 BASELINE_FEATURES = ("high_low_ratio", "ps_amplitude_ratio", "dominant_frequency_hz")
-DATASET_VERSION = "cnn-windows-1"
+DATASET_VERSION = "cnn-windows-2-40hz"
 PNW_LABELS = {"earthquake": EARTHQUAKE, "explosion": EXPLOSION, "quarry blast": EXPLOSION}
 
 
@@ -318,13 +318,9 @@ def shared_windows(
     return result
 
 
-def split_by_event(
-    data: LabelledWindows, *, test_fraction: float = 0.25, seed: int = 7
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Train and test masks: whole groups (events) go to one side; within each (source, event class) the
-    newest ``test_fraction`` of the groups are held out (time-ordered; ties broken by a seeded shuffle).
-    A group's class is the class of its non-noise windows (noise only: noise)."""
-    rng = np.random.default_rng(seed)
+def _group_strata(data: LabelledWindows) -> tuple[dict[tuple[str, int], list[str]], dict[str, float]]:
+    """Groups by (source, event class) and each group's time. A group's class is the class of its non-noise
+    windows (noise only: noise)."""
     group_class: dict[str, int] = {}
     group_time: dict[str, float] = {}
     group_source: dict[str, str] = {}
@@ -334,14 +330,48 @@ def split_by_event(
             group_class[key] = int(label) if label != NOISE else group_class.get(key, NOISE)
         group_time[key] = float(time)
         group_source[key] = str(source)
-    test_groups: set[str] = set()
     strata: dict[tuple[str, int], list[str]] = {}
     for key, label in group_class.items():
         strata.setdefault((group_source[key], label), []).append(key)
+    return strata, group_time
+
+
+def _time_ranked(members: list[str], group_time: dict[str, float], rng: np.random.Generator) -> list[str]:
+    order = rng.permutation(len(members))
+    return [
+        name for _, _, name in sorted((group_time[members[i]], int(rank), members[i]) for rank, i in enumerate(order))
+    ]
+
+
+def split_by_event(
+    data: LabelledWindows, *, test_fraction: float = 0.25, seed: int = 7, min_held: int = 0
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Train and test masks: whole groups (events) go to one side; within each (source, event class) the
+    newest ``test_fraction`` of the groups (at least ``min_held`` where the stratum has 2 or more) are held
+    out (time-ordered; ties broken by a seeded shuffle). A group's class is the class of its non-noise
+    windows (noise only: noise)."""
+    rng = np.random.default_rng(seed)
+    strata, group_time = _group_strata(data)
+    test_groups: set[str] = set()
     for members in strata.values():
-        order = rng.permutation(len(members))
-        ranked = sorted((group_time[members[i]], int(rank), members[i]) for rank, i in enumerate(order))
-        held = round(len(ranked) * test_fraction) if len(ranked) > 1 else 0
-        test_groups.update(name for _, _, name in ranked[len(ranked) - held :])
+        ranked = _time_ranked(members, group_time, rng)
+        held = max(round(len(ranked) * test_fraction), min_held) if len(ranked) > 1 else 0
+        test_groups.update(ranked[len(ranked) - held :])
     test = np.array([str(g) in test_groups for g in data.groups], dtype=bool)
     return ~test, test
+
+
+def time_block_folds(data: LabelledWindows, *, folds: int = 5, seed: int = 7) -> npt.NDArray[np.int64]:
+    """Fold index (0 .. folds-1) per window for grouped k-fold cross-validation over time blocks: within each
+    (source, event class) the groups are ordered by time and cut into ``folds`` contiguous blocks, so every
+    event is tested exactly once, by a network that never saw it, and all windows of an event share a fold."""
+    if folds < 2:
+        raise ValueError(f"folds must be at least 2, not {folds}")
+    rng = np.random.default_rng(seed)
+    strata, group_time = _group_strata(data)
+    fold_of: dict[str, int] = {}
+    for members in strata.values():
+        ranked = _time_ranked(members, group_time, rng)
+        for index, block in enumerate(np.array_split(np.arange(len(ranked)), folds)):
+            fold_of.update({ranked[int(i)]: index for i in block})
+    return np.array([fold_of[str(g)] for g in data.groups], dtype=np.int64)

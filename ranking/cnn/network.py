@@ -1,8 +1,9 @@
 """The 1-D CNN: architecture, seeded training with augmentation, compiled batched inference, Grad-CAM
 saliency, first-layer filters and event-level aggregation (pure NumPy/Keras/TensorFlow, no Django).
 
-Input: windows of shape (n, WINDOW_SAMPLES) float32 at 20 Hz, peak-normalised (ranking.cnn.windows).
-Output: class probabilities (n, 4) in the order of ``CLASSES``.
+Inputs: windows of shape (n, WINDOW_SAMPLES) float32 at 40 Hz, peak-normalised (ranking.cnn.windows), and
+their hand-made spectral features (n, N_SPECTRAL) from ``window_spectra`` (computed here from the windows,
+so callers pass windows only). Output: class probabilities (n, 4) in the order of ``CLASSES``.
 """
 
 import contextlib
@@ -21,11 +22,11 @@ import numpy.typing as npt
 import tensorflow as tf
 
 from ranking.cnn.datasets import CLASSES, NOISE, LabelledWindows
-from ranking.cnn.windows import SAMPLING_RATE, WINDOW_SAMPLES
+from ranking.cnn.windows import N_SPECTRAL, SAMPLING_RATE, WINDOW_SAMPLES, window_spectra
 
 logger = logging.getLogger(__name__)
 
-ARCHITECTURE_VERSION = "cnn1d-v1"
+ARCHITECTURE_VERSION = "cnn1d-spectral-v2"
 LAST_CONV = "conv_last"
 FIRST_CONV = "conv_first"
 FloatArray = npt.NDArray[np.float32]
@@ -50,25 +51,47 @@ def device_setup() -> str:
     return device
 
 
-def build_model(*, filters: tuple[int, int, int] = (16, 32, 64), dropout: float = 0.2) -> keras.Model:
-    """Three conv blocks (kernel 15 / 7 / 5 samples = 0.75 / 0.35 / 0.25 s at 20 Hz; max-pool 4 after the
-    first two), global average and max pooling, a softmax over the 4 classes: about 1.4 MFLOP per window."""
+def build_model(
+    *,
+    filters: tuple[int, int, int] = (16, 32, 64),
+    dropout: float = 0.3,
+    spectra_mean: npt.NDArray[np.floating] | None = None,
+    spectra_variance: npt.NDArray[np.floating] | None = None,
+) -> keras.Model:
+    """Two inputs. ``window`` (WINDOW_SAMPLES, 1) at 40 Hz: three conv blocks (kernel 21 / 9 / 7 samples =
+    0.5 / 0.9 / 2.8 s of signal at their rates; max-pool 4 after the first two), global average and max
+    pooling. ``spectra`` (N_SPECTRAL,): standardised by a Normalization layer holding the training mean and
+    variance. Both join in a 32-unit dense layer before the 4-class softmax (about 4.7 MFLOP per window)."""
     inputs = keras.Input(shape=(WINDOW_SAMPLES, 1), name="window")
-    x = keras.layers.Conv1D(filters[0], 15, padding="same", use_bias=False, name=FIRST_CONV)(inputs)
+    x = keras.layers.Conv1D(filters[0], 21, padding="same", use_bias=False, name=FIRST_CONV)(inputs)
     x = keras.layers.BatchNormalization(name="norm_1")(x)
     x = keras.layers.Activation("relu", name="relu_1")(x)
     x = keras.layers.MaxPooling1D(4, name="pool_1")(x)
-    x = keras.layers.Conv1D(filters[1], 7, padding="same", use_bias=False, name="conv_2")(x)
+    x = keras.layers.Conv1D(filters[1], 9, padding="same", use_bias=False, name="conv_2")(x)
     x = keras.layers.BatchNormalization(name="norm_2")(x)
     x = keras.layers.Activation("relu", name="relu_2")(x)
     x = keras.layers.MaxPooling1D(4, name="pool_2")(x)
-    x = keras.layers.Conv1D(filters[2], 5, padding="same", activation="relu", name=LAST_CONV)(x)
+    x = keras.layers.Conv1D(filters[2], 7, padding="same", activation="relu", name=LAST_CONV)(x)
     pooled = keras.layers.Concatenate(name="pooled")(
         [keras.layers.GlobalAveragePooling1D(name="avg")(x), keras.layers.GlobalMaxPooling1D(name="max")(x)]
     )
     pooled = keras.layers.Dropout(dropout, name="dropout")(pooled)
-    outputs = keras.layers.Dense(len(CLASSES), activation="softmax", dtype="float32", name="probabilities")(pooled)
-    return keras.Model(inputs, outputs, name=ARCHITECTURE_VERSION)
+    spectra = keras.Input(shape=(N_SPECTRAL,), name="spectra")
+    mean = np.zeros(N_SPECTRAL) if spectra_mean is None else np.asarray(spectra_mean, dtype=np.float64)
+    variance = np.ones(N_SPECTRAL) if spectra_variance is None else np.asarray(spectra_variance, dtype=np.float64)
+    scaled = keras.layers.Normalization(mean=mean.tolist(), variance=np.maximum(variance, 1e-6).tolist(),
+                                        name="spectra_scaled")(spectra)  # fmt: skip
+    joined = keras.layers.Concatenate(name="joined")([pooled, scaled])
+    hidden = keras.layers.Dense(32, activation="relu", name="hidden")(joined)
+    hidden = keras.layers.Dropout(dropout / 2, name="dropout_hidden")(hidden)
+    outputs = keras.layers.Dense(len(CLASSES), activation="softmax", dtype="float32", name="probabilities")(hidden)
+    return keras.Model([inputs, spectra], outputs, name=ARCHITECTURE_VERSION)
+
+
+def model_inputs(windows: npt.NDArray[np.floating]) -> list[FloatArray]:
+    """The network's two inputs for windows (n, WINDOW_SAMPLES): [(n, WINDOW_SAMPLES, 1), (n, N_SPECTRAL)]."""
+    x = np.asarray(windows, dtype=np.float32).reshape(-1, WINDOW_SAMPLES)
+    return [x[:, :, None], window_spectra(x)]
 
 
 def model_flops(model: keras.Model) -> int:
@@ -116,6 +139,15 @@ class TrainingResult:
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
     device: str = ""
+    best_epoch: int = 0  # 1-based epoch whose weights were kept (the last one without validation)
+
+
+def _balanced_loss(model: keras.Model, data: LabelledWindows, weights: dict[int, float]) -> float:
+    """Class-balanced mean cross-entropy of ``model`` on ``data`` (classes missing from training weigh 1)."""
+    probabilities = model.predict(model_inputs(data.windows), batch_size=512, verbose=0)
+    picked = np.clip(probabilities[np.arange(len(data)), data.labels], 1e-7, 1.0)
+    w = np.array([weights.get(int(c), 1.0) for c in data.labels])
+    return float((w * -np.log(picked)).sum() / w.sum())
 
 
 def train_network(
@@ -127,20 +159,28 @@ def train_network(
     steps: int | None = None,
     learning_rate: float = 2e-3,
     filters: tuple[int, int, int] = (16, 32, 64),
+    validation: LabelledWindows | None = None,
+    patience: int = 12,
     progress: Callable[[str], None] | None = None,
 ) -> TrainingResult:
     """Fit a new network on ``train`` with fixed seeds, balanced class weights and fresh augmentation each
-    epoch (noise windows of ``train`` are the real noise pool). ``steps`` caps the batches per epoch (tests)."""
+    epoch (noise windows of ``train`` are the real noise pool). ``steps`` caps the batches per epoch (tests).
+    With ``validation`` (windows of other TRAINING events, never the test split), the class-balanced
+    validation loss is measured after every epoch, training stops after ``patience`` epochs without a new
+    best, and the best epoch's weights are kept. The learning rate follows a cosine decay over ``epochs``."""
     device = device_setup()
     keras.utils.set_random_seed(seed)
+    spectra = window_spectra(train.windows)
     if device.startswith("GPU"):
         keras.mixed_precision.set_global_policy("mixed_float16")
     try:
-        model = build_model(filters=filters)
+        model = build_model(filters=filters, spectra_mean=spectra.mean(axis=0), spectra_variance=spectra.var(axis=0))
     finally:
         keras.mixed_precision.set_global_policy("float32")
+    per_epoch = -(-len(train) // batch_size) if steps is None else steps
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, epochs * per_epoch), alpha=0.05)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
     weights = class_weights(train.labels)
     sample_weights = np.array([weights[int(c)] for c in train.labels], dtype=np.float32)
@@ -148,21 +188,63 @@ def train_network(
     rng = np.random.default_rng(seed)
     started = time.perf_counter()
     history: list[dict[str, float]] = []
+    best: tuple[float, int, list[Any]] | None = None
     for epoch in range(epochs):
         x = augment(train.windows, train.labels, noise_pool, rng)
         order = rng.permutation(len(train))
         if steps is not None:
             order = order[: steps * batch_size]
         fitted = model.fit(
-            x[order, :, None], train.labels[order], sample_weight=sample_weights[order], batch_size=batch_size,
+            model_inputs(x[order]), train.labels[order], sample_weight=sample_weights[order], batch_size=batch_size,
             epochs=1, verbose=0, shuffle=False,
         )  # fmt: skip
         row = {key: float(values[-1]) for key, values in fitted.history.items()}
+        if validation is not None and len(validation):
+            row["val_loss"] = _balanced_loss(model, validation, weights)
+            if best is None or row["val_loss"] < best[0]:
+                best = (row["val_loss"], epoch + 1, model.get_weights())
         history.append(row)
         if progress is not None:
-            progress(f"epoch {epoch + 1}/{epochs}: loss {row['loss']:.4f} accuracy {row['accuracy']:.3f} "
+            shown = f" val_loss {row['val_loss']:.4f}" if "val_loss" in row else ""
+            progress(f"epoch {epoch + 1}/{epochs}: loss {row['loss']:.4f} accuracy {row['accuracy']:.3f}{shown} "
                      f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
-    return TrainingResult(model, history, time.perf_counter() - started, device)
+        if best is not None and epoch + 1 - best[1] >= patience:
+            break
+    best_epoch = len(history)
+    if best is not None:
+        model.set_weights(best[2])
+        best_epoch = best[1]
+    return TrainingResult(model, history, time.perf_counter() - started, device, best_epoch)
+
+
+def fit_with_validation(
+    train: LabelledWindows,
+    *,
+    epochs: int = 80,
+    validation_fraction: float = 0.2,
+    refit: bool = True,
+    progress: Callable[[str], None] | None = None,
+    **options: Any,
+) -> TrainingResult:
+    """Early stopping without touching any test split: the newest ``validation_fraction`` of the TRAINING
+    events (per source and class, ``split_by_event``) pick the best epoch; with ``refit`` a fresh network
+    (same seed) is then trained on all of ``train`` for that many epochs, so no training event is wasted."""
+    from ranking.cnn.datasets import split_by_event
+
+    inner_mask, validation_mask = split_by_event(train, test_fraction=validation_fraction, seed=11, min_held=1)
+    inner, validation = train.subset(inner_mask), train.subset(validation_mask)
+    if len(validation) == 0 or len(set(inner.labels.tolist())) < 2:
+        return train_network(train, epochs=epochs, progress=progress, **options)
+    chosen = train_network(inner, epochs=epochs, validation=validation, progress=progress, **options)
+    if not refit:
+        return chosen
+    if progress is not None:
+        progress(f"best validation epoch {chosen.best_epoch}: refitting on all {len(train)} training windows")
+    final = train_network(train, epochs=max(1, chosen.best_epoch), progress=progress, **options)
+    final.history = chosen.history + final.history
+    final.seconds += chosen.seconds
+    final.best_epoch = chosen.best_epoch
+    return final
 
 
 class CnnPredictor:
@@ -174,16 +256,25 @@ class CnnPredictor:
         self.device = device_setup()
         conv = model.get_layer(LAST_CONV)
         self._cam_model = keras.Model(model.inputs, [conv.output, model.output])
-        spec = tf.TensorSpec(shape=(None, WINDOW_SAMPLES, 1), dtype=tf.float32)
-        self._probabilities = tf.function(self._forward, input_signature=[spec], reduce_retracing=True)
-        self._saliency = tf.function(self._grad_cam, input_signature=[spec], reduce_retracing=True)
+        expected = tuple(model.inputs[0].shape[1:])
+        if expected != (WINDOW_SAMPLES, 1) or len(model.inputs) != 2:
+            raise ValueError(
+                f"model {model.name} takes {[tuple(i.shape[1:]) for i in model.inputs]}, not the current windows "
+                f"({WINDOW_SAMPLES}, 1) + spectra ({N_SPECTRAL},): retrain it (train --kind cnn)"
+            )
+        specs = [
+            tf.TensorSpec(shape=(None, WINDOW_SAMPLES, 1), dtype=tf.float32),
+            tf.TensorSpec(shape=(None, N_SPECTRAL), dtype=tf.float32),
+        ]
+        self._probabilities = tf.function(self._forward, input_signature=specs, reduce_retracing=True)
+        self._saliency = tf.function(self._grad_cam, input_signature=specs, reduce_retracing=True)
 
-    def _forward(self, x: tf.Tensor) -> tf.Tensor:
-        return tf.cast(self.model(x, training=False), tf.float32)
+    def _forward(self, x: tf.Tensor, spectra: tf.Tensor) -> tf.Tensor:
+        return tf.cast(self.model([x, spectra], training=False), tf.float32)
 
-    def _grad_cam(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _grad_cam(self, x: tf.Tensor, spectra: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
-            features, probabilities = self._cam_model(x, training=False)
+            features, probabilities = self._cam_model([x, spectra], training=False)
             tape.watch(features)
             chosen = tf.argmax(probabilities, axis=1)
             score = tf.reduce_sum(tf.math.log(tf.gather(probabilities, chosen, axis=1, batch_dims=1) + 1e-7))
@@ -192,13 +283,16 @@ class CnnPredictor:
         cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=2))
         return tf.cast(cam, tf.float32), tf.cast(probabilities, tf.float32)
 
-    def _batches(self, windows: FloatArray) -> list[FloatArray]:
-        x = np.asarray(windows, dtype=np.float32).reshape(-1, WINDOW_SAMPLES, 1)
-        return [x[i : i + self.batch_size] for i in range(0, x.shape[0], self.batch_size)]
+    def _batches(self, windows: FloatArray) -> list[tuple[FloatArray, FloatArray]]:
+        x, spectra = model_inputs(windows)
+        return [
+            (x[i : i + self.batch_size], spectra[i : i + self.batch_size])
+            for i in range(0, x.shape[0], self.batch_size)
+        ]
 
     def predict(self, windows: FloatArray) -> FloatArray:
-        """Probabilities (n, 4) for windows (n, WINDOW_SAMPLES)."""
-        parts = [self._probabilities(tf.constant(b)).numpy() for b in self._batches(windows)]
+        """Probabilities (n, 4) for windows (n, WINDOW_SAMPLES) (their spectral features are computed here)."""
+        parts = [self._probabilities(tf.constant(b), tf.constant(f)).numpy() for b, f in self._batches(windows)]
         return np.concatenate(parts) if parts else np.zeros((0, len(CLASSES)), np.float32)
 
     def saliency(self, windows: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -206,8 +300,8 @@ class CnnPredictor:
         and scaled to [0, 1] per window; with the probabilities (n, 4)."""
         curves: list[FloatArray] = []
         probabilities: list[FloatArray] = []
-        for batch in self._batches(windows):
-            cam, probs = self._saliency(tf.constant(batch))
+        for batch, spectra in self._batches(windows):
+            cam, probs = self._saliency(tf.constant(batch), tf.constant(spectra))
             cam_np = cam.numpy()
             coarse = (np.arange(cam_np.shape[1]) + 0.5) * WINDOW_SAMPLES / cam_np.shape[1]
             fine = np.arange(WINDOW_SAMPLES) + 0.5
@@ -221,8 +315,8 @@ class CnnPredictor:
 
 
 def first_layer_filters(model: keras.Model, *, n_fft: int = 256) -> dict[str, Any]:
-    """The first conv layer's kernels as waveforms (time in s at 20 Hz) and amplitude responses (dB re max,
-    frequencies in Hz up to the 10 Hz Nyquist), for the model page."""
+    """The first conv layer's kernels as waveforms (time in s at 40 Hz) and amplitude responses (dB re max,
+    frequencies in Hz up to the 20 Hz Nyquist), for the model page."""
     kernel = np.asarray(model.get_layer(FIRST_CONV).kernel.numpy(), dtype=np.float64)[:, 0, :].T  # (filters, width)
     response = np.abs(np.fft.rfft(kernel, n=n_fft, axis=1))
     db = 20 * np.log10(np.maximum(response, 1e-9) / max(float(response.max()), 1e-9))

@@ -1,10 +1,14 @@
 """One station's CNN input window from an ObsPy trace (pure NumPy/ObsPy, no Django).
 
-A window is ``WINDOW_S`` = 30 s of the vertical component at ``SAMPLING_RATE`` = 20 Hz (600 samples),
+A window is ``WINDOW_S`` = 30 s of the vertical component at ``SAMPLING_RATE`` = 40 Hz (1,200 samples),
 starting ``PRE_ONSET_S`` = 5 s before the first arrival (picked, predicted, or found by STA/LTA). The
-raw samples are cut with a margin, demeaned, detrended, tapered, bandpassed ``BAND_HZ`` (0.5-8 Hz,
-4 corners, zero phase) at the trace's own rate, interpolated onto the 20 Hz grid and divided by their
-peak absolute value, so every window lies in [-1, 1] whatever the instrument and units.
+raw samples are cut with a margin, demeaned, detrended, tapered, bandpassed ``BAND_HZ`` (1-15 Hz,
+4 corners, zero phase) at the trace's own rate (which must be >= ``MIN_RATE`` = 31 Hz), interpolated
+onto the 40 Hz grid and divided by their peak absolute value, so every window lies in [-1, 1] whatever
+the instrument and units.
+
+``window_spectra`` turns windows into ``SPECTRAL_FEATURES`` (band-power fractions, P/coda energy,
+SNR, spectral centroid), the hand-made second input of the network.
 """
 
 from dataclasses import dataclass
@@ -14,11 +18,12 @@ import numpy.typing as npt
 import obspy
 from obspy.signal.trigger import recursive_sta_lta
 
-SAMPLING_RATE = 20.0  # Hz
+SAMPLING_RATE = 40.0  # Hz
 WINDOW_S = 30.0  # s
 PRE_ONSET_S = 5.0  # s of the window before the onset
-WINDOW_SAMPLES = int(WINDOW_S * SAMPLING_RATE)  # 600
-BAND_HZ = (0.5, 8.0)
+WINDOW_SAMPLES = int(WINDOW_S * SAMPLING_RATE)  # 1200
+BAND_HZ = (1.0, 15.0)
+MIN_RATE = 2.0 * BAND_HZ[1] + 1.0  # Hz: the 15 Hz corner must sit below the trace's Nyquist frequency
 MARGIN_S = 10.0  # processed beyond the window on both sides when the trace allows, then cut away
 COMPONENT_PREFERENCE = ("Z", "3")  # vertical first; missing vertical -> any remaining component
 STA_S = 0.5
@@ -66,7 +71,7 @@ def onset_detect(
     a usable search range. Used where no pick and no predicted arrival exist (e.g. stations without
     coordinates)."""
     rate = float(trace.stats.sampling_rate)
-    if rate < 2.0 * BAND_HZ[1] + 1:
+    if rate < 17.0:
         return None
     work = trace.copy()
     work.data = _filled(work)
@@ -85,13 +90,13 @@ def onset_detect(
 
 
 def window_prepare(trace: obspy.Trace, *, onset: obspy.UTCDateTime, pre_onset_s: float = PRE_ONSET_S) -> StationWindow:
-    """The normalised 20 Hz window of ``trace`` starting ``pre_onset_s`` before ``onset`` (absolute UTC).
+    """The normalised 40 Hz window of ``trace`` starting ``pre_onset_s`` before ``onset`` (absolute UTC).
 
-    The trace may have any sampling rate >= 17 Hz and any units. Raises WindowError when the trace does not
-    cover the whole window or is flat there.
+    The trace may have any sampling rate >= ``MIN_RATE`` (31 Hz) and any units. Raises WindowError when the
+    trace does not cover the whole window or is flat there.
     """
     rate = float(trace.stats.sampling_rate)
-    if rate < 2.0 * BAND_HZ[1] + 1:
+    if rate < MIN_RATE:
         raise WindowError(f"{trace.id}: sampling rate {rate:g} Hz is too low for the {BAND_HZ[1]:g} Hz corner")
     start = onset - pre_onset_s
     end = start + WINDOW_S
@@ -128,3 +133,55 @@ def window_snr(values: npt.NDArray[np.floating], *, pre_onset_s: float = PRE_ONS
     noise_rms = float(np.sqrt(np.mean(np.square(noise))))
     signal_rms = float(np.sqrt(np.mean(np.square(signal)))) if signal.size else 0.0
     return signal_rms / noise_rms if noise_rms > 0 else 100.0
+
+
+SPECTRAL_BANDS_HZ = ((1.0, 3.0), (3.0, 6.0), (6.0, 10.0), (10.0, 15.0))
+SPECTRAL_FEATURES = (
+    "log_fraction_1_3hz", "log_fraction_3_6hz", "log_fraction_6_10hz", "log_fraction_10_15hz",
+    "log_high_low_p", "log_high_low_coda", "log_p_coda_energy", "log_snr", "centroid_hz",
+)  # fmt: skip
+N_SPECTRAL = len(SPECTRAL_FEATURES)
+
+
+def _band_power(segment: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Hann-windowed power spectra (n, f) of segments (n, samples) at 40 Hz and their frequencies (Hz)."""
+    taper = np.hanning(segment.shape[1])
+    power = np.asarray(np.abs(np.fft.rfft(segment * taper, axis=1)) ** 2, dtype=np.float64)
+    return power, np.asarray(np.fft.rfftfreq(segment.shape[1], d=1.0 / SAMPLING_RATE), dtype=np.float64)
+
+
+def window_spectra(windows: npt.NDArray[np.floating], *, pre_onset_s: float = PRE_ONSET_S) -> FloatArray:
+    """Hand-made spectral features (n, N_SPECTRAL) float32 of windows (n, WINDOW_SAMPLES) at 40 Hz, onset at
+    ``pre_onset_s``: log10 fractions of the 1-3/3-6/6-10/10-15 Hz power in the 20 s after the onset; log10
+    high (6-15 Hz) over low (1-3 Hz) power in the first 5 s (P) and in the 5-20 s after the onset (S, coda,
+    Rg); log10 energy of the first 5 s over the next 15 s; log10 SNR; the spectral centroid (Hz) of the 20 s.
+    These are the kind of features that separate blasts from earthquakes in the PNW (Kharita et al.)."""
+    x = np.asarray(windows, dtype=np.float64).reshape(-1, WINDOW_SAMPLES)
+    onset = round(pre_onset_s * SAMPLING_RATE)
+    p_end = onset + round(5.0 * SAMPLING_RATE)
+    coda_end = onset + round(20.0 * SAMPLING_RATE)
+    tiny = 1e-12
+    whole, freqs = _band_power(x[:, onset:coda_end])
+    p_power, p_freqs = _band_power(x[:, onset:p_end])
+    coda_power, coda_freqs = _band_power(x[:, p_end:coda_end])
+
+    def band(
+        power: npt.NDArray[np.float64], f: npt.NDArray[np.float64], lo: float, hi: float
+    ) -> npt.NDArray[np.float64]:
+        mask = (f >= lo) & (f < hi)
+        result: npt.NDArray[np.float64] = power[:, mask].sum(axis=1)
+        return result
+
+    in_band = (freqs >= BAND_HZ[0]) & (freqs < BAND_HZ[1])
+    total = whole[:, in_band].sum(axis=1) + tiny
+    columns = [np.log10(band(whole, freqs, lo, hi) / total + 1e-6) for lo, hi in SPECTRAL_BANDS_HZ]
+    for power, f in ((p_power, p_freqs), (coda_power, coda_freqs)):
+        columns.append(np.log10((band(power, f, 6.0, 15.0) + tiny) / (band(power, f, 1.0, 3.0) + tiny)))
+    p_energy = np.square(x[:, onset:p_end]).mean(axis=1)
+    coda_energy = np.square(x[:, p_end:coda_end]).mean(axis=1)
+    columns.append(np.log10((p_energy + tiny) / (coda_energy + tiny)))
+    noise = np.square(x[:, : max(1, onset - round(0.5 * SAMPLING_RATE))]).mean(axis=1)
+    columns.append(np.log10((p_energy + coda_energy + tiny) / (2 * noise + tiny)))
+    columns.append((whole[:, in_band] * freqs[in_band]).sum(axis=1) / total)
+    out: FloatArray = np.clip(np.stack(columns, axis=1), -12.0, 40.0).astype(np.float32)
+    return out

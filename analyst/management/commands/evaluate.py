@@ -23,6 +23,10 @@ class Command(BaseCommand):
         parser.add_argument("--data", type=Path, help="cnn: the shared data folder (default SEISTRIAGE_SHARED_DATA)")
         parser.add_argument("--limit", type=int, help="cnn: at most this many events/records per data source")
         parser.add_argument("--json", action="store_true", help="cnn: print the metrics as JSON")
+        parser.add_argument(
+            "--folds", type=int, default=0, help="cnn: also cross-validate fresh networks over this many time blocks"
+        )
+        parser.add_argument("--epochs", type=int, default=80, help="cnn: at most this many epochs per fold")
 
     def handle(self, *args: Any, **options: Any) -> None:
         version = None
@@ -45,10 +49,14 @@ class Command(BaseCommand):
     def _evaluate_cnn(self, version: ModelVersion | None, options: dict[str, Any]) -> None:
         from analyst.cnn import CnnTrainingError, cnn_evaluate
         from ranking.cnn.datasets import DatasetError
-        from ranking.cnn.evaluation import confusion_text
 
         try:
-            result = cnn_evaluate(model_version=version, data_dir=options["data"], limit=options["limit"])
+            if options["folds"] == 1 or options["folds"] < 0:
+                raise CommandError("--folds must be 0 (no cross-validation) or at least 2")
+            result = cnn_evaluate(
+                model_version=version, data_dir=options["data"], limit=options["limit"], folds=options["folds"],
+                epochs=options["epochs"], progress=None if options["json"] else self.stdout.write,
+            )  # fmt: skip
         except (CnnTrainingError, DatasetError, ModelArtifactError) as error:
             raise CommandError(str(error)) from None
         if options["json"]:
@@ -57,11 +65,23 @@ class Command(BaseCommand):
         self.stdout.write(
             f"CNN {result['model']} on {result['held_out_windows']} held-out windows {result['held_out_labels']}"
         )
+        self._write_metrics(result, "held-out split")
+        if "cross_validation" in result:
+            cv = result["cross_validation"]
+            self.stdout.write(
+                f"\n#### grouped {cv['folds']}-fold cross-validation over time blocks (every event tested once); "
+                f"per-fold event macro F1 {cv['fold_event_macro_f1']}"
+            )
+            self._write_metrics(cv, f"{cv['folds']}-fold cross-validation")
+
+    def _write_metrics(self, result: dict[str, Any], where: str) -> None:
+        from ranking.cnn.evaluation import confusion_text
+
         for name in ("cnn", "baseline"):
             title = "CNN" if name == "cnn" else "baseline: logistic regression on high/low ratio, P/S ratio, dominant f"
             for level in ("trace", "event"):
                 metrics = result[name][level]
-                self.stdout.write(f"\n== {title}, {level} level (n={metrics['n']}) ==")
+                self.stdout.write(f"\n== {title}, {level} level, {where} (n={metrics['n']}) ==")
                 self.stdout.write(confusion_text(metrics["confusion"]))
                 for cls, row in metrics["per_class"].items():
                     self.stdout.write(

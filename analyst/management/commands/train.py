@@ -25,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--promote", action="store_true", help="make it the active ranker and rescore the queue")
         parser.add_argument("--created-by", default="manage.py train")
         parser.add_argument("--data", type=Path, help="cnn: the shared data folder (default SEISTRIAGE_SHARED_DATA)")
-        parser.add_argument("--epochs", type=int, default=60, help="cnn: training epochs")
+        parser.add_argument("--epochs", type=int, default=80, help="cnn: at most this many epochs (early stopping)")
         parser.add_argument("--limit", type=int, help="cnn: at most this many events/records per data source")
 
     def handle(self, *args: Any, **options: Any) -> None:
