@@ -79,6 +79,15 @@ class Event(models.Model):
             models.Index(fields=["event_type"], name="event_type_idx"),
             models.Index(fields=["updated_at"], name="event_updated_idx"),
             models.Index(fields=["scoring_state", "scoring_requested_at"], name="event_scoring_state_idx"),
+            # (column, id) for the queue's other sortable columns: keyset pages seek on them (workbench).
+            models.Index(fields=["depth", "id"], name="event_depth_idx"),
+            models.Index(fields=["region", "id"], name="event_region_idx"),
+            models.Index(fields=["latitude", "id"], name="event_latitude_idx"),
+            models.Index(fields=["longitude", "id"], name="event_longitude_idx"),
+            models.Index(fields=["phase_count", "id"], name="event_phase_count_idx"),
+            models.Index(fields=["azimuthal_gap", "id"], name="event_gap_idx"),
+            models.Index(fields=["rms", "id"], name="event_rms_idx"),
+            models.Index(fields=["predicted_probability", "id"], name="event_probability_idx"),
         ]
 
     def __str__(self) -> str:
