@@ -385,6 +385,8 @@ def _rescore_in_background() -> None:
 
 def model_rollback(*, model_version: ModelVersion, by: str, reason: str = "") -> ModelPromotion:
     """Put an earlier (retired) version back in service in one action."""
+    if model_version.status == ModelVersion.Status.ACTIVE:
+        raise PromotionError(f"{model_version.version} is already the active {model_version.kind}")
     if model_version.status != ModelVersion.Status.RETIRED or model_version.promoted_at is None:
         raise PromotionError(f"{model_version.version} was never active: promote it instead of rolling back to it")
     return model_promote(

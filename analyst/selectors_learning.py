@@ -207,6 +207,7 @@ def _version_data(version: ModelVersion) -> dict[str, Any]:
         "created_by": version.created_by, "estimator": version.estimator,
         "promoted_at": version.promoted_at.isoformat() if version.promoted_at else None,
         "training_summary": version.training_summary,
+        "trained_on": version.training_summary.get("events") or version.training_summary.get("windows"),
     }  # fmt: skip
 
 
