@@ -72,3 +72,12 @@ def import_uploaded_files(job_id: str) -> dict[str, object]:
     from analyst.uploads import import_job_run  # uploads imports this module to queue the task
 
     return import_job_run(job_id=job_id)
+
+
+# Upstream FDSN sources (analyst/upstream.py): beat ticks every SEISTRIAGE_UPSTREAM_TICK_SECONDS; each source is
+# polled when its own interval has elapsed.
+@shared_task(acks_late=True, max_retries=0, soft_time_limit=840, time_limit=900)
+def poll_upstream_sources() -> list[dict[str, object]]:
+    from analyst.upstream import fdsn_sources_poll_due
+
+    return [report.as_dict() for report in fdsn_sources_poll_due()]

@@ -255,6 +255,12 @@ if SEISTRIAGE_FDSN_EVENTS not in {"accepted", "all"}:
 SEISTRIAGE_FDSN_PUBLIC = env_bool("SEISTRIAGE_FDSN_PUBLIC", default=True)
 SEISTRIAGE_FDSN_MAX_EVENTS = env_int("SEISTRIAGE_FDSN_MAX_EVENTS", 20000, minimum=1)
 SEISTRIAGE_UPSTREAM_TIMEOUT = env_float("SEISTRIAGE_UPSTREAM_TIMEOUT", 60.0)
+# Upstream FDSN sources (FdsnSource rows) are checked this often by Celery beat; each is polled on its own interval.
+SEISTRIAGE_UPSTREAM_TICK_SECONDS = env_float("SEISTRIAGE_UPSTREAM_TICK_SECONDS", 60.0)
+CELERY_BEAT_SCHEDULE["upstream-sources"] = {
+    "task": "analyst.tasks.poll_upstream_sources",
+    "schedule": SEISTRIAGE_UPSTREAM_TICK_SECONDS,
+}
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 SPECTACULAR_SETTINGS = {
     "TITLE": "Seistriage API",
