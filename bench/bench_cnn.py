@@ -3,7 +3,8 @@ per-window ``model.predict`` in the same run, with FLOPs per window and the frac
 
 Run: .venv/bin/python -m bench.bench_cnn   (needs the shared data; no database)
 The network is the production architecture (ranking.cnn.network.build_model) with its initial weights:
-throughput does not depend on the weight values. Windows are real (the first records of each source).
+throughput does not depend on the weight values. Both paths include the spectral second input
+(``window_spectra``, NumPy), as inference in the product does. Windows are real (the first records of each source).
 """
 
 import os
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ranking.cnn.datasets import shared_windows  # noqa: E402
-from ranking.cnn.network import CnnPredictor, build_model, device_setup, model_flops  # noqa: E402
+from ranking.cnn.network import CnnPredictor, build_model, device_setup, model_flops, model_inputs  # noqa: E402
 
 SHARED = Path(os.environ.get("SEISTRIAGE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 WINDOWS = 4096
@@ -53,9 +54,11 @@ def main() -> None:
     print(f"device: {device}; {cpu}; {len(real)} distinct real windows tiled to {WINDOWS}")
     print(f"model: {model.count_params()} parameters, {flops / 1e6:.2f} MFLOP per window")
 
-    single = np.ascontiguousarray(windows[:BASELINE_CALLS, :, None])
-    model.predict(single[:1], verbose=0)
-    baseline = rate(lambda w: np.stack([model.predict(w[i : i + 1], verbose=0) for i in range(len(w))]), single)
+    single = np.ascontiguousarray(windows[:BASELINE_CALLS])
+    model.predict(model_inputs(single[:1]), verbose=0)
+    baseline = rate(
+        lambda w: np.stack([model.predict(model_inputs(w[i : i + 1]), verbose=0) for i in range(len(w))]), single
+    )
     print(f"baseline model.predict per window: {baseline:,.0f} windows/s")
     for batch in (1, 32, 256):
         predictor = CnnPredictor(model, batch_size=batch)
