@@ -1,5 +1,6 @@
 """Queue filters from query parameters, validated with a clear message per parameter."""
 
+from functools import lru_cache
 from typing import Any
 
 from django.http import QueryDict
@@ -67,11 +68,16 @@ class QueueQuerySerializer(serializers.Serializer[QueueFilters]):
         return attrs
 
 
+@lru_cache(maxsize=1)
+def _query_fields() -> frozenset[str]:
+    return frozenset(QueueQuerySerializer().fields)  # building a serializer's fields costs; do it once
+
+
 def queue_query_parse(*, params: QueryDict, username: str) -> tuple[QueueFilters, str]:
     """(filters, ordering) from the query string; raises serializers.ValidationError naming the parameter.
 
     `claimed_by=me` stands for the asking user, so a "my claims" view can be bookmarked and shared."""
-    present = {key: value for key, value in params.items() if value != "" and key in QueueQuerySerializer().fields}
+    present = {key: value for key, value in params.items() if value != "" and key in _query_fields()}
     serializer = QueueQuerySerializer(data=present)
     serializer.is_valid(raise_exception=True)
     data = dict(serializer.validated_data)

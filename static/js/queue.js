@@ -130,6 +130,7 @@
     const query = params();
     query.set("limit", "50");
     if (cursor) query.set("cursor", cursor);
+    if (cursor) query.set("total", "0");  // the estimate shown is page 1's; later pages skip it
     const response = await fetch(`/api/events/?${query.toString()}`, { headers: { Accept: "application/json" } });
     const data = await response.json();
     if (!response.ok) {
@@ -138,6 +139,7 @@
       throw new Error("queue request refused");
     }
     errorBox.hidden = true;
+    if (cursor) return data;
     const total = document.getElementById("queue-total");
     total.textContent = `${data.total_is_exact ? "" : "about "}${data.approximate_total} events`;
     return data;
