@@ -154,3 +154,49 @@ def test_two_analysts_see_each_others_claims_and_a_stale_review_gets_the_conflic
     event = Event.objects.get(pk=exotic_events.pk)
     assert (event.event_type, event.review_state) == ("mining explosion", "in_review")
     assert [e.action for e in AuditEntry.objects.all()] == ["set_type"]
+
+
+def test_the_event_page_draws_the_offline_map_and_a_commit_button_decides_by_one_key(
+    live_server, analyst, exotic_events
+):
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1500, "height": 950})
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        log_in(page, live_server.url, "ana", "ana-password-1")
+        page.goto(f"{live_server.url}/queue/events/{exotic_events.pk}/?ordering=-importance")
+        expect(page.locator("#event-map[data-drawn=true] .main-svg").first).to_be_visible(timeout=30000)
+        # inland Alaska: Cook Inlet's shore, no national border in the box
+        expect(page.locator("#event-map .legendtext")).to_have_text(["coastline", "station with data", "epicentre"])
+        expect(page.locator("#claim-status")).to_contain_text("You hold this event")
+        page.keyboard.press("?")
+        expect(page.locator("#help")).to_contain_text("commit: Landslide = accept as landslide (known)")
+        page.keyboard.press("?")
+        page.keyboard.press("L")
+        page.wait_for_url(lambda url: f"/queue/events/{exotic_events.pk}/" not in url)
+        assert all(url.startswith(live_server.url) for url in requests), [u for u in requests if "127.0.0.1" not in u]
+    event = Event.objects.get(pk=exotic_events.pk)
+    assert (event.event_type, event.event_type_certainty, event.review_state) == ("landslide", "known", "accepted")
+    assert [(e.action, e.user) for e in AuditEntry.objects.all()] == [("accept", analyst)]
+
+
+def test_a_second_analyst_sees_who_else_is_looking_on_the_event_page_and_in_the_queue(
+    live_server, analyst, second_analyst, exotic_events
+):
+    url = f"{live_server.url}/queue/events/{exotic_events.pk}/"
+    with chromium() as browser:
+        ana = browser.new_context().new_page()
+        log_in(ana, live_server.url, "ana", "ana-password-1")
+        ana.goto(url)
+        expect(ana.locator("#claim-status")).to_contain_text("You hold this event")
+        bea = browser.new_context().new_page()
+        log_in(bea, live_server.url, "bea", "bea-password-1")
+        bea.goto(url)
+        expect(bea.locator("#presence")).to_have_text("👁 Also looking at this event: ana")
+        bea.goto(f"{live_server.url}/?claimed_by=ana")
+        row = bea.locator(f"table.queue tbody tr[data-id='{exotic_events.pk}']")
+        expect(row.locator(".viewers")).to_have_text("👁 ana")
+        bea.goto(url)  # leaving the event page took bea off it; coming back puts her on again
+        expect(bea.locator("#presence")).to_contain_text("ana")
+        ana.reload()  # ana's first heartbeat names bea
+        expect(ana.locator("#presence")).to_have_text("👁 Also looking at this event: bea")
