@@ -64,8 +64,8 @@ def test_reviews_retrain_on_a_real_worker_and_the_promoted_candidate_rescores_th
         assert answer.status_code == 200, answer.content
     relabelled = list(Event.objects.filter(labels__source="imported_review", event_type="explosion")[:4])
     for event in relabelled:
-        body = {"version": event.version, "decision": "set_type", "event_type": "earthquake"}
-        assert api.post(f"/api/events/{event.pk}/review/", body, format="json").status_code == 200
+        relabel = {"version": str(event.version), "decision": "set_type", "event_type": "earthquake"}
+        assert api.post(f"/api/events/{event.pk}/review/", relabel, format="json").status_code == 200
     assert changed == 4 and EventLabel.objects.filter(source="analyst").count() == 16
     assert all(label.predicted["ranker_version"] == first.version for label in EventLabel.objects.filter(
         source="analyst", event_id__in=[e.pk for e in top]
