@@ -9,4 +9,5 @@ urlpatterns = [
     path("api/", include("analyst.api.urls")),
     path("", include("analyst.urls_workbench")),
     path("", include("analyst.urls_models")),
+    path("", include("analyst.urls_bulletins")),
 ]

@@ -2,9 +2,13 @@
 
 import datetime as dt
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth.models import User
+from django.db import transaction
 
 from analyst.bulletins.services import bulletin_criteria, bulletin_write
 from analyst.importers.events import events_import_file
@@ -47,3 +51,20 @@ def export(format: str, status: str = "all", chunk_size: int = 200) -> bytes:
         chunk_size=chunk_size,
     )
     return out.getvalue()
+
+
+@contextmanager
+def catalogue_for_module(django_db_blocker: Any, obspy_data: Path) -> Iterator[tuple[User, Event, Event]]:
+    """Import and review once for a whole test module (a module-scoped fixture wraps this); everything is
+    rolled back at the end. Each test still runs in its own savepoint, so tests cannot see each other's writes.
+
+    Yields the reviewing analyst ("reviewer") and the accepted and rejected Nordic events."""
+    from analyst.roles import roles_ensure
+
+    with django_db_blocker.unblock(), transaction.atomic():
+        reviewer = User.objects.create_user("reviewer", password="reviewer-password-1")
+        reviewer.groups.add(roles_ensure()["analyst"])
+        import_bundled(obspy_data)
+        accepted, rejected = review_some(reviewer)
+        yield reviewer, accepted, rejected
+        transaction.set_rollback(True)

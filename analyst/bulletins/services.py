@@ -3,6 +3,7 @@
 import datetime as dt
 import hashlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -13,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from analyst.bulletins.selection import CHUNK_SIZE, EventCriteria, events_select, export_chunks
-from analyst.bulletins.writers import WRITERS, BulletinHeader
+from analyst.bulletins.writers import WRITERS, BulletinHeader, BulletinWriter
 from analyst.models import Bulletin
 from analyst.vocabulary import ReviewState
 
@@ -55,6 +56,68 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
+def _header(
+    *, criteria: EventCriteria, status: str, author: str, public_id: str | None, created_at: dt.datetime | None
+) -> BulletinHeader:
+    return BulletinHeader(
+        public_id=public_id or f"smi:seistriage.local/bulletin/{uuid.uuid4()}",
+        title="Seistriage bulletin",
+        author=author,
+        agency=settings.SEISTRIAGE_AGENCY_ID,
+        created_at=created_at or timezone.now(),
+        selection=_selection_text(criteria, status),
+    )
+
+
+class _Pieces:
+    """A file-like sink whose written bytes are taken away after each step, for streaming responses."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        data, self.parts = b"".join(self.parts), []
+        return data
+
+
+def bulletin_stream(
+    *,
+    format: str,
+    criteria: EventCriteria,
+    status: str,
+    author: str,
+    public_id: str | None = None,
+    created_at: dt.datetime | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[bytes]:
+    """The bulletin's bytes, one piece per chunk of events (a streaming HTTP response iterates this).
+
+    The format is checked at once, before the first piece is asked for, so a bad request fails before
+    any byte is sent.
+    """
+    if format not in WRITERS:
+        raise BulletinInputError(f"format: must be one of {', '.join(WRITERS)}, got {format!r}")
+    header = _header(criteria=criteria, status=status, author=author, public_id=public_id, created_at=created_at)
+    return _pieces(WRITERS[format], header, criteria, chunk_size)
+
+
+def _pieces(
+    writer_class: type[BulletinWriter], header: BulletinHeader, criteria: EventCriteria, chunk_size: int
+) -> Iterator[bytes]:
+    sink = _Pieces()
+    writer = writer_class(sink, header)  # type: ignore[arg-type]
+    writer.begin()
+    for chunk in export_chunks(events_select(criteria=criteria), chunk_size=chunk_size):
+        writer.write(chunk)
+        yield sink.take()
+    writer.end()
+    yield sink.take()
+
+
 def bulletin_write(
     *,
     out: BinaryIO,
@@ -69,14 +132,7 @@ def bulletin_write(
     """Stream the selected events to `out` in `format`; return how many were written."""
     if format not in WRITERS:
         raise BulletinInputError(f"format: must be one of {', '.join(WRITERS)}, got {format!r}")
-    header = BulletinHeader(
-        public_id=public_id or f"smi:seistriage.local/bulletin/{uuid.uuid4()}",
-        title="Seistriage bulletin",
-        author=author,
-        agency=settings.SEISTRIAGE_AGENCY_ID,
-        created_at=created_at or timezone.now(),
-        selection=_selection_text(criteria, status),
-    )
+    header = _header(criteria=criteria, status=status, author=author, public_id=public_id, created_at=created_at)
     writer = WRITERS[format](out, header)
     writer.begin()
     for chunk in export_chunks(events_select(criteria=criteria), chunk_size=chunk_size):

@@ -1,0 +1,215 @@
+"""The bulletins page and API: analysts download drafts (streamed, not recorded), senior analysts publish
+(the file kept with its SHA-256 and downloadable again byte for byte); an outsider gets 403."""
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import APISettings
+from rest_framework.views import APIView
+
+from analyst.api.permissions import HasSeistriageRole, HasSeniorRole
+from analyst.bulletins.selection import EventCriteria
+from analyst.bulletins.services import (
+    STATUS_CHOICES,
+    BulletinInputError,
+    bulletin_criteria,
+    bulletin_file,
+    bulletin_publish,
+    bulletin_stream,
+)
+from analyst.bulletins.writers import BULLETIN_FORMATS, WRITERS
+from analyst.models import Bulletin
+from analyst.roles import user_is_senior_analyst
+from analyst.views import analyst_required
+from analyst.vocabulary import QUAKEML_EVENT_TYPES
+
+
+class BulletinRequestSerializer(serializers.Serializer[dict[str, Any]]):
+    """What to put in a bulletin: a time window (UTC, inclusive), a format, which review states and filters."""
+
+    start = serializers.DateTimeField(help_text="origin time from (UTC, inclusive)")
+    end = serializers.DateTimeField(help_text="origin time until (UTC, inclusive)")
+    format = serializers.ChoiceField(choices=BULLETIN_FORMATS)
+    status = serializers.ChoiceField(
+        choices=tuple(STATUS_CHOICES), default="accepted", help_text="accepted, or all: also unreviewed and rejected"
+    )
+    event_types = serializers.ListField(child=serializers.ChoiceField(choices=QUAKEML_EVENT_TYPES), required=False)
+    min_magnitude = serializers.FloatField(required=False, allow_null=True, min_value=-10, max_value=12)
+    max_magnitude = serializers.FloatField(required=False, allow_null=True, min_value=-10, max_value=12)
+    min_latitude = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
+    max_latitude = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
+    min_longitude = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180)
+    max_longitude = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        filters = {k: v for k, v in attrs.items() if k not in {"start", "end", "format", "status"} and v is not None}
+        filters["event_types"] = tuple(filters.get("event_types", ()))
+        try:
+            attrs["criteria"] = bulletin_criteria(start=attrs["start"], end=attrs["end"], status=attrs["status"],
+                                                  **filters)  # fmt: skip
+        except BulletinInputError as error:
+            field, _, message = str(error).partition(": ")
+            raise serializers.ValidationError({field: message}) from None
+        return attrs
+
+
+class BulletinSerializer(serializers.ModelSerializer[Bulletin]):
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    file_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Bulletin
+        fields = ["id", "public_id", "kind", "format", "created_by", "created_at", "filters", "event_count",
+                  "sha256", "size_bytes", "file_url"]  # fmt: skip
+
+    def get_file_url(self, bulletin: Bulletin) -> str:
+        return reverse("api-bulletin-file", args=[bulletin.pk])
+
+
+def bulletins_published(*, limit: int = 200) -> QuerySet[Bulletin]:
+    return (
+        Bulletin.objects.filter(kind=Bulletin.Kind.PUBLISHED)
+        .select_related("created_by")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def _streamed_draft(data: dict[str, Any], user: User) -> StreamingHttpResponse:
+    criteria: EventCriteria = data["criteria"]
+    pieces: Iterator[bytes] = bulletin_stream(format=data["format"], criteria=criteria, status=data["status"],
+                                              author=user.get_username())  # fmt: skip
+    writer = WRITERS[data["format"]]
+    start: dt.datetime = data["start"]
+    end: dt.datetime = data["end"]
+    response = StreamingHttpResponse(pieces, content_type=writer.content_type)
+    name = f"seistriage-draft-{start:%Y%m%d}-{end:%Y%m%d}.{writer.extension}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _stored_file(bulletin: Bulletin) -> FileResponse:
+    try:
+        path = bulletin_file(bulletin=bulletin)
+    except FileNotFoundError:
+        raise Http404("the bulletin's file is no longer on disk") from None
+    return FileResponse(path.open("rb"), as_attachment=True, filename=Path(bulletin.file_path).name,
+                        content_type=WRITERS[bulletin.format].content_type)  # fmt: skip
+
+
+def _publish(data: dict[str, Any], user: User) -> Bulletin:
+    return bulletin_publish(user=user, format=data["format"], criteria=data["criteria"], status=data["status"],
+                            published=True)  # fmt: skip
+
+
+# ---- pages -------------------------------------------------------------------------------------------------
+
+
+def _page(request: HttpRequest, form: BulletinRequestSerializer | None, status_code: int = 200) -> HttpResponse:
+    return render(request, "analyst/bulletins.html", {
+        "formats": BULLETIN_FORMATS, "statuses": tuple(STATUS_CHOICES), "event_types": QUAKEML_EVENT_TYPES,
+        "bulletins": bulletins_published(), "senior": user_is_senior_analyst(request.user),
+        "errors": form.errors if form is not None else {}, "values": request.POST or request.GET,
+    }, status=status_code)  # fmt: skip
+
+
+@analyst_required
+def bulletins_page(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        if not user_is_senior_analyst(request.user):
+            raise PermissionDenied("publishing needs the senior analyst role")
+        form = BulletinRequestSerializer(data=request.POST)
+        if not form.is_valid():
+            return _page(request, form, 400)
+        assert isinstance(request.user, User)
+        _publish(form.validated_data, request.user)
+        return redirect("bulletins")
+    return _page(request, None)
+
+
+@analyst_required  # type: ignore[arg-type]  # its type says HttpResponse; streamed and file responses pass too
+def bulletin_draft_download(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    form = BulletinRequestSerializer(data=request.GET)
+    if not form.is_valid():
+        return _page(request, form, 400)
+    assert isinstance(request.user, User)
+    return _streamed_draft(form.validated_data, request.user)
+
+
+@analyst_required  # type: ignore[arg-type]
+def bulletin_file_download(request: HttpRequest, bulletin_id: int) -> FileResponse:
+    return _stored_file(get_object_or_404(Bulletin, pk=bulletin_id))
+
+
+# ---- API ---------------------------------------------------------------------------------------------------
+
+
+class BulletinListApi(APIView):
+    """GET: the published bulletins, newest first (any role). POST: publish one (senior analysts)."""
+
+    def get_permissions(self) -> list[BasePermission]:
+        senior = [HasSeniorRole()] if self.request.method == "POST" else []
+        return [IsAuthenticated(), HasSeistriageRole(), *senior]
+
+    @extend_schema(responses={200: BulletinSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(BulletinSerializer(bulletins_published(), many=True).data)
+
+    @extend_schema(request=BulletinRequestSerializer, responses={
+        201: BulletinSerializer, 400: OpenApiResponse(description="a field is invalid; the message names it"),
+        403: OpenApiResponse(description="publishing needs the senior analyst role"),
+    })  # fmt: skip
+    def post(self, request: Request) -> Response:
+        form = BulletinRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        assert isinstance(request.user, User)
+        bulletin = _publish(form.validated_data, request.user)
+        return Response(BulletinSerializer(bulletin).data, status=status.HTTP_201_CREATED)
+
+
+class BulletinFileApi(APIView):
+    """The stored file of a bulletin, byte for byte as published (its SHA-256 is in the bulletin record)."""
+
+    permission_classes = [IsAuthenticated, HasSeistriageRole]
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+                              404: OpenApiResponse(description="no such bulletin, or its file is gone")})  # fmt: skip
+    def get(self, request: Request, bulletin_id: int) -> FileResponse:
+        return _stored_file(get_object_or_404(Bulletin, pk=bulletin_id))
+
+
+class _FormatNamesTheBulletin(DefaultContentNegotiation):
+    """Here `?format=` is the bulletin's format, not DRF's choice of renderer."""
+
+    settings = APISettings(user_settings={"URL_FORMAT_OVERRIDE": None})  # type: ignore[assignment,arg-type]
+
+
+class BulletinExportApi(APIView):
+    """A draft bulletin of the selected events, streamed and not recorded (any role)."""
+
+    permission_classes = [IsAuthenticated, HasSeistriageRole]
+    content_negotiation_class = _FormatNamesTheBulletin
+
+    @extend_schema(parameters=[BulletinRequestSerializer], responses={
+        (200, "application/octet-stream"): OpenApiTypes.BINARY,
+        400: OpenApiResponse(description="a parameter is invalid; the message names it"),
+    })  # fmt: skip
+    def get(self, request: Request) -> StreamingHttpResponse:
+        form = BulletinRequestSerializer(data=request.query_params)
+        form.is_valid(raise_exception=True)
+        assert isinstance(request.user, User)
+        return _streamed_draft(form.validated_data, request.user)
