@@ -268,6 +268,8 @@ SPECTACULAR_SETTINGS = {
     "`Authorization: Token <key>`; every endpoint needs a Seistriage role unless stated.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs page need a Seistriage role like the API they describe (outsiders get 403).
+    "SERVE_PERMISSIONS": ["analyst.api.permissions.HasSeistriageRole"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
