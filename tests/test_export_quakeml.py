@@ -2,7 +2,9 @@
 
 import io
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -12,9 +14,17 @@ from obspy.core.event import Catalog
 
 from analyst.bulletins.conversion import KM_PER_DEGREE, provenance_parse, quakeml_uri
 from analyst.models import Event
-from tests.export_data import export, import_bundled, review_some
+from tests.export_data import catalogue_for_module, export
 
 pytestmark = pytest.mark.django_db
+Reviewed = tuple[User, Event, Event]
+
+
+@pytest.fixture(scope="module")
+def reviewed(django_db_setup: None, django_db_blocker: Any, obspy_data: Path) -> Iterator[Reviewed]:
+    """ObsPy's bundled bulletins imported once for the module; one Nordic event accepted, one rejected."""
+    with catalogue_for_module(django_db_blocker, obspy_data) as catalogue:
+        yield catalogue
 
 
 def _schema(obspy_data: Path, relative: str) -> etree.XMLSchema:
@@ -27,17 +37,14 @@ def _read(data: bytes, format: str) -> Catalog:
         return read_events(io.BytesIO(data), format=format)
 
 
-def test_it_writes_quakeml_that_validates_against_the_schema_obspy_ships(obspy_data: Path, analyst: User) -> None:
-    import_bundled(obspy_data)
-    review_some(analyst)
+def test_it_writes_quakeml_that_validates_against_the_schema_obspy_ships(obspy_data: Path, reviewed: Reviewed) -> None:
     schema = _schema(obspy_data, "io/quakeml/data/QuakeML-1.2.xsd")
     document = etree.parse(io.BytesIO(export("quakeml")))
     assert schema.validate(document), schema.error_log
 
 
-def test_quakeml_reads_back_with_every_stored_field(obspy_data: Path, analyst: User) -> None:
-    import_bundled(obspy_data)
-    accepted, rejected = review_some(analyst)
+def test_quakeml_reads_back_with_every_stored_field(reviewed: Reviewed) -> None:
+    reviewer, accepted, rejected = reviewed
     catalog = _read(export("quakeml"), "QUAKEML")
     stored = {quakeml_uri(e.public_id): e for e in Event.objects.all()}
     assert len(catalog) == len(stored) == 54
@@ -73,16 +80,15 @@ def test_quakeml_reads_back_with_every_stored_field(obspy_data: Path, analyst: U
         assert read.preferred_origin().resource_id == quakeml_uri(event.preferred_origin.public_id)  # type: ignore[union-attr]
     accepted_read = next(e for e in catalog if str(e.resource_id) == quakeml_uri(accepted.public_id))
     assert accepted_read.event_type == "quarry blast" and accepted_read.event_type_certainty == "suspected"
-    assert accepted_read.creation_info.author == "ana"
+    assert accepted_read.creation_info.author == reviewer.username
     provenance = provenance_parse(accepted_read)
     assert provenance is not None
-    assert provenance["reviewer"] == "ana" and provenance["review_state"] == "accepted"
+    assert provenance["reviewer"] == reviewer.username and provenance["review_state"] == "accepted"
     assert provenance["review_source"] == "analyst" and provenance["reviewed_at"]
 
 
-def test_by_default_only_accepted_events_are_exported(obspy_data: Path, analyst: User) -> None:
-    import_bundled(obspy_data)
-    accepted, rejected = review_some(analyst)
+def test_by_default_only_accepted_events_are_exported(reviewed: Reviewed) -> None:
+    _, accepted, rejected = reviewed
     catalog = _read(export("quakeml", status="accepted"), "QUAKEML")
     ids = {str(e.resource_id) for e in catalog}
     assert quakeml_uri(accepted.public_id) in ids and quakeml_uri(rejected.public_id) not in ids
@@ -90,23 +96,20 @@ def test_by_default_only_accepted_events_are_exported(obspy_data: Path, analyst:
     assert all(e.event_type != "not existing" for e in catalog)
 
 
-def test_small_chunks_write_the_same_document_as_one_big_chunk(obspy_data: Path) -> None:
-    import_bundled(obspy_data)
+def test_small_chunks_write_the_same_document_as_one_big_chunk(reviewed: Reviewed) -> None:
     for format in ("quakeml", "sc3ml", "ims1.0", "csv", "geojson", "kml"):
         assert export(format, chunk_size=7) == export(format, chunk_size=1000), format
 
 
 def test_the_number_of_queries_depends_on_the_chunks_not_the_events(
-    obspy_data: Path, django_assert_max_num_queries: object
+    reviewed: Reviewed, django_assert_max_num_queries: object
 ) -> None:
-    import_bundled(obspy_data)
     with django_assert_max_num_queries(3 * 10):  # type: ignore[operator]
         export("quakeml", chunk_size=20)  # 54 events: 3 chunks of one event query plus 9 prefetches
 
 
-def test_it_writes_sc3ml_that_validates_and_obspy_reads_back(obspy_data: Path, analyst: User) -> None:
-    import_bundled(obspy_data)
-    _, rejected = review_some(analyst)
+def test_it_writes_sc3ml_that_validates_and_obspy_reads_back(obspy_data: Path, reviewed: Reviewed) -> None:
+    _, _, rejected = reviewed
     data = export("sc3ml")
     schema = _schema(obspy_data, "io/seiscomp/data/sc3ml_0.12.xsd")
     assert schema.validate(etree.parse(io.BytesIO(data))), schema.error_log
