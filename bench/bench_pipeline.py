@@ -1,0 +1,233 @@
+"""The scoring pipeline end to end: import -> scored through real Celery worker processes on Redis and PostgreSQL.
+
+Setup (real data): the PNSN catalogue (10,620 reviewed rows) is imported with --reviewed, a ranker is
+trained on it and promoted. Then the real ComCat week CSV (2,047 automatic events) is imported twice,
+once per pipeline, with the events of the first run deleted in between:
+
+- batched: the pipeline as shipped. The import's on-commit hook marks the events queued and sends one
+  chain per SEISTRIAGE_SCORING_BATCH_SIZE (200) ids: measure_waveforms(ids) -> score_events(ids);
+- per event: the alternative, one task per event id: the same hook with the batch size set to 1, so each
+  event travels alone through the same chain, tasks and services (measure_waveforms([id]) -> score_events([id])).
+
+Each pipeline gets a fresh `celery worker` subprocess with the same concurrency, warmed up on 50 real
+events (ObsPy's Nordic catalogue, deleted afterwards) so both children have loaded the ranker.
+Latency per event: from its import commit (scoring_requested_at, written by the on-commit hook right after
+the import transaction commits) to its EventScore.scored_at. Throughput: events / (last scored_at - commit).
+
+Run (creates and migrates its own database, flushes it, purges Redis db 9):
+  DEBUG=true SEISTRIAGE_DATA_DIR=$PWD/var/bench-pipeline .venv/bin/python bench/bench_pipeline.py [--concurrency 2]
+"""
+
+import argparse
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+DATABASE_URL = os.environ.get(
+    "BENCH_PIPELINE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/seistriage_bench_pipeline"
+)
+BROKER_URL = os.environ.get("BENCH_PIPELINE_BROKER_URL", "redis://127.0.0.1:6379/9")
+os.environ["DATABASE_URL"] = DATABASE_URL
+os.environ["CELERY_BROKER_URL"] = BROKER_URL
+
+from bench._django import ROOT, machine_line, setup  # noqa: E402
+
+
+def database_ensure(url: str) -> None:
+    """Create the benchmark's PostgreSQL database when it does not exist yet."""
+    import psycopg
+
+    parts = urlparse(url)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as connection:
+        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+            connection.execute(f'CREATE DATABASE "{name}"')
+            print(f"created database {name}")
+
+
+database_ensure(DATABASE_URL)
+setup()
+
+import numpy as np  # noqa: E402
+import obspy  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import override_settings  # noqa: E402
+
+from analyst.importers.events import events_import_file  # noqa: E402
+from analyst.models import Event, EventScore, ScoringState  # noqa: E402
+from analyst.scoring import UNREVIEWED_STATES  # noqa: E402
+from analyst.training import ranker_train  # noqa: E402
+from config.celery_app import app  # noqa: E402
+
+CATALOGS = Path(settings.SHARED_DATA_DIR) / "catalogs"
+REVIEWED = CATALOGS / "pnsn_comcat_2018-2022.csv"
+WEEK = CATALOGS / "comcat_all_week_2021-05.csv"
+WARM_UP = Path(obspy.__path__[0]) / "io/nordic/tests/data/select.out"
+TIMEOUT_S = 300.0
+
+
+def worker_start(*, name: str, concurrency: int, log: Path) -> subprocess.Popen[bytes]:
+    env = os.environ.copy()
+    env.update(DATABASE_URL=DATABASE_URL, CELERY_BROKER_URL=BROKER_URL, SEISTRIAGE_DATA_DIR=str(settings.DATA_DIR))
+    handle = log.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "cpu", f"--concurrency={concurrency}",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}-{os.getpid()}@%h",
+         "--loglevel=INFO"],
+        cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while "ready." not in log.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"celery worker did not start:\n{log.read_text()[-4000:]}")
+        time.sleep(0.2)
+    return process
+
+
+def worker_stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_scored(ids: list[int], *, what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while Event.objects.filter(pk__in=ids, scoring_state=ScoringState.SCORED).count() < len(ids):
+        failed = Event.objects.filter(pk__in=ids, scoring_state__in=(ScoringState.FAILED, ScoringState.NO_MODEL))
+        if failed.exists():
+            example = failed.values_list("scoring_error", flat=True)[0]
+            raise RuntimeError(f"{what}: {failed.count()} events not scored, e.g. {example!r}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not all {len(ids)} events scored after {TIMEOUT_S:.0f} s")
+        time.sleep(0.1)
+
+
+def events_delete(ids: list[int]) -> None:
+    Event.objects.filter(pk__in=ids).delete()
+
+
+def run_pipeline(*, mode: str, concurrency: int, folder: Path) -> dict[str, float]:
+    batch_size = settings.SEISTRIAGE_SCORING_BATCH_SIZE if mode == "batched" else 1
+    log = folder / f"worker-{mode}.log"
+    process = worker_start(name=f"bench-{mode}", concurrency=concurrency, log=log)
+    try:
+        with override_settings(SEISTRIAGE_SCORING_BATCH_SIZE=1):  # warm-up: every child gets events
+            warm = sorted(set(events_import_file(path=WARM_UP).event_ids))
+        wait_scored(warm, what="warm-up")
+        events_delete(warm)
+        tasks_before = log.read_text().count("succeeded in")
+
+        started = dt.datetime.now(dt.UTC)
+        with override_settings(SEISTRIAGE_SCORING_BATCH_SIZE=batch_size):
+            report = events_import_file(path=WEEK)
+        imported = dt.datetime.now(dt.UTC)
+        # Week rows that are PNSN events the reviewed catalogue already holds merge into them and stay reviewed.
+        ids = list(
+            Event.objects.filter(pk__in=report.event_ids, review_state__in=UNREVIEWED_STATES).values_list(
+                "pk", flat=True
+            )
+        )
+        merged = len(set(report.event_ids)) - len(ids)
+        wait_scored(ids, what=mode)
+        time.sleep(0.5)  # let the last task's "succeeded" line reach the log
+        text = log.read_text()
+        tasks = text.count("succeeded in") - tasks_before
+        threads = sorted(set(re.findall(r"native threads per pool child: (\d+)", text)))
+    finally:
+        worker_stop(process)
+    committed: dict[int, dt.datetime] = {
+        pk: requested
+        for pk, requested in Event.objects.filter(pk__in=ids).values_list("pk", "scoring_requested_at")
+        if requested is not None
+    }
+    scored = dict(EventScore.objects.filter(event_id__in=ids).values_list("event_id", "scored_at"))
+    assert len(scored) == len(ids) == len(committed), (len(scored), len(ids), len(committed))
+    latencies = np.array([(scored[i] - committed[i]).total_seconds() for i in ids])
+    first_commit = min(committed.values())
+    last_scored = max(scored.values())
+    events_delete(ids)
+    return {
+        "events": len(ids),
+        "rows": len(report.event_ids),
+        "merged": merged,
+        "tasks": tasks,
+        "threads": int(threads[0]) if len(threads) == 1 else -1,
+        "import_s": (imported - started).total_seconds(),
+        "scoring_s": (last_scored - first_commit).total_seconds(),
+        "events_per_s": len(ids) / (last_scored - first_commit).total_seconds(),
+        "events_per_s_with_import": len(ids) / (last_scored - started).total_seconds(),
+        "p50_s": float(np.percentile(latencies, 50)),
+        "p95_s": float(np.percentile(latencies, 95)),
+        "max_s": float(latencies.max()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes per celery worker (both runs)")
+    arguments = parser.parse_args()
+
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+    purged = app.control.purge()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version()")
+        postgres = cursor.fetchone()[0].split(" on ")[0]
+    import celery
+    import redis
+    import sklearn
+
+    redis_version = redis.Redis.from_url(BROKER_URL).info()["redis_version"]
+    print(machine_line())
+    print(
+        f"Celery {celery.__version__}, scikit-learn {sklearn.__version__}, {postgres}, Redis {redis_version} "
+        f"({BROKER_URL}, {purged} stale messages purged), worker concurrency {arguments.concurrency} (prefork)"
+    )
+
+    started = time.perf_counter()
+    reviewed = events_import_file(path=REVIEWED, reviewed=True)
+    imported_s = time.perf_counter() - started
+    started = time.perf_counter()
+    version = ranker_train(created_by="bench_pipeline", promote=True)
+    print(
+        f"ranker {version.version}: {len(reviewed.event_ids)} reviewed PNSN events imported in {imported_s:.1f} s, "
+        f"trained and promoted in {time.perf_counter() - started:.1f} s"
+    )
+
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as folder:
+        for mode in ("batched", "per_event"):
+            results[mode] = run_pipeline(mode=mode, concurrency=arguments.concurrency, folder=Path(folder))
+            r = results[mode]
+            print(
+                f"{mode:>9}: {r['events']:.0f} new events ({r['merged']:.0f} of the week's events merged into reviewed "
+                f"PNSN ones), {r['tasks']:.0f} tasks ({r['threads']:.0f} native thread(s) per "
+                f"child), import {r['import_s']:.1f} s; "
+                f"commit -> all scored {r['scoring_s']:.1f} s = {r['events_per_s']:.0f} events/s "
+                f"({r['events_per_s_with_import']:.0f}/s counting the import); latency p50 {r['p50_s']:.2f} s, "
+                f"p95 {r['p95_s']:.2f} s, max {r['max_s']:.2f} s"
+            )
+    batched, single = results["batched"], results["per_event"]
+    print(
+        f"batched / per event: throughput x{batched['events_per_s'] / single['events_per_s']:.1f}, "
+        f"p95 latency x{single['p95_s'] / batched['p95_s']:.1f} lower"
+    )
+
+
+if __name__ == "__main__":
+    main()
