@@ -71,6 +71,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "analyst.context_processors.navigation",
             ],
         },
     },
@@ -126,6 +127,11 @@ SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+# Login rate limiting (analyst/ratelimit.py): this many failed logins per user name and address per window -> 429.
+SEISTRIAGE_LOGIN_FAILURES = env_int("SEISTRIAGE_LOGIN_FAILURES", 5, minimum=1)
+SEISTRIAGE_LOGIN_WINDOW_SECONDS = env_int("SEISTRIAGE_LOGIN_WINDOW_SECONDS", 900, minimum=1)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
