@@ -3,9 +3,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from analyst.api_tokens import ApiTokenApi
+from analyst.ratelimit import RateLimitedLoginView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/login/", RateLimitedLoginView.as_view(), name="login"),  # before Django's, which it replaces
     path("accounts/", include("django.contrib.auth.urls")),
     path("fdsnws/event/1/", include("analyst.fdsnws.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

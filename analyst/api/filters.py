@@ -19,6 +19,8 @@ class CommaSeparatedChoices(serializers.Field[tuple[str, ...], str, str, Any]):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> tuple[str, ...]:
+        if "\x00" in str(data):  # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the query
+            raise serializers.ValidationError("NUL characters are not allowed")
         values = tuple(part.strip() for part in str(data).split(",") if part.strip())
         if self.allowed is not None:
             unknown = [value for value in values if value not in self.allowed]

@@ -100,6 +100,8 @@ def _event_types(value: str) -> tuple[str, ...]:
 def fdsn_query_parse(params: Mapping[str, str]) -> FdsnQuery:
     values: dict[str, str] = {}
     for raw_name, value in params.items():
+        if "\x00" in raw_name or "\x00" in value:  # PostgreSQL cannot compare with a NUL character
+            raise FdsnParameterError(f"{raw_name!r}: NUL characters are not allowed")
         name = ALIASES.get(raw_name.lower(), raw_name.lower())
         if name not in PARAMETERS:
             raise FdsnParameterError(f"unknown parameter {raw_name!r}")
