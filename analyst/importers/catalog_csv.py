@@ -6,6 +6,7 @@ Each reader turns rows into ObsPy events so one importer stores every format the
 
 import csv
 import datetime as dt
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -128,9 +129,12 @@ def _float(row: dict[str, str], field: str, path: Path, line: int, *, required: 
             raise ImportFileError(path, f"field {field!r} is empty", line=line)
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise ImportFileError(path, f"field {field!r}: {value!r} is not a number", line=line) from None
+    if not math.isfinite(number):
+        raise ImportFileError(path, f"field {field!r}: {value[:40]!r} is not a finite number", line=line)
+    return number
 
 
 def _int(row: dict[str, str], field: str, path: Path, line: int) -> int | None:

@@ -50,10 +50,16 @@ def _detect(group: str, names: tuple[str, ...], path: Path) -> str | None:
 
 
 def xml_syntax_error(path: Path) -> str | None:
-    """The first XML syntax error with its line, for files that look like XML; None otherwise."""
+    """The first XML syntax error with its line, for files that look like XML; None otherwise.
+
+    A DOCTYPE is refused outright: QuakeML, SC3ML and StationXML need none, and its entities can expand without
+    bound (billion laughs) or name local files and URLs (external entities)."""
     with path.open("rb") as handle:
-        if not handle.read(512).lstrip().startswith(b"<"):
-            return None
+        head = handle.read(65536)
+    if not head.lstrip().startswith(b"<"):
+        return None
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        return "XML with a DOCTYPE or entity declarations is refused (QuakeML and StationXML need none)"
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
     try:
         etree.parse(str(path), parser)
@@ -131,8 +137,13 @@ def read_waveform_headers(path: Path, format: str | None = None) -> tuple[Stream
     for warning in caught:
         if "end of file" in str(warning.message).lower():
             raise ImportFileError(path, f"truncated {name} file: {warning.message}")
+        if "not a seed record" in str(warning.message).lower():
+            raise ImportFileError(
+                path, f"corrupt {name} file (a record header lies about its length): {warning.message}"
+            )
     if name == "MSEED" and not _is_gzip(path):
         _check_mseed_complete(path, stream)
+        _check_mseed_decodes(path, stream)
     if not len(stream):
         raise ImportFileError(path, f"read as {name} but it holds no traces")
     return stream, name
@@ -144,6 +155,28 @@ def _check_mseed_complete(path: Path, stream: Stream) -> None:
     size = path.stat().st_size
     if len(lengths) == 1 and (length := lengths.pop()) > 0 and size % length:
         raise ImportFileError(path, f"truncated MiniSEED: {size} bytes is not a whole number of {length}-byte records")
+
+
+def _check_mseed_decodes(path: Path, stream: Stream) -> None:
+    """Decode the samples once: a header that lies about its sample count or data offset decodes to a different
+    number of samples, or fails the compression's integrity check, which reading headers alone cannot see."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            decoded = read(str(path), format="MSEED")
+        except Exception as error:  # libmseed's errors for corrupt records
+            raise ImportFileError(path, f"corrupt MiniSEED data: {str(error).strip()[:300]}") from None
+    for warning in caught:
+        if "integrity check" in str(warning.message).lower():
+            raise ImportFileError(path, f"corrupt MiniSEED data: {str(warning.message).strip()[:300]}")
+    promised = sorted((trace.id, trace.stats.npts) for trace in stream)
+    found = sorted((trace.id, trace.stats.npts) for trace in decoded)
+    if promised != found or any(npts == 0 for _, npts in promised):
+        raise ImportFileError(
+            path,
+            f"corrupt MiniSEED: the record headers promise {sum(n for _, n in promised)} samples, "
+            f"the data decode to {sum(n for _, n in found)}",
+        )
 
 
 def utc_datetime(value: UTCDateTime) -> dt.datetime:

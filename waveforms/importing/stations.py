@@ -75,8 +75,11 @@ def _validate(path: Path, inventory: Inventory) -> None:
                 _coordinate(path, where, "longitude", item.longitude, 360.0)
                 _coordinate(path, where, "elevation", item.elevation, None)
             for channel in station:
-                if channel.sample_rate is not None and not (float(channel.sample_rate) >= 0):
-                    raise ImportFileError(path, f"channel {channel.code}: field 'sample_rate' is negative")
+                if channel.sample_rate is not None and not (0 <= float(channel.sample_rate) < math.inf):
+                    rate = channel.sample_rate
+                    raise ImportFileError(
+                        path, f"channel {channel.code}: field 'sample_rate' has an impossible value {rate}"
+                    )
 
 
 class _InventoryImport:
