@@ -32,6 +32,7 @@ from ranking.cnn.datasets import (
     windows_from_records,
 )
 from ranking.cnn.windows import (
+    ONSET_SEARCH_S,
     SAMPLING_RATE,
     WindowError,
     onset_detect,
@@ -53,7 +54,6 @@ logger = logging.getLogger(__name__)
 
 READ_BEFORE_ORIGIN_S = 40.0
 READ_AFTER_ORIGIN_S = 160.0
-ONSET_SEARCH_S = (5.0, 100.0)  # STA/LTA search after the origin time where no pick or prediction exists
 _EXPLOSION_TYPES = (
     "explosion", "quarry blast", "mining explosion", "chemical explosion", "controlled explosion",
     "industrial explosion", "experimental explosion",
@@ -95,7 +95,7 @@ def _aware(value: UTCDateTime) -> dt.datetime:
 def event_window_records(*, event: Event, label: int = NOISE) -> EventWindows:
     """One record per station with waveforms around ``event``: the vertical (else another component),
     onset = the station's first P pick, else the iasp91 P prediction (station coordinates known), else
-    STA/LTA 5-100 s after the origin time."""
+    STA/LTA + AIC 0.5-45 s after the origin time (ONSET_SEARCH_S)."""
     found = EventWindows(event.pk)
     if event.origin_time is None:
         found.problems.append("no origin time")
@@ -150,15 +150,19 @@ def saliency_dir() -> Path:
 
 def events_classify_cnn(*, event_ids: Sequence[int]) -> CnnOutcome:
     """Run the active CNN over every station window of the events, in batches across events, and store
-    one CnnPrediction per event (event probabilities by SNR-weighted mean log-probability) with its
-    per-station details and float16 saliency curves. Without an active CNN nothing is written."""
-    from ranking.cnn.network import CnnPredictor, event_aggregate, station_weights
+    one CnnPrediction per event with its per-station details and float16 saliency curves. The event
+    probabilities are the SNR-weighted mean log-probability of the stations, combined (geometric mean)
+    with the event-level spectral regression stored with the model where it has one. Without an active
+    CNN nothing is written."""
+    from ranking.cnn.event_model import event_decide
+    from ranking.cnn.network import CnnPredictor, station_weights
 
     started = time.perf_counter()
     loaded = cnn_active_load()
     if loaded is None:
         return CnnOutcome(no_model=True)
     predictor = _predictor(loaded.version.version, loaded.model, CnnPredictor)
+    event_model = cnn_event_model(model_version=loaded.version)
     events = list(Event.objects.filter(pk__in=list(event_ids)).order_by("pk"))
     per_event: list[tuple[Event, list[Any], list[str]]] = []
     windows: list[np.ndarray] = []
@@ -188,7 +192,10 @@ def events_classify_cnn(*, event_ids: Sequence[int]) -> CnnOutcome:
              "window_start": str(w.start), "sampling_rate": SAMPLING_RATE, "weight": round(float(wt), 4)}
             for w, p, wt in zip(prepared, probs, weights, strict=True)
         ]  # fmt: skip
-        event_probabilities = _named(event_aggregate(probs, snr)) if count else {}
+        event_probabilities = {}
+        if count:
+            event_windows = np.stack([w.data for w in prepared])
+            event_probabilities = _named(event_decide(probs, snr, event_windows, event_model))
         relative = ""
         if count:
             relative = f"cnn_saliency/{version}/{event.pk}.npz"
@@ -214,6 +221,21 @@ def events_classify_cnn(*, event_ids: Sequence[int]) -> CnnOutcome:
     outcome.seconds = time.perf_counter() - started
     logger.info("CNN %s on %s: %s", version, outcome.device, outcome.as_dict())
     return outcome
+
+
+def cnn_event_model(*, model_version: ModelVersion) -> Any:
+    """The event-level spectral regression stored with a CNN version (an EventSpectralModel), or None for a
+    version trained without one or with other features (logged: the CNN aggregate alone is used then)."""
+    from ranking.cnn.event_model import EventSpectralModel
+
+    stored = model_version.training_summary.get("event_model")
+    if not stored:
+        return None
+    try:
+        return EventSpectralModel.from_dict(stored)
+    except (KeyError, ValueError) as error:
+        logger.warning("CNN %s: event model not used (%s)", model_version.version, error)
+        return None
 
 
 _predictors: dict[str, Any] = {}
@@ -348,10 +370,17 @@ def cnn_train(
     progress: Callable[[str], None] | None = None,
 ) -> ModelVersion:
     """Train the CNN on the training side of the event split of the shared data and the labelled events
-    (best epoch chosen on a validation split of the training events, then refitted on all of them),
+    (best epoch chosen on a validation split of the training events, then refitted on all of them; the same
+    validation split decides whether the event-level spectral regression joins the event decision),
     evaluate it (and the spectral-feature baseline) on the held-out side, register it with those
     metrics, and promote it when asked."""
-    from ranking.cnn.evaluation import baseline_fit, baseline_probabilities, split_metrics
+    from ranking.cnn.evaluation import (
+        baseline_fit,
+        baseline_probabilities,
+        event_model_fit,
+        event_model_select,
+        split_metrics,
+    )
     from ranking.cnn.network import ARCHITECTURE_VERSION, CnnPredictor, fit_with_validation, model_flops
 
     folder = data_dir or Path(settings.SHARED_DATA_DIR)
@@ -361,9 +390,14 @@ def cnn_train(
     if len(train) < 8 or len(set(train.labels.tolist())) < 2:
         raise CnnTrainingError(f"{len(train)} training windows in {len(set(train.labels.tolist()))} classes: too few")
     result = fit_with_validation(train, epochs=epochs, steps=steps, progress=progress)
-    metrics: dict[str, Any] = {"device": result.device, "flops_per_window": model_flops(result.model)}
+    event_model, event_choice = event_model_select(train, result)
+    metrics: dict[str, Any] = {"device": result.device, "flops_per_window": model_flops(result.model),
+                               "event_decision": event_choice}  # fmt: skip
     if len(test):
-        metrics["held_out"] = split_metrics(test, CnnPredictor(result.model).predict(test.windows))
+        # the spectral regression is always fitted on the training events for the report; the product uses it
+        # only when the validation split chose it (event_model)
+        probabilities = CnnPredictor(result.model).predict(test.windows)
+        metrics["held_out"] = split_metrics(test, probabilities, event_model or event_model_fit(train))
         metrics["baseline"] = split_metrics(test, baseline_probabilities(baseline_fit(train), test))
     version = model_version_register(
         kind=ModelVersion.Kind.CNN, model=result.model, created_by=created_by, feature_names=list(CLASSES),
@@ -374,6 +408,7 @@ def cnn_train(
             "held_out_events": len(set(test.groups.tolist())), "epochs": epochs, "best_epoch": result.best_epoch,
             "fit_seconds": round(result.seconds, 1),
             "history": result.history[-1:] if result.history else [], "data_dir": str(folder),
+            "event_model": event_model.as_dict() if event_model is not None else None,
         },
         metrics=metrics,
     )  # fmt: skip
@@ -402,6 +437,7 @@ def cnn_evaluate(
     if version is None:
         raise CnnTrainingError("no CNN to evaluate: train one (train --kind cnn --promote), or name it with --model")
     model = model_artifact_load(model_version=version)
+    event_model = cnn_event_model(model_version=version)
     data = _all_windows(data_dir=data_dir or Path(settings.SHARED_DATA_DIR), limit=limit, progress=None)
     train_mask, test_mask = split_by_event(data)
     train, test = data.subset(train_mask), data.subset(test_mask)
@@ -409,7 +445,7 @@ def cnn_evaluate(
         raise CnnTrainingError("no held-out windows to evaluate on")
     result = {
         "model": version.version, "held_out_windows": len(test), "held_out_labels": test.counts(),
-        "cnn": split_metrics(test, CnnPredictor(model).predict(test.windows)),
+        "cnn": split_metrics(test, CnnPredictor(model).predict(test.windows), event_model),
         "baseline": split_metrics(test, baseline_probabilities(baseline_fit(train), test)),
     }  # fmt: skip
     extra: dict[str, Any] = {}
@@ -417,7 +453,8 @@ def cnn_evaluate(
         cv = cross_validate(data, folds=folds, epochs=epochs, progress=progress)
         result["cross_validation"] = cv
         extra["latest_cross_validation"] = {
-            "folds": cv["folds"], "fold_event_macro_f1": cv["fold_event_macro_f1"], "event": cv["cnn"]["event"],
+            "folds": cv["folds"], "fold_event_macro_f1": cv["fold_event_macro_f1"], "per_fold": cv["per_fold"],
+            "event": cv["cnn"]["event"], "event_combined": cv["cnn"].get("event_combined"),
             "baseline_event": cv["baseline"]["event"],
         }  # fmt: skip
     with transaction.atomic():

@@ -1,8 +1,9 @@
 """Labelled real windows for the CNN from the shared data folder (pure NumPy/ObsPy, no Django).
 
-Sources (see the data README): PNW earthquakes and explosions (vertical, from origin time, onset found
-by STA/LTA), ESEC surface events (vertical of each station, onset by STA/LTA near the catalogue start
-time; their first 30 s are pre-event noise), SE USA earthquakes and explosions (P pick in SAC header
+Sources (see the data README): PNW earthquakes and explosions (vertical, from 50 s before the origin
+time, onset found by STA/LTA + AIC after the origin time; a few of their pre-event 30 s are noise), ESEC
+surface events (vertical of each station, onset by STA/LTA near the catalogue start time; their first 30 s
+are pre-event noise), SE USA earthquakes and explosions (P pick in SAC header
 ``a``), PhaseNet earthquakes (P at 30 s; their first 30 s are noise). Every window keeps its group (the
 event, or the record for PhaseNet) so splits never put one event on both sides, and its time so the
 split can hold out the newest events.
@@ -23,6 +24,7 @@ import obspy
 from obspy import UTCDateTime
 
 from ranking.cnn.windows import (
+    ONSET_SEARCH_S,
     WINDOW_S,
     WINDOW_SAMPLES,
     WindowError,
@@ -37,7 +39,8 @@ logger = logging.getLogger(__name__)
 CLASSES = ("earthquake", "explosion", "surface_event", "noise")
 EARTHQUAKE, EXPLOSION, SURFACE, NOISE = range(4)
 BASELINE_FEATURES = ("high_low_ratio", "ps_amplitude_ratio", "dominant_frequency_hz")
-DATASET_VERSION = "cnn-windows-2-40hz"
+DATASET_VERSION = "cnn-windows-3-40hz-onsets"
+PNW_NOISE_PER_EVENT = 2  # pre-event noise windows per PNW event (its first stations in file order)
 PNW_LABELS = {"earthquake": EARTHQUAKE, "explosion": EXPLOSION, "quarry blast": EXPLOSION}
 
 
@@ -151,7 +154,10 @@ def _limited(items: list[Path], limit: int | None) -> list[Path]:
 
 
 def pnw_records(folder: Path, *, max_events: int | None = None) -> Iterator[WindowRecord]:
-    """PNW earthquakes and explosions: 150 s verticals from origin time; onset = STA/LTA 5-100 s after it."""
+    """PNW earthquakes and explosions: 150 s verticals starting 50 s before the origin time (the data README
+    says "at origin time"; the files start 50 s earlier); onset = STA/LTA + AIC 0.5-45 s after the origin
+    (``ONSET_SEARCH_S``: the P reaches the nearest stations within 1-2 s). The first 30 s of the first
+    ``PNW_NOISE_PER_EVENT`` records of each event (ending >= 20 s before the origin) are noise windows."""
     catalogue = folder / "events.csv"
     if not catalogue.is_file():
         raise DatasetError(f"{catalogue}: missing")
@@ -172,13 +178,21 @@ def pnw_records(folder: Path, *, max_events: int | None = None) -> Iterator[Wind
         if max_events is not None and taken >= max_events:
             return
         taken += 1
+        noise_taken = 0
+        group = f"pnw:{row['source_id']}"
         for path in sorted(event_dir.glob("*.mseed")):
             trace = trace_pick_component(_read(path))
             if trace is None:
                 continue
-            onset = onset_detect(trace, search_start=origin + 5.0, search_end=origin + 100.0)
+            onset = onset_detect(trace, search_start=origin + ONSET_SEARCH_S[0], search_end=origin + ONSET_SEARCH_S[1])
             if onset is not None:
-                yield WindowRecord(trace, onset, None, label, f"pnw:{row['source_id']}", origin.timestamp, "pnw")
+                yield WindowRecord(trace, onset, None, label, group, origin.timestamp, "pnw")
+            t0 = trace.stats.starttime
+            if noise_taken < PNW_NOISE_PER_EVENT and origin - t0 >= WINDOW_S + 20.0 and trace.stats.sampling_rate >= 31:
+                noise_taken += 1
+                yield WindowRecord(
+                    trace.slice(t0, t0 + WINDOW_S), t0 + 5.0, None, NOISE, group, origin.timestamp, "pnw"
+                )
 
 
 def _esec_catalogue(path: Path) -> dict[str, UTCDateTime]:

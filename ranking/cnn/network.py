@@ -133,6 +133,21 @@ def augment(
     return out.astype(np.float32)
 
 
+def oversample_rare(labels: npt.NDArray[np.int64], *, fraction: float = 0.5) -> npt.NDArray[np.int64]:
+    """Row indices that repeat every class with fewer than ``fraction`` x the median class count an integer
+    number of times, up to about that count (each copy gets its own augmentation every epoch)."""
+    counts = np.bincount(labels, minlength=len(CLASSES))
+    present = counts[counts > 0]
+    if present.size == 0:
+        return np.arange(labels.size)
+    target = fraction * float(np.median(present))
+    parts = [np.arange(labels.size)]
+    for c, count in enumerate(counts):
+        repeats = int(np.ceil(target / count)) - 1 if 0 < count < target else 0
+        parts.extend([np.flatnonzero(labels == c)] * repeats)
+    return np.concatenate(parts)
+
+
 @dataclass
 class TrainingResult:
     model: keras.Model
@@ -140,10 +155,14 @@ class TrainingResult:
     seconds: float = 0.0
     device: str = ""
     best_epoch: int = 0  # 1-based epoch whose weights were kept (the last one without validation)
+    # fit_with_validation: which training windows were the validation split, and the probabilities (n, 4) the
+    # network trained without them gave them (out of sample: used to choose the event-level decision)
+    validation_mask: npt.NDArray[np.bool_] | None = None
+    validation_probabilities: FloatArray | None = None
 
 
 def _balanced_loss(model: keras.Model, data: LabelledWindows, weights: dict[int, float]) -> float:
-    """Class-balanced mean cross-entropy of ``model`` on ``data`` (classes missing from training weigh 1)."""
+    """Weighted mean cross-entropy of ``model`` on ``data`` (``weights`` per class; missing classes weigh 1)."""
     probabilities = model.predict(model_inputs(data.windows), batch_size=512, verbose=0)
     picked = np.clip(probabilities[np.arange(len(data)), data.labels], 1e-7, 1.0)
     w = np.array([weights.get(int(c), 1.0) for c in data.labels])
@@ -161,13 +180,19 @@ def train_network(
     filters: tuple[int, int, int] = (16, 32, 64),
     validation: LabelledWindows | None = None,
     patience: int = 12,
+    min_epochs: int = 10,
+    oversample: float = 0.5,
     progress: Callable[[str], None] | None = None,
 ) -> TrainingResult:
     """Fit a new network on ``train`` with fixed seeds, balanced class weights and fresh augmentation each
     epoch (noise windows of ``train`` are the real noise pool). ``steps`` caps the batches per epoch (tests).
     With ``validation`` (windows of other TRAINING events, never the test split), the class-balanced
     validation loss is measured after every epoch, training stops after ``patience`` epochs without a new
-    best, and the best epoch's weights are kept. The learning rate follows a cosine decay over ``epochs``."""
+    best, and the best epoch's weights are kept; only epochs from ``min_epochs`` on (at most ``epochs``) may
+    be chosen or stop the run, so a noisy validation loss cannot keep an untrained network (one CV fold kept
+    epoch 2). Classes rarer than ``oversample`` x the median class count (the explosions) are repeated, each
+    copy with its own augmentation every epoch (``oversample_rare``; 0 turns it off), before the balanced
+    class weights are computed. The learning rate follows a cosine decay over ``epochs``."""
     device = device_setup()
     keras.utils.set_random_seed(seed)
     spectra = window_spectra(train.windows)
@@ -177,31 +202,35 @@ def train_network(
         model = build_model(filters=filters, spectra_mean=spectra.mean(axis=0), spectra_variance=spectra.var(axis=0))
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    per_epoch = -(-len(train) // batch_size) if steps is None else steps
+    rows = oversample_rare(train.labels, fraction=oversample) if oversample > 0 else np.arange(len(train))
+    labels, base = train.labels[rows], train.windows[rows]
+    per_epoch = -(-rows.size // batch_size) if steps is None else steps
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, epochs * per_epoch), alpha=0.05)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
-    weights = class_weights(train.labels)
-    sample_weights = np.array([weights[int(c)] for c in train.labels], dtype=np.float32)
+    weights = class_weights(labels)
+    sample_weights = np.array([weights[int(c)] for c in labels], dtype=np.float32)
+    floor = max(1, min(min_epochs, epochs))
+    validation_weights = class_weights(validation.labels) if validation is not None and len(validation) else {}
     noise_pool = train.windows[train.labels == NOISE]
     rng = np.random.default_rng(seed)
     started = time.perf_counter()
     history: list[dict[str, float]] = []
     best: tuple[float, int, list[Any]] | None = None
     for epoch in range(epochs):
-        x = augment(train.windows, train.labels, noise_pool, rng)
-        order = rng.permutation(len(train))
+        x = augment(base, labels, noise_pool, rng)
+        order = rng.permutation(rows.size)
         if steps is not None:
             order = order[: steps * batch_size]
         fitted = model.fit(
-            model_inputs(x[order]), train.labels[order], sample_weight=sample_weights[order], batch_size=batch_size,
+            model_inputs(x[order]), labels[order], sample_weight=sample_weights[order], batch_size=batch_size,
             epochs=1, verbose=0, shuffle=False,
         )  # fmt: skip
         row = {key: float(values[-1]) for key, values in fitted.history.items()}
         if validation is not None and len(validation):
-            row["val_loss"] = _balanced_loss(model, validation, weights)
-            if best is None or row["val_loss"] < best[0]:
+            row["val_loss"] = _balanced_loss(model, validation, validation_weights)
+            if epoch + 1 >= floor and (best is None or row["val_loss"] < best[0]):
                 best = (row["val_loss"], epoch + 1, model.get_weights())
         history.append(row)
         if progress is not None:
@@ -228,7 +257,8 @@ def fit_with_validation(
 ) -> TrainingResult:
     """Early stopping without touching any test split: the newest ``validation_fraction`` of the TRAINING
     events (per source and class, ``split_by_event``) pick the best epoch; with ``refit`` a fresh network
-    (same seed) is then trained on all of ``train`` for that many epochs, so no training event is wasted."""
+    (same seed) is then trained on all of ``train`` for that many epochs, so no training event is wasted.
+    The result keeps the validation mask and the first network's (out-of-sample) validation probabilities."""
     from ranking.cnn.datasets import split_by_event
 
     inner_mask, validation_mask = split_by_event(train, test_fraction=validation_fraction, seed=11, min_held=1)
@@ -236,6 +266,8 @@ def fit_with_validation(
     if len(validation) == 0 or len(set(inner.labels.tolist())) < 2:
         return train_network(train, epochs=epochs, progress=progress, **options)
     chosen = train_network(inner, epochs=epochs, validation=validation, progress=progress, **options)
+    chosen.validation_mask = validation_mask
+    chosen.validation_probabilities = CnnPredictor(chosen.model).predict(validation.windows)
     if not refit:
         return chosen
     if progress is not None:
@@ -244,6 +276,8 @@ def fit_with_validation(
     final.history = chosen.history + final.history
     final.seconds += chosen.seconds
     final.best_epoch = chosen.best_epoch
+    final.validation_mask = chosen.validation_mask
+    final.validation_probabilities = chosen.validation_probabilities
     return final
 
 

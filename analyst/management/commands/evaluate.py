@@ -9,6 +9,12 @@ from analyst.training import TrainingDataError, ranker_evaluate
 from ranking.models import ModelVersion
 from ranking.registry import ModelArtifactError
 
+LEVEL_TITLES = {
+    "event": "event level (CNN stations, SNR-weighted)",
+    "event_spectral": "event level (spectral regression alone)",
+    "event_combined": "event level (CNN x spectral regression: the product's decision)",
+}
+
 
 class Command(BaseCommand):
     help = "Evaluate a ranker on held-out labelled events: P/R, AP, ROC AUC, ECE, review effort; plots as files."
@@ -79,9 +85,12 @@ class Command(BaseCommand):
 
         for name in ("cnn", "baseline"):
             title = "CNN" if name == "cnn" else "baseline: logistic regression on high/low ratio, P/S ratio, dominant f"
-            for level in ("trace", "event"):
+            for level in ("trace", "event", "event_spectral", "event_combined"):
+                if level not in result[name]:
+                    continue
                 metrics = result[name][level]
-                self.stdout.write(f"\n== {title}, {level} level, {where} (n={metrics['n']}) ==")
+                shown = LEVEL_TITLES.get(level, f"{level} level")
+                self.stdout.write(f"\n== {title}, {shown}, {where} (n={metrics['n']}) ==")
                 self.stdout.write(confusion_text(metrics["confusion"]))
                 for cls, row in metrics["per_class"].items():
                     self.stdout.write(

@@ -67,6 +67,8 @@ class Command(BaseCommand):
         if held_out:
             self.stdout.write(
                 f"held out ({summary['held_out_events']} events): event macro F1 {held_out['event']['macro_f1']}, "
-                f"earthquake-vs-explosion {held_out['event']['earthquake_vs_explosion_accuracy']}; "
+                f"earthquake-vs-explosion {held_out['event']['earthquake_vs_explosion_accuracy']}; with the event "
+                f"spectral regression {held_out.get('event_combined', {}).get('macro_f1')} / "
+                f"{held_out.get('event_combined', {}).get('earthquake_vs_explosion_accuracy')}; "
                 f"baseline macro F1 {metrics['baseline']['event']['macro_f1']}"
             )
