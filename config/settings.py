@@ -129,6 +129,10 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+# Behind a TLS proxy that sets this header (and strips it from clients), e.g. HTTP_X_FORWARDED_PROTO: the request
+# counts as HTTPS when it says "https" (without it, SECURE_SSL_REDIRECT behind a proxy redirects forever).
+_PROXY_SSL_HEADER = env_str("SECURE_PROXY_SSL_HEADER", " ").strip()
+SECURE_PROXY_SSL_HEADER = (_PROXY_SSL_HEADER, "https") if _PROXY_SSL_HEADER else None
 # Login rate limiting (analyst/ratelimit.py): this many failed logins per user name and address per window -> 429.
 SEISTRIAGE_LOGIN_FAILURES = env_int("SEISTRIAGE_LOGIN_FAILURES", 5, minimum=1)
 SEISTRIAGE_LOGIN_WINDOW_SECONDS = env_int("SEISTRIAGE_LOGIN_WINDOW_SECONDS", 900, minimum=1)
