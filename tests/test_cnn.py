@@ -275,7 +275,13 @@ def test_the_store_checksums_the_keras_file_loads_it_in_safe_mode_and_refuses_a_
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_classifies_a_real_event_and_stores_probabilities_stations_and_saliency(
-    celery_worker_process: None, tiny_model: Any, shared_data: Path, tmp_path: Path, analyst: Any, settings: Any
+    celery_worker_process: None,
+    tiny_model: Any,
+    few_windows: LabelledWindows,
+    shared_data: Path,
+    tmp_path: Path,
+    analyst: Any,
+    settings: Any,
 ) -> None:
     from analyst.tasks_cnn import classify_events_cnn
 
@@ -288,7 +294,8 @@ def test_a_real_worker_classifies_a_real_event_and_stores_probabilities_stations
         waveform_file_import(path=path)
     version = model_version_register(
         kind=ModelVersion.Kind.CNN, model=tiny_model, created_by="test", feature_names=list(CLASSES),
-        feature_version="cnn1d-v1", training_summary={},
+        feature_version="cnn1d-v1",
+        training_summary={"event_model": event_model_fit(few_windows.subset(split_by_event(few_windows)[0])).as_dict()},
     )  # fmt: skip
     model_version_promote(model_version=version)
 
@@ -302,6 +309,13 @@ def test_a_real_worker_classifies_a_real_event_and_stores_probabilities_stations
     assert len(prediction.stations) >= 3
     assert sum(prediction.class_probabilities.values()) == pytest.approx(1.0, abs=1e-3)
     assert prediction.predicted_class == max(prediction.class_probabilities, key=prediction.class_probabilities.get)
+    # the event-level spectral regression stored with the version joined the stations' aggregate
+    stations_only = event_aggregate(
+        np.array([[s["probabilities"][c] for c in CLASSES] for s in prediction.stations]),
+        np.array([s["snr"] for s in prediction.stations]),
+    )
+    stored = np.array([prediction.class_probabilities[c] for c in CLASSES])
+    assert np.abs(stored - stations_only).max() > 1e-3
     station = prediction.stations[0]
     assert set(station) >= {"seed_id", "probabilities", "snr", "window_start"}
     with np.load(Path(settings.DATA_DIR) / prediction.saliency_path) as stored:
