@@ -29,7 +29,13 @@ from ranking.features import FEATURE_NAMES, FEATURE_VERSION
 from ranking.learning import evaluation_curves, feature_importance, promotion_verdict
 from ranking.models import ModelPromotion, ModelVersion, TrainingRun
 from ranking.ranker import RankerModel, ranker_fit
-from ranking.registry import model_artifact_load, model_version_active, model_version_promote, model_version_register
+from ranking.registry import (
+    model_artifact_load,
+    model_version_active,
+    model_version_promote,
+    model_version_register,
+    model_versions_lock,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -360,8 +366,9 @@ def model_promote(
     the unreviewed events in the background once the change commits."""
     if model_version.status == ModelVersion.Status.ACTIVE:
         raise PromotionError(f"{model_version.version} is already the active {model_version.kind}")
-    previous = model_version_active(kind=model_version.kind)
     with transaction.atomic():
+        model_versions_lock(kind=model_version.kind)  # a promotion at the same moment waits for this one
+        previous = model_version_active(kind=model_version.kind)
         model_version_promote(model_version=model_version)
         promotion = ModelPromotion.objects.create(
             kind=model_version.kind, action=action, model_version=model_version, previous=previous,

@@ -70,10 +70,14 @@ def model_version_register(
     path = models_dir() / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{version}.partial{suffix}")
-    if kind == ModelVersion.Kind.CNN:
-        model.save(partial)  # the Keras format: config JSON + weights, no pickled code
-    else:
-        joblib.dump(model, partial)
+    try:
+        if kind == ModelVersion.Kind.CNN:
+            model.save(partial)  # the Keras format: config JSON + weights, no pickled code
+        else:
+            joblib.dump(model, partial)
+    except BaseException:  # a full disk, a killed save: leave nothing half-written in the store
+        partial.unlink(missing_ok=True)
+        raise
     partial.replace(path)
     return ModelVersion.objects.create(
         kind=kind,
@@ -122,10 +126,17 @@ def _keras_load(path: Path, model_version: ModelVersion) -> Any:
         ) from None
 
 
+def model_versions_lock(*, kind: str) -> None:
+    """Inside a transaction: lock every version of a kind, so two promotions at once run one after the other
+    (the second sees the first's result) instead of both retiring the same predecessor."""
+    list(ModelVersion.objects.select_for_update().filter(kind=kind).values_list("pk", flat=True))
+
+
 def model_version_promote(*, model_version: ModelVersion) -> ModelVersion:
     """Make a verified model the active one of its kind and retire the previous active one."""
     model_artifact_load(model_version=model_version)  # refuse before anything changes
     with transaction.atomic():
+        model_versions_lock(kind=model_version.kind)
         ModelVersion.objects.select_for_update().filter(
             kind=model_version.kind, status=ModelVersion.Status.ACTIVE
         ).exclude(pk=model_version.pk).update(status=ModelVersion.Status.RETIRED)
