@@ -7,7 +7,7 @@ changes FEATURE_VERSION, and a model is only used with the feature version it wa
 """
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,7 +21,7 @@ from ranking.gazetteer import EARTH_RADIUS_KM, Gazetteer, nearest_site_km
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-FEATURE_VERSION = "origin-time-place-waveform-similarity-2"
+FEATURE_VERSION = "origin-time-place-waveform-similarity-cnn-3"
 KM_PER_DEGREE = 111.19492664455873
 NEIGHBOUR_RADIUS_KM = 10.0
 
@@ -45,6 +45,10 @@ WAVEFORM_MEASURES: tuple[tuple[str, str], ...] = (
     ("sta_lta_max", "ratio"),
     ("kurtosis", "dimensionless"),
 )
+
+# The waveform CNN's classes (ranking.cnn.datasets.CLASSES, kept here so a change there cannot silently rename
+# columns without a new FEATURE_VERSION; tests/test_features.py checks they agree).
+CNN_CLASSES: tuple[str, ...] = ("earthquake", "explosion", "surface_event", "noise")
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,21 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec("similarity_best_class", "code", "decision class index (DECISION_CLASSES) of that best match"),
     FeatureSpec("similarity_channel_count", "count", "shared channels the best match was correlated on"),
+    # Stacking: the waveform CNN's event-level output (analyst.cnn.cnn_features_for_events; the active CNN's
+    # prediction, else the newest CNN's); all NaN for an event the CNN has not classified or had no window of.
+    *(
+        FeatureSpec(
+            f"cnn_p_{name}",
+            "probability",
+            f"waveform CNN's event-level P({name.replace('_', ' ')}) over its station windows (docs/cnn.md)",
+        )
+        for name in CNN_CLASSES
+    ),
+    FeatureSpec("cnn_stations", "count", "station windows the CNN classified for the event"),
+    FeatureSpec("cnn_max_snr", "ratio", "highest CNN window SNR: RMS(onset .. +10 s) / RMS(pre-onset), 1-15 Hz"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
+CNN_FEATURE_NAMES: tuple[str, ...] = tuple(name for name in FEATURE_NAMES if name.startswith("cnn_"))
 _COLUMN = {name: index for index, name in enumerate(FEATURE_NAMES)}
 
 
@@ -114,6 +131,7 @@ class EventInputs:
     """What the features of one event are computed from: its preferred origin, magnitude, measurements.
 
     Times are POSIX seconds (UTC); coordinates in degrees; None where the event does not have a value.
+    ``cnn_features`` maps CNN_FEATURE_NAMES to values (the CNN's stored prediction); absent names stay NaN.
     """
 
     origin_time: float
@@ -133,6 +151,7 @@ class EventInputs:
     similarity_correlation: float | None = None
     similarity_class: int | None = None
     similarity_channels: int | None = None
+    cnn_features: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -239,8 +258,12 @@ def feature_matrix(
     matrix[:, first : first + 4] = reviewed_neighbours(reviewed, times, latitudes, longitudes)
     first, last = _COLUMN["waveform_station_count"], _COLUMN["similarity_max_correlation"]
     matrix[:, first:last] = np.array([waveform_aggregates(event.measurements) for event in events])
-    matrix[:, last:] = np.array(
+    matrix[:, last : last + 3] = np.array(
         [[_value(e.similarity_correlation), _value(e.similarity_class), _value(e.similarity_channels)] for e in events]
+    )
+    first = _COLUMN[CNN_FEATURE_NAMES[0]]
+    matrix[:, first : first + len(CNN_FEATURE_NAMES)] = np.array(
+        [[_value(e.cnn_features.get(name)) for name in CNN_FEATURE_NAMES] for e in events]
     )
     return matrix
 
