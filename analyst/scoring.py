@@ -8,7 +8,7 @@ requeues the failed and the stalled ones, so no event waits unscored without any
 import datetime as dt
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.db import OperationalError, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 
-from analyst.models import Event, EventScore, EventWaveformFeatures, ScoringState
+from analyst.cnn import cnn_features_for_events, events_schedule_cnn
+from analyst.models import CnnPrediction, Event, EventScore, EventWaveformFeatures, ScoringState
 from analyst.vocabulary import ReviewState
 from analyst.waveform_features import events_waveform_features, measurements_of
 from ranking.classes import DECISION_CLASSES, NOT_EXISTING, decision_class_for
@@ -34,6 +35,7 @@ from ranking.features import (
     posix_seconds,
 )
 from ranking.gazetteer import Gazetteer, GazetteerError, gazetteer_read
+from ranking.models import ModelVersion
 from ranking.ranker import importance
 from ranking.registry import LoadedRanker, ModelArtifactError, model_version_active, ranker_active_load
 
@@ -129,7 +131,40 @@ def reviewed_catalogue(*, near: Sequence[Event] | None = None) -> ReviewedCatalo
     )
 
 
-def event_inputs(*, event: Event, waveform_features: EventWaveformFeatures | None = None) -> EventInputs:
+@dataclass(frozen=True)
+class CnnFeatures:
+    """An event's stacking features (ranking.features.CNN_FEATURE_NAMES -> value) and the CNN version they are from."""
+
+    version: str
+    values: dict[str, float]
+
+
+def events_cnn_features(*, event_ids: Sequence[int]) -> dict[int, CnnFeatures]:
+    """The CNN features of the events that have a prediction with probabilities (the active CNN's, else the
+    newest), with that prediction's CNN version; events without one are absent (their features stay NaN)."""
+    values = cnn_features_for_events(list(event_ids))
+    if not values:
+        return {}
+    active = model_version_active(kind=ModelVersion.Kind.CNN)
+    versions: dict[int, str] = {}
+    # The same choice as cnn_features_for_events: the active CNN's row, else the newest row.
+    for event_id, version in (
+        CnnPrediction.objects.filter(event_id__in=list(values))
+        .exclude(class_probabilities={})
+        .order_by("event_id", "-created_at", "-pk")
+        .values_list("event_id", "model_version")
+    ):
+        if event_id not in versions or (active is not None and version == active.version):
+            versions[event_id] = version
+    return {event_id: CnnFeatures(versions[event_id], row) for event_id, row in values.items() if event_id in versions}
+
+
+def event_inputs(
+    *,
+    event: Event,
+    waveform_features: EventWaveformFeatures | None = None,
+    cnn_features: Mapping[str, float] | None = None,
+) -> EventInputs:
     """The ranker's inputs for one located event (its preferred origin must be loaded alongside)."""
     assert event.origin_time is not None and event.latitude is not None and event.longitude is not None
     origin = event.preferred_origin
@@ -157,17 +192,34 @@ def event_inputs(*, event: Event, waveform_features: EventWaveformFeatures | Non
             else None
         ),
         similarity_channels=None if waveform_features is None else waveform_features.similarity_channels,
+        cnn_features=dict(cnn_features or {}),
     )
 
 
-def events_feature_matrix(*, events: Sequence[Event]) -> FloatArray:
+def events_feature_matrix(
+    *,
+    events: Sequence[Event],
+    waveform: Mapping[int, EventWaveformFeatures] | None = None,
+    cnn: Mapping[int, CnnFeatures] | None = None,
+) -> FloatArray:
     """Features of located events, rows in ``events`` order (see ranking.features.FEATURES).
 
-    Waveform features come from the per-event cache, measured first where missing or stale.
+    Waveform features come from the per-event cache, measured first where missing or stale; the CNN features
+    from the stored CNN predictions. Either is read here unless given (``waveform``, ``cnn``).
     """
-    waveform = events_waveform_features(events=events)
+    if waveform is None:
+        waveform = events_waveform_features(events=events)
+    if cnn is None:
+        cnn = events_cnn_features(event_ids=[event.pk for event in events])
     return feature_matrix(
-        [event_inputs(event=event, waveform_features=waveform.get(event.pk)) for event in events],
+        [
+            event_inputs(
+                event=event,
+                waveform_features=waveform.get(event.pk),
+                cnn_features=found.values if (found := cnn.get(event.pk)) else None,
+            )
+            for event in events
+        ],
         gazetteer=gazetteer_current(),
         reviewed=reviewed_catalogue(near=events),
     )
@@ -178,11 +230,12 @@ def _batches(ids: Sequence[int], size: int) -> Iterable[list[int]]:
         yield list(ids[start : start + size])
 
 
-def events_enqueue_scoring(*, event_ids: Sequence[int], batch_size: int | None = None) -> int:
+def events_enqueue_scoring(*, event_ids: Sequence[int], batch_size: int | None = None, measure: bool = True) -> int:
     """Mark unreviewed events queued and send them to the workers in batches; returns how many were sent.
 
     Each batch is a chain on the `cpu` queue: measure the waveform features (cached per event), then
     score. The scoring step measures whatever the first step could not, so a lost first step costs time only.
+    Without ``measure`` only the scoring task is sent: measuring queues the CNN, scoring alone never does.
     """
     from analyst.tasks import measure_waveforms, score_events  # the tasks module imports this one
 
@@ -198,17 +251,35 @@ def events_enqueue_scoring(*, event_ids: Sequence[int], batch_size: int | None =
     )
     try:
         for batch in _batches(ids, batch_size or settings.SEISTRIAGE_SCORING_BATCH_SIZE):
-            (measure_waveforms.si(batch) | score_events.si(batch)).delay()
+            if measure:
+                (measure_waveforms.si(batch) | score_events.si(batch)).delay()
+            else:
+                score_events.delay(batch)
     except Exception:  # the broker is down: the sweep sends them again once it is back
         logger.exception("could not send %d events to scoring; the sweep will retry", len(ids))
     return len(ids)
 
 
-def events_schedule_scoring(*, event_ids: Sequence[int]) -> None:
+def events_schedule_scoring(*, event_ids: Sequence[int], measure: bool = True) -> None:
     """Score these events once the current transaction commits (at once outside a transaction)."""
     ids = list(event_ids)
     if ids:
-        transaction.on_commit(lambda: events_enqueue_scoring(event_ids=ids))
+        transaction.on_commit(lambda: events_enqueue_scoring(event_ids=ids, measure=measure))
+
+
+def events_rescore_after_cnn(*, event_ids: Sequence[int]) -> None:
+    """The CNN stored predictions for these events: score again, once committed, those it found windows for.
+
+    Scoring only (no measuring, which would queue the CNN again); an event whose score already includes the
+    prediction is skipped by events_score, so the rescoring is idempotent whichever task finishes first.
+    """
+    ids = list(
+        CnnPrediction.objects.filter(event_id__in=list(event_ids))
+        .exclude(class_probabilities={})
+        .values_list("event_id", flat=True)
+        .distinct()
+    )
+    events_schedule_scoring(event_ids=sorted(ids), measure=False)
 
 
 def _mark(ids: Sequence[int], state: str, error: str) -> None:
@@ -258,11 +329,20 @@ def events_score(*, event_ids: Sequence[int], force: bool = False) -> ScoringOut
             event__in=to_score, ranker_version=loaded.version.version
         ).values_list("event_id", "scored_at"):
             latest[event_id] = max(scored_at, latest.get(event_id, scored_at))
-        # New waveforms change the features without touching the event: their measuring time counts too.
+        # New waveforms or a new CNN prediction change the features without touching the event: their times
+        # count too (a score's time is when its inputs were read).
         measured = dict(EventWaveformFeatures.objects.filter(event__in=to_score).values_list("event_id", "measured_at"))
+        classified = dict(
+            CnnPrediction.objects.filter(event__in=to_score)
+            .exclude(class_probabilities={})
+            .values("event_id")
+            .annotate(last=Max("created_at"))
+            .values_list("event_id", "last")
+        )
         current = [
             e for e in to_score
-            if e.pk in latest and latest[e.pk] >= max(e.updated_at, measured.get(e.pk, e.updated_at))
+            if e.pk in latest
+            and latest[e.pk] >= max(e.updated_at, measured.get(e.pk, e.updated_at), classified.get(e.pk, e.updated_at))
         ]  # fmt: skip
         if current:
             _mark([e.pk for e in current], ScoringState.SCORED, "")
@@ -271,7 +351,7 @@ def events_score(*, event_ids: Sequence[int], force: bool = False) -> ScoringOut
     if not to_score:
         return outcome
     try:
-        _score_and_store(to_score, loaded)
+        stored = _score_and_store(to_score, loaded)
     except OperationalError:
         raise
     except Exception as error:
@@ -280,18 +360,23 @@ def events_score(*, event_ids: Sequence[int], force: bool = False) -> ScoringOut
         outcome.state, outcome.error = ScoringState.FAILED, str(error)
         outcome.skipped.extend(e.pk for e in to_score)
         return outcome
-    outcome.scored.extend(e.pk for e in to_score)
+    outcome.scored.extend(e.pk for e in to_score if e.pk in stored)
+    outcome.skipped.extend(e.pk for e in to_score if e.pk not in stored)
     return outcome
 
 
-def _score_and_store(events: list[Event], loaded: LoadedRanker) -> None:
+def _score_and_store(events: list[Event], loaded: LoadedRanker) -> set[int]:
+    """Score and store; returns the ids stored. The score's time is when its inputs were read, so a CNN
+    prediction or a measurement stored meanwhile is newer and makes the next events_score redo the event."""
     model = loaded.model
     weights: dict[str, float] = dict(settings.SEISTRIAGE_CLASS_WEIGHTS)
-    features = events_feature_matrix(events=events)
+    waveform = events_waveform_features(events=events)  # measured where missing: before the score's time
+    now = dt.datetime.now(dt.UTC)
+    cnn = events_cnn_features(event_ids=[e.pk for e in events])
+    features = events_feature_matrix(events=events, waveform=waveform, cnn=cnn)
     probabilities = model.predict_proba(features)
     scores = importance(probabilities, weights)
     explanations = explain_importance(model, features, weights)
-    now = dt.datetime.now(dt.UTC)
     rows: list[EventScore] = []
     for index, event in enumerate(events):
         best = int(np.argmax(probabilities[index]))
@@ -304,7 +389,8 @@ def _score_and_store(events: list[Event], loaded: LoadedRanker) -> None:
             EventScore(
                 event=event,
                 ranker_version=loaded.version.version,
-                model_versions={"ranker": loaded.version.version},
+                model_versions={"ranker": loaded.version.version}
+                | ({"cnn": found.version} if (found := cnn.get(event.pk)) else {}),
                 importance=event.importance,
                 predicted_class=event.predicted_class,
                 class_probabilities={
@@ -321,14 +407,22 @@ def _score_and_store(events: list[Event], loaded: LoadedRanker) -> None:
             )
         )
     with transaction.atomic():
-        EventScore.objects.bulk_create(rows)
+        # Two batches scoring one event (the chain's and the rescoring after the CNN, on two workers): the rows
+        # are locked, and a score from newer inputs that committed first is kept rather than overwritten.
+        ids = [e.pk for e in events]
+        list(Event.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
+        newer = set(EventScore.objects.filter(event_id__in=ids, scored_at__gt=now).values_list("event_id", flat=True))
+        keep = [index for index, event in enumerate(events) if event.pk not in newer]
+        kept_events = [events[index] for index in keep]
+        EventScore.objects.bulk_create([rows[index] for index in keep])
         Event.objects.bulk_update(
-            events, ["importance", "predicted_class", "predicted_probability", "scoring_state", "scoring_error"]
+            kept_events, ["importance", "predicted_class", "predicted_probability", "scoring_state", "scoring_error"]
         )
         # Only a new event becomes scored: an analyst who opened it meanwhile keeps it.
-        Event.objects.filter(pk__in=[e.pk for e in events], review_state=ReviewState.NEW).update(
+        Event.objects.filter(pk__in=[e.pk for e in kept_events], review_state=ReviewState.NEW).update(
             review_state=ReviewState.SCORED
         )
+    return {e.pk for e in kept_events}
 
 
 def events_measure_waveforms(*, event_ids: Sequence[int]) -> int:
@@ -344,9 +438,8 @@ def events_measure_waveforms(*, event_ids: Sequence[int]) -> int:
         ).order_by("pk")
     )  # fmt: skip
     rows = events_waveform_features(events=events)
-    # CNN (helper cnn2): events with waveforms go to the active CNN on the `gpu` queue after the commit.
-    from analyst.cnn import events_schedule_cnn
-
+    # Events with waveforms go to the active CNN on the `gpu` queue after the commit; when it has stored its
+    # predictions, classify_events_cnn schedules their rescoring (events_rescore_after_cnn).
     events_schedule_cnn(event_ids=[event_id for event_id, row in rows.items() if row.channels])
     return sum(1 for row in rows.values() if row.channels)
 

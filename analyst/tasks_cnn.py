@@ -10,6 +10,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from analyst.cnn import cnn_train, events_classify_cnn
+from analyst.scoring import events_rescore_after_cnn
 
 
 @shared_task(
@@ -22,8 +23,12 @@ from analyst.cnn import cnn_train, events_classify_cnn
     time_limit=600,
 )
 def classify_events_cnn(event_ids: list[int]) -> dict[str, object]:
-    """A batch of events through the active CNN (windows of all of them in shared batches)."""
-    return events_classify_cnn(event_ids=event_ids).as_dict()
+    """A batch of events through the active CNN (windows of all of them in shared batches), then the events it
+    classified go back to `cpu` for score_events, so their scores include the CNN features (stacking)."""
+    outcome = events_classify_cnn(event_ids=event_ids)
+    if outcome.classified:
+        events_rescore_after_cnn(event_ids=event_ids)
+    return outcome.as_dict()
 
 
 @shared_task(name="analyst.tasks.train_waveform_network", acks_late=True, time_limit=6 * 3600)

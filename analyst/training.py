@@ -2,7 +2,8 @@
 
 import datetime as dt
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import numpy.typing as npt
 from django.conf import settings
 
 from analyst.models import Event, EventLabel
-from analyst.scoring import class_of_review, events_feature_matrix, events_rescore_unreviewed
+from analyst.scoring import class_of_review, events_cnn_features, events_feature_matrix, events_rescore_unreviewed
 from ranking.classes import DECISION_CLASSES
 from ranking.evaluation import ranker_metrics, ranker_plots
 from ranking.features import FEATURE_NAMES, FEATURE_VERSION
@@ -31,10 +32,15 @@ class LabelledEvents:
     labels: npt.NDArray[np.int64]
     times: npt.NDArray[np.float64]
     magnitudes: npt.NDArray[np.float64]
+    cnn_versions: dict[int, str] = field(default_factory=dict)  # event id -> CNN version of its CNN features
 
 
 def labelled_events(*, since: dt.datetime | None = None, until: dt.datetime | None = None) -> LabelledEvents:
-    """Located events with a decision label (each event's latest label), in origin-time order."""
+    """Located events with a decision label (each event's latest label), in origin-time order.
+
+    Their CNN features come from the stored predictions (the active CNN's, else the newest), so a ranker
+    trained after a CNN promotion stacks on that CNN wherever it has classified the labelled events.
+    """
     events = Event.objects.filter(origin_time__isnull=False, latitude__isnull=False, longitude__isnull=False)
     if since is not None:
         events = events.filter(origin_time__gte=since)
@@ -52,12 +58,14 @@ def labelled_events(*, since: dt.datetime | None = None, until: dt.datetime | No
         if decision_class is not None:
             latest[event_id] = DECISION_CLASSES.index(decision_class)
     rows = list(events.filter(pk__in=list(latest)).select_related("preferred_origin").order_by("origin_time", "pk"))
+    cnn = events_cnn_features(event_ids=[e.pk for e in rows])
     return LabelledEvents(
         event_ids=[e.pk for e in rows],
-        features=events_feature_matrix(events=rows),
+        features=events_feature_matrix(events=rows, cnn=cnn),
         labels=np.array([latest[e.pk] for e in rows], dtype=np.int64),
         times=np.array([e.origin_time.timestamp() for e in rows if e.origin_time], dtype=np.float64),
         magnitudes=np.array([np.nan if e.magnitude is None else e.magnitude for e in rows], dtype=np.float64),
+        cnn_versions={event_id: found.version for event_id, found in cnn.items()},
     )
 
 
@@ -97,6 +105,10 @@ def ranker_train(
             "first_origin_time": dt.datetime.fromtimestamp(data.times.min(), dt.UTC).isoformat(),
             "last_origin_time": dt.datetime.fromtimestamp(data.times.max(), dt.UTC).isoformat(),
             "features_used": [FEATURE_NAMES[c] for c in model.used_columns],
+            "cnn": {
+                "events": len(data.cnn_versions),
+                "versions": dict(Counter(data.cnn_versions.values()).most_common()),
+            },
             "fit_seconds": round(time.perf_counter() - started, 2),
         },
     )
