@@ -4,6 +4,7 @@ reviewed from the keyboard alone, the audit trail, and two analysts meeting on o
 import datetime as dt
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,19 @@ def column_values(page: Page, column: str) -> list[str]:
     return page.locator(f"table.queue tbody tr td:nth-child({index + 1})").all_inner_texts()
 
 
+def settled_column_values(page: Page, column: str, *, timeout: float = 20.0) -> list[str]:
+    """The column's values once the queue has redrawn: the URL changes before the new rows arrive."""
+    deadline = time.monotonic() + timeout
+    values = column_values(page, column)
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+        again = column_values(page, column)
+        if again and again == values:
+            return again
+        values = again
+    return values
+
+
 def first_number(text: str) -> float:
     return float(text.split()[0])
 
@@ -76,7 +90,7 @@ def test_an_analyst_sorts_filters_and_reviews_three_events_from_the_keyboard(liv
         page.get_by_role("button", name="Mag").click()
         expect(page).to_have_url(f"{live_server.url}/?ordering=-magnitude")
         expect(page.locator("th[data-column=magnitude]")).to_have_attribute("aria-sort", "descending")
-        magnitudes = [first_number(v) for v in column_values(page, "magnitude") if v != "—"]
+        magnitudes = [first_number(v) for v in settled_column_values(page, "magnitude") if v != "—"]
         assert magnitudes == sorted(magnitudes, reverse=True) and len(magnitudes) > 10
 
         page.fill("input[name=region]", "alaska")

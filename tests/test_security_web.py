@@ -363,7 +363,9 @@ PRODUCTION = {
 
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION}
+    # The test command itself relaxes cookie security for http test servers; production must use the defaults.
+    relaxed = {"SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "DEBUG", "ALLOWED_HOSTS"}
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION and k not in relaxed}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env},
                           capture_output=True, text=True, timeout=240)  # fmt: skip
 
