@@ -210,9 +210,13 @@ def ranker_fit(
     order = np.argsort(times, kind="stable")
     features, labels = features[order], labels[order]
     split = round(len(labels) * (1.0 - calibration_share))
+    if len(np.unique(labels)) < 2:
+        raise ValueError("the labelled events hold fewer than two decision classes")
+    if len(np.unique(labels[:split])) < len(np.unique(labels)):
+        # A first catalogue can hold a class only in its newest events (a handful of blasts, say). Learning
+        # every class matters more than a calibration holdout then: fit on all of them, leave it uncalibrated.
+        split = len(labels)
     fit_rows = slice(0, split)
-    if len(np.unique(labels[fit_rows])) < 2:
-        raise ValueError("the training part of the labelled events holds fewer than two decision classes")
     # A feature no training event has (no gazetteer, no waveforms yet) carries nothing to learn: leave it out.
     used_columns = tuple(int(c) for c in np.flatnonzero(~np.isnan(features[fit_rows]).all(axis=0)))
     estimator = make_estimator(estimator_name, random_state=random_state)

@@ -110,3 +110,28 @@ def test_the_ranker_orders_explosions_far_ahead_of_time_and_magnitude(split, mod
     assert effort["class probability"]["95%"] < effort["origin time"]["95%"] / 2
     assert effort["class probability"]["95%"] < effort["magnitude"]["95%"]
     assert metrics["per_class"][EARTHQUAKE]["roc_auc"] > 0.9
+
+
+def test_a_class_seen_only_in_the_newest_labels_is_still_learned_without_calibration(split) -> None:
+    earthquakes = np.flatnonzero(split["labels"] == EQ)[:200]
+    explosions = np.flatnonzero(split["labels"] == EX)
+    # Real PNSN earthquakes, then the latest few real explosions: all blasts fall in the newest 20 %.
+    rows = np.concatenate([earthquakes, explosions[-10:]])
+    times = np.concatenate([np.sort(split["times"][earthquakes]), split["times"][explosions[-10:]] + 1e9])
+    model = ranker_fit(
+        split["features"][rows], split["labels"][rows], times,
+        feature_names=FEATURE_NAMES, feature_version=FEATURE_VERSION,
+    )  # fmt: skip
+    assert set(model.trained_classes) == {EQ, EX}
+    assert model.calibration == {}
+    probabilities = model.predict_proba(split["features"][explosions[-10:]])
+    assert probabilities[:, EX].mean() > 0.5
+
+
+def test_labels_of_one_class_only_are_refused(split) -> None:
+    earthquakes = np.flatnonzero(split["labels"] == EQ)[:50]
+    with pytest.raises(ValueError, match="fewer than two decision classes"):
+        ranker_fit(
+            split["features"][earthquakes], split["labels"][earthquakes], split["times"][earthquakes],
+            feature_names=FEATURE_NAMES, feature_version=FEATURE_VERSION,
+        )  # fmt: skip
