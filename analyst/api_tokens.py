@@ -1,7 +1,7 @@
 """API tokens for scripts: a logged-in user with a role creates (or replaces) and revokes their own token."""
 
 from django.contrib.auth.models import User
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import IsAuthenticated
@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analyst.api.permissions import HasSeistriageRole
+from analyst.api.schema import ANY_ROLE, FORBIDDEN
 
 _TokenOut = inline_serializer("ApiToken", {"key": serializers.CharField(), "created": serializers.DateTimeField()})
 _TokenState = inline_serializer("ApiTokenState", {"exists": serializers.BooleanField()})
@@ -20,19 +21,34 @@ class ApiTokenApi(APIView):
 
     permission_classes = [IsAuthenticated, HasSeistriageRole]
 
-    @extend_schema(responses={200: _TokenState})
+    @extend_schema(
+        summary="Whether you have an API token",
+        description=f"{ANY_ROLE} The key itself is shown only when it is made. Errors: 403.",
+        responses={200: _TokenState, 403: FORBIDDEN},
+    )
     def get(self, request: Request) -> Response:
         assert isinstance(request.user, User)
         return Response({"exists": Token.objects.filter(user=request.user).exists()})
 
-    @extend_schema(request=None, responses={201: _TokenOut})
+    @extend_schema(
+        summary="Make a new API token for scripts (replacing your old one)",
+        description=f"{ANY_ROLE} The key is shown once; send it as `Authorization: Token <key>`. Any older token of "
+        "yours stops working. Errors: 403.",
+        request=None,
+        responses={201: _TokenOut, 403: FORBIDDEN},
+    )
     def post(self, request: Request) -> Response:
         assert isinstance(request.user, User)
         Token.objects.filter(user=request.user).delete()
         token = Token.objects.create(user=request.user)
         return Response({"key": token.key, "created": token.created}, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(
+        summary="Revoke your API token",
+        description=f"{ANY_ROLE} Errors: 403.",
+        request=None,
+        responses={204: OpenApiResponse(description="revoked (or there was none)"), 403: FORBIDDEN},
+    )
     def delete(self, request: Request) -> Response:
         assert isinstance(request.user, User)
         Token.objects.filter(user=request.user).delete()

@@ -15,12 +15,25 @@ from typing import Any
 import obspy
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from obspy import UTCDateTime
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from analyst.api.permissions import HasSeistriageRole
+from analyst.api.schema import (
+    ANY_ROLE,
+    EVENT_ID,
+    FORBIDDEN,
+    SEED_ID,
+    RecordSectionSerializer,
+    SpectrogramFigureSerializer,
+    TraceFigureSerializer,
+    WaveformErrorSerializer,
+    not_found,
+)
 from analyst.models import Event, Pick
 from analyst.vocabulary import EvaluationMode
 from waveforms import sources
@@ -320,9 +333,43 @@ def _answer(produce: Any, request: Request, **kwargs: Any) -> HttpResponse:
     return HttpResponse(payload, content_type="application/json")
 
 
+_WAVEFORM_PARAMETERS = [
+    OpenApiParameter("filter", OpenApiTypes.STR, enum=list(FILTER_PRESETS),
+                     description="a band-pass preset in Hz; or give fmin and/or fmax"),
+    OpenApiParameter("fmin", OpenApiTypes.NUMBER, description="band-pass (with fmax) or high-pass corner, Hz"),
+    OpenApiParameter("fmax", OpenApiTypes.NUMBER, description="band-pass (with fmin) or low-pass corner, Hz"),
+    OpenApiParameter("start", OpenApiTypes.STR, description="window start: seconds after the origin time "
+                     "(may be negative) or an ISO 8601 time; default from the picks and predicted arrivals"),
+    OpenApiParameter("end", OpenApiTypes.STR, description="window end, as start; the window may span at most "
+                     f"{MAX_WINDOW_S / 86400:g} days"),
+    OpenApiParameter("width", OpenApiTypes.INT, description=f"figure width in pixels, 50-{MAX_WIDTH} (default "
+                     f"{DEFAULT_WIDTH}): traces are decimated to about this many points"),
+]  # fmt: skip
+_WAVEFORM_ERRORS = {
+    400: OpenApiResponse(WaveformErrorSerializer, description="a bad query parameter or SEED id, named in `error`"),
+    403: FORBIDDEN,
+    404: not_found("no event with this id"),
+}
+_DATA_PROBLEMS = (
+    " Channels without data, unreadable files and filters a channel cannot take are listed under `problems` "
+    "and never fail the figure; a window with no waveforms answers 200 with a `message`."
+)
+
+
 class EventWaveformsApi(APIView):
     permission_classes = [IsAuthenticated, HasSeistriageRole]  # an outsider with no role gets 403
 
+    @extend_schema(
+        summary="Record section of an event: its channels around the origin time, with picks and predicted arrivals",
+        description=f"{ANY_ROLE}{_DATA_PROBLEMS} Errors: 400 naming the parameter, 403, 404 for an unknown event.",
+        parameters=[
+            EVENT_ID,
+            *_WAVEFORM_PARAMETERS,
+            OpenApiParameter("channels", OpenApiTypes.STR, description="only these SEED ids NET.STA.LOC.CHA, "
+                             "separated by commas (default: every channel with data in the window)"),
+        ],
+        responses={200: RecordSectionSerializer, **_WAVEFORM_ERRORS},
+    )  # fmt: skip
     def get(self, request: Request, event_id: int) -> HttpResponse:
         return _answer(event_waveforms_payload, request, event_id=event_id)
 
@@ -330,6 +377,13 @@ class EventWaveformsApi(APIView):
 class EventTraceApi(APIView):
     permission_classes = [IsAuthenticated, HasSeistriageRole]  # an outsider with no role gets 403
 
+    @extend_schema(
+        operation_id="events_waveforms_trace_retrieve",
+        summary="One channel of an event as a figure, with its sampling and the CNN's saliency",
+        description=f"{ANY_ROLE}{_DATA_PROBLEMS} Errors: 400 naming the parameter, 403, 404 for an unknown event.",
+        parameters=[EVENT_ID, SEED_ID, *_WAVEFORM_PARAMETERS],
+        responses={200: TraceFigureSerializer, **_WAVEFORM_ERRORS},
+    )
     def get(self, request: Request, event_id: int, seed_id: str) -> HttpResponse:
         return _answer(event_trace_payload, request, event_id=event_id, seed_id=seed_id)
 
@@ -337,5 +391,11 @@ class EventTraceApi(APIView):
 class EventSpectrogramApi(APIView):
     permission_classes = [IsAuthenticated, HasSeistriageRole]  # an outsider with no role gets 403
 
+    @extend_schema(
+        summary="Spectrogram of one channel of an event",
+        description=f"{ANY_ROLE}{_DATA_PROBLEMS} Errors: 400 naming the parameter, 403, 404 for an unknown event.",
+        parameters=[EVENT_ID, SEED_ID, *_WAVEFORM_PARAMETERS],
+        responses={200: SpectrogramFigureSerializer, **_WAVEFORM_ERRORS},
+    )
     def get(self, request: Request, event_id: int, seed_id: str) -> HttpResponse:
         return _answer(event_spectrogram_payload, request, event_id=event_id, seed_id=seed_id)

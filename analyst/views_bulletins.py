@@ -13,7 +13,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, Stream
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -23,6 +23,16 @@ from rest_framework.settings import APISettings
 from rest_framework.views import APIView
 
 from analyst.api.permissions import HasSeistriageRole, HasSeniorRole
+from analyst.api.schema import (
+    ANY_ROLE,
+    FORBIDDEN,
+    GEOJSON_BULLETIN,
+    SENIOR_ROLE,
+    bad_request,
+    forbidden,
+    id_in_path,
+    not_found,
+)
 from analyst.bulletins.selection import EventCriteria
 from analyst.bulletins.services import (
     STATUS_CHOICES,
@@ -38,23 +48,46 @@ from analyst.roles import user_is_senior_analyst
 from analyst.views import analyst_required
 from analyst.vocabulary import QUAKEML_EVENT_TYPES
 
+# The media types bulletins are served as (one per format; QuakeML and SC3ML share application/xml); GeoJSON is
+# a JSON object, the others are files.
+_BULLETIN_FILES = {
+    (200, media): GEOJSON_BULLETIN if media.endswith("json") else OpenApiTypes.BINARY
+    for media in sorted({writer.content_type for writer in WRITERS.values()})
+}
+
 
 class BulletinRequestSerializer(serializers.Serializer[dict[str, Any]]):
     """What to put in a bulletin: a time window (UTC, inclusive), a format, which review states and filters."""
 
     start = serializers.DateTimeField(help_text="origin time from (UTC, inclusive)")
     end = serializers.DateTimeField(help_text="origin time until (UTC, inclusive)")
-    format = serializers.ChoiceField(choices=BULLETIN_FORMATS)
+    format = serializers.ChoiceField(choices=BULLETIN_FORMATS, help_text="the bulletin's file format")
     status = serializers.ChoiceField(
         choices=tuple(STATUS_CHOICES), default="accepted", help_text="accepted, or all: also unreviewed and rejected"
     )
-    event_types = serializers.ListField(child=serializers.ChoiceField(choices=QUAKEML_EVENT_TYPES), required=False)
-    min_magnitude = serializers.FloatField(required=False, allow_null=True, min_value=-10, max_value=12)
-    max_magnitude = serializers.FloatField(required=False, allow_null=True, min_value=-10, max_value=12)
-    min_latitude = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
-    max_latitude = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
-    min_longitude = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180)
-    max_longitude = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180)
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=QUAKEML_EVENT_TYPES),
+        required=False,
+        help_text="only these QuakeML event types (repeat the parameter for several); default all",
+    )
+    min_magnitude = serializers.FloatField(
+        required=False, allow_null=True, min_value=-10, max_value=12, help_text="smallest preferred magnitude"
+    )
+    max_magnitude = serializers.FloatField(
+        required=False, allow_null=True, min_value=-10, max_value=12, help_text="largest preferred magnitude"
+    )
+    min_latitude = serializers.FloatField(
+        required=False, allow_null=True, min_value=-90, max_value=90, help_text="box: southern edge, degrees"
+    )
+    max_latitude = serializers.FloatField(
+        required=False, allow_null=True, min_value=-90, max_value=90, help_text="box: northern edge, degrees"
+    )
+    min_longitude = serializers.FloatField(
+        required=False, allow_null=True, min_value=-180, max_value=180, help_text="box: western edge, degrees"
+    )
+    max_longitude = serializers.FloatField(
+        required=False, allow_null=True, min_value=-180, max_value=180, help_text="box: eastern edge, degrees"
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         filters = {k: v for k, v in attrs.items() if k not in {"start", "end", "format", "status"} and v is not None}
@@ -165,14 +198,27 @@ class BulletinListApi(APIView):
         senior = [HasSeniorRole()] if self.request.method == "POST" else []
         return [IsAuthenticated(), HasSeistriageRole(), *senior]
 
-    @extend_schema(responses={200: BulletinSerializer(many=True)})
+    @extend_schema(
+        summary="Published bulletins, newest first",
+        description=f"{ANY_ROLE} Each with who published it and when, its selection, event count, size and SHA-256, "
+        "and the URL of its stored file. Errors: 403.",
+        responses={200: BulletinSerializer(many=True), 403: FORBIDDEN},
+    )
     def get(self, request: Request) -> Response:
         return Response(BulletinSerializer(bulletins_published(), many=True).data)
 
-    @extend_schema(request=BulletinRequestSerializer, responses={
-        201: BulletinSerializer, 400: OpenApiResponse(description="a field is invalid; the message names it"),
-        403: OpenApiResponse(description="publishing needs the senior analyst role"),
-    })  # fmt: skip
+    @extend_schema(
+        summary="Publish a bulletin: write the selected events to a file and record it",
+        description=f"{SENIOR_ROLE} (reading the list needs any role). By default only accepted events; "
+        "`status=all` adds unreviewed and rejected ones (rejected as type `not existing`). The file is kept and "
+        "can be downloaded again byte for byte. Errors: 400 naming the field (nothing is written), 403.",
+        request=BulletinRequestSerializer,
+        responses={
+            201: BulletinSerializer,
+            400: bad_request("a field is invalid", example={"end": ["must be after start"]}),
+            403: forbidden("or the user is not a senior analyst or admin (publishing needs that role)"),
+        },
+    )
     def post(self, request: Request) -> Response:
         form = BulletinRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -186,8 +232,14 @@ class BulletinFileApi(APIView):
 
     permission_classes = [IsAuthenticated, HasSeistriageRole]
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
-                              404: OpenApiResponse(description="no such bulletin, or its file is gone")})  # fmt: skip
+    @extend_schema(
+        summary="Download a published bulletin's file, byte for byte",
+        description=f"{ANY_ROLE} Its SHA-256 is in the bulletin record. Errors: 403; 404 for an unknown bulletin "
+        "or one whose file is no longer on disk.",
+        parameters=[id_in_path("bulletin_id", "the published bulletin's id")],
+        responses={**_BULLETIN_FILES, 403: FORBIDDEN,
+                   404: not_found("no such bulletin, or its file is gone")},
+    )  # fmt: skip
     def get(self, request: Request, bulletin_id: int) -> FileResponse:
         return _stored_file(get_object_or_404(Bulletin, pk=bulletin_id))
 
@@ -204,10 +256,17 @@ class BulletinExportApi(APIView):
     permission_classes = [IsAuthenticated, HasSeistriageRole]
     content_negotiation_class = _FormatNamesTheBulletin
 
-    @extend_schema(parameters=[BulletinRequestSerializer], responses={
-        (200, "application/octet-stream"): OpenApiTypes.BINARY,
-        400: OpenApiResponse(description="a parameter is invalid; the message names it"),
-    })  # fmt: skip
+    @extend_schema(
+        summary="Export a draft bulletin of the selected events (streamed, not recorded)",
+        description=f"{ANY_ROLE} Here `format` is the bulletin format, not a renderer choice. The file streams "
+        "as it is written, so a long window does not load into memory. Errors: 400 naming the parameter, 403.",
+        parameters=[BulletinRequestSerializer],
+        responses={
+            **_BULLETIN_FILES,
+            400: bad_request("a parameter is invalid", example={"format": ['"pdf" is not a valid choice.']}),
+            403: FORBIDDEN,
+        },
+    )
     def get(self, request: Request) -> StreamingHttpResponse:
         form = BulletinRequestSerializer(data=request.query_params)
         form.is_valid(raise_exception=True)

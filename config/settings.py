@@ -283,6 +283,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name per vocabulary (the event's fields and the review/export inputs share them).
+    "ENUM_NAME_OVERRIDES": {
+        "EventTypeEnum": "analyst.vocabulary.EVENT_TYPE_CHOICES",
+        "CertaintyEnum": "analyst.vocabulary.TypeCertainty",
+    },
 }
 # Learning loop (docs/learning.md): retrain after this many new analyst labels (0 = never), nightly at this UTC
 # hour (-1 = never), hold out the newest share of labelled events for the candidate-vs-active comparison, and

@@ -4,6 +4,8 @@ from functools import lru_cache
 from typing import Any
 
 from django.http import QueryDict
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from analyst.selectors_queue import DEFAULT_ORDERING, QUEUE_ORDERINGS, QueueFilters
@@ -11,6 +13,7 @@ from analyst.vocabulary import QUAKEML_EVENT_TYPES, ReviewState
 from ranking.classes import DECISION_CLASSES
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class CommaSeparatedChoices(serializers.Field[tuple[str, ...], str, str, Any]):
     """`a,b,c` -> ("a", "b", "c"), each checked against the allowed values (when there are some)."""
 
@@ -37,29 +40,74 @@ def _ordering_choices() -> list[str]:
 
 
 class QueueQuerySerializer(serializers.Serializer[QueueFilters]):
-    time_min = serializers.DateTimeField(required=False)
-    time_max = serializers.DateTimeField(required=False)
-    magnitude_min = serializers.FloatField(required=False)
-    magnitude_max = serializers.FloatField(required=False)
-    depth_min = serializers.FloatField(required=False)
-    depth_max = serializers.FloatField(required=False)
-    latitude_min = serializers.FloatField(required=False, min_value=-90, max_value=90)
-    latitude_max = serializers.FloatField(required=False, min_value=-90, max_value=90)
-    longitude_min = serializers.FloatField(required=False, min_value=-180, max_value=180)
-    longitude_max = serializers.FloatField(required=False, min_value=-180, max_value=180)
-    near_latitude = serializers.FloatField(required=False, min_value=-90, max_value=90)
-    near_longitude = serializers.FloatField(required=False, min_value=-180, max_value=180)
-    radius_km = serializers.FloatField(required=False, min_value=0, max_value=20100)
-    region = serializers.CharField(required=False, max_length=128)
-    importance_min = serializers.FloatField(required=False)
-    importance_max = serializers.FloatField(required=False)
-    predicted_class = CommaSeparatedChoices(required=False, choices=tuple(DECISION_CLASSES))
-    event_type = CommaSeparatedChoices(required=False, choices=QUAKEML_EVENT_TYPES)
-    review_state = CommaSeparatedChoices(required=False, choices=tuple(ReviewState.values))
-    agency = CommaSeparatedChoices(required=False)
-    claimed_by = serializers.CharField(required=False, max_length=150)
-    hide_false = serializers.BooleanField(required=False, default=False)
-    ordering = serializers.ChoiceField(required=False, choices=_ordering_choices(), default=DEFAULT_ORDERING)
+    time_min = serializers.DateTimeField(required=False, help_text="origin time from (ISO 8601, UTC)")
+    time_max = serializers.DateTimeField(required=False, help_text="origin time until (ISO 8601, UTC)")
+    magnitude_min = serializers.FloatField(required=False, help_text="smallest magnitude")
+    magnitude_max = serializers.FloatField(required=False, help_text="largest magnitude")
+    depth_min = serializers.FloatField(required=False, help_text="shallowest depth, km")
+    depth_max = serializers.FloatField(required=False, help_text="deepest depth, km")
+    latitude_min = serializers.FloatField(
+        required=False, min_value=-90, max_value=90, help_text="box: southern edge, degrees"
+    )
+    latitude_max = serializers.FloatField(
+        required=False, min_value=-90, max_value=90, help_text="box: northern edge, degrees"
+    )
+    longitude_min = serializers.FloatField(
+        required=False,
+        min_value=-180,
+        max_value=180,
+        help_text="box: western edge, degrees (west > east crosses the antimeridian)",
+    )
+    longitude_max = serializers.FloatField(
+        required=False, min_value=-180, max_value=180, help_text="box: eastern edge, degrees"
+    )
+    near_latitude = serializers.FloatField(
+        required=False,
+        min_value=-90,
+        max_value=90,
+        help_text="distance filter: latitude of the point (with near_longitude and radius_km)",
+    )
+    near_longitude = serializers.FloatField(
+        required=False,
+        min_value=-180,
+        max_value=180,
+        help_text="distance filter: longitude of the point (with near_latitude and radius_km)",
+    )
+    radius_km = serializers.FloatField(
+        required=False,
+        min_value=0,
+        max_value=20100,
+        help_text="distance filter: events within this many km of the point",
+    )
+    region = serializers.CharField(
+        required=False, max_length=128, help_text="region name contains this text (any case)"
+    )
+    importance_min = serializers.FloatField(required=False, help_text="lowest importance score")
+    importance_max = serializers.FloatField(required=False, help_text="highest importance score")
+    predicted_class = CommaSeparatedChoices(
+        required=False, choices=tuple(DECISION_CLASSES), help_text=f"comma-separated, of: {', '.join(DECISION_CLASSES)}"
+    )
+    event_type = CommaSeparatedChoices(
+        required=False, choices=QUAKEML_EVENT_TYPES, help_text="comma-separated QuakeML event types"
+    )
+    review_state = CommaSeparatedChoices(
+        required=False,
+        choices=tuple(ReviewState.values),
+        help_text=f"comma-separated, of: {', '.join(ReviewState.values)}",
+    )
+    agency = CommaSeparatedChoices(required=False, help_text="comma-separated agency ids")
+    claimed_by = serializers.CharField(
+        required=False, max_length=150, help_text="claimed by this username; `me` (yourself), `anyone` or `nobody`"
+    )
+    hide_false = serializers.BooleanField(
+        required=False, default=False, help_text="true: leave out rejected events and those typed `not existing`"
+    )
+    ordering = serializers.ChoiceField(
+        required=False,
+        choices=_ordering_choices(),
+        default=DEFAULT_ORDERING,
+        help_text="sort column; a leading '-' sorts descending (default -importance)",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         near = [attrs.get(name) is not None for name in ("near_latitude", "near_longitude", "radius_km")]
