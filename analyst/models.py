@@ -273,6 +273,7 @@ class AuditAction(models.TextChoices):
     SET_TYPE = "set_type", "set type"
     COMMENT = "comment", "commented"
     CLAIM_BREAK = "claim_break", "broke a claim"
+    REVIEW_REFUSED = "review_refused", "decision refused (conflict)"
 
 
 class AuditEntry(models.Model):

@@ -9,6 +9,7 @@ it lasts (a senior analyst may break it).
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -115,11 +116,49 @@ def event_review(
 ) -> Event:
     """Apply one decision in one transaction: the event, an audit entry and (for a type) a training label.
 
-    Raises Event.DoesNotExist, ReviewInputError, EventClaimedError or EventVersionConflictError.
+    Raises Event.DoesNotExist, ReviewInputError, EventClaimedError or EventVersionConflictError; the last two
+    (HTTP 409) leave a `review_refused` audit entry, so the trail shows every attempt, the losing one included.
     """
     comment = comment.strip()
     if decision == AuditAction.COMMENT and not comment:
         raise ReviewInputError("comment", "a comment needs some text")
+    attempted = {"decision": decision, "event_type": event_type, "certainty": certainty, "version_seen": version}
+    try:
+        return _event_review_apply(
+            event_id=event_id, user=user, version=version, decision=decision, event_type=event_type,
+            certainty=certainty, comment=comment,
+        )  # fmt: skip
+    except EventVersionConflictError as error:
+        _review_refused_record(
+            event=error.event, user=user, attempted=attempted, reason="stale version", comment=comment
+        )
+        raise
+    except EventClaimedError as error:
+        event = Event.objects.get(pk=event_id)
+        holder = error.claim.user.get_username()
+        _review_refused_record(
+            event=event, user=user, attempted=attempted, reason=f"claimed by {holder}", comment=comment
+        )
+        raise
+
+
+def _review_refused_record(*, event: Event, user: User, attempted: dict[str, Any], reason: str, comment: str) -> None:
+    """Record a refused decision in the audit trail, in its own transaction after the failed one rolled back.
+
+    The entry changes nothing: `before` is the state the event was in when it refused, `after` what was asked
+    for, `event_version` the event's current version (the analyst saw `attempted["version_seen"]`).
+    """
+    state = {name: getattr(event, name) for name in REVIEW_FIELDS}
+    with transaction.atomic():
+        audit_entry_record(
+            event=event, user=user, action=AuditAction.REVIEW_REFUSED, before=state,
+            after={**attempted, "refused": reason}, comment=comment,
+        )  # fmt: skip
+
+
+def _event_review_apply(
+    *, event_id: int, user: User, version: int, decision: str, event_type: str, certainty: str, comment: str
+) -> Event:
     with transaction.atomic():
         event = Event.objects.get(pk=event_id)
         claim = event_claim_active(event_id=event_id)

@@ -1,6 +1,7 @@
 """Two analysts deciding the same real event at the same moment, through real concurrent HTTP requests to a live
 server: exactly one decision wins, the other gets 409, and only the winner's change is in the event, the audit and
-the training labels. (The refused attempt is not yet recorded in the audit trail: see the issue's fault list.)"""
+the training labels; the audit trail shows both attempts (the loser's as `review_refused`, naming what was asked
+and the version it saw)."""
 
 import threading
 from pathlib import Path
@@ -63,7 +64,13 @@ def test_two_analysts_deciding_one_event_at_once_one_wins_and_one_gets_409(live_
         event.refresh_from_db()
         assert event.version == 2 and event.review_state == "accepted"
         assert event.event_type == ("earthquake" if winner == "ada" else "quarry blast")
-        entries = list(AuditEntry.objects.filter(event=event).select_related("user"))
-        changes = [(e.user.username if e.user else None, e.action) for e in entries if e.action != "conflict"]
-        assert changes == [(winner, "accept")]  # the refused attempt changed nothing
-        assert EventLabel.objects.filter(event=event, source="analyst").count() == 1
+        entries = list(AuditEntry.objects.filter(event=event).select_related("user").order_by("id"))
+        attempts = sorted((e.user.username if e.user else None, e.action) for e in entries)
+        loser = "bob" if winner == "ada" else "ada"
+        assert attempts == sorted([(winner, "accept"), (loser, "review_refused")]), attempts
+        refused = next(e for e in entries if e.action == "review_refused")
+        assert refused.after["version_seen"] == 1 and refused.after["decision"] == "accept"
+        assert refused.after["event_type"] == ("quarry blast" if winner == "ada" else "earthquake")
+        assert refused.after["refused"] == "stale version" and refused.event_version == 2
+        assert refused.before["event_type"] == event.event_type  # the state that refused it: the winner's
+        assert EventLabel.objects.filter(event=event, source="analyst").count() == 1  # refused: nothing applied

@@ -122,7 +122,9 @@ def test_a_stale_edit_gets_409_with_the_current_state_and_never_overwrites(analy
     assert body["event"]["version"] == blast.version + 1 and body["event"]["review_state"] == "rejected"
     event = Event.objects.get()
     assert (event.review_state, event.event_type) == ("rejected", "not existing")
-    assert AuditEntry.objects.count() == 1 and EventLabel.objects.filter(source="analyst").count() == 1
+    actions = sorted(AuditEntry.objects.values_list("user__username", "action"))
+    assert actions == [("ana", "review_refused"), ("sen", "reject")]  # the refused attempt is recorded, not applied
+    assert EventLabel.objects.filter(source="analyst").count() == 1
 
 
 def test_an_unknown_event_gets_404(analyst: User, blast) -> None:
