@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_safe
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -160,6 +161,7 @@ def _page(request: HttpRequest, form: BulletinRequestSerializer | None, status_c
     }, status=status_code)  # fmt: skip
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @analyst_required
 def bulletins_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
@@ -174,6 +176,7 @@ def bulletins_page(request: HttpRequest) -> HttpResponse:
     return _page(request, None)
 
 
+@require_safe
 @analyst_required  # type: ignore[arg-type]  # its type says HttpResponse; streamed and file responses pass too
 def bulletin_draft_download(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     form = BulletinRequestSerializer(data=request.GET)
@@ -183,6 +186,7 @@ def bulletin_draft_download(request: HttpRequest) -> HttpResponse | StreamingHtt
     return _streamed_draft(form.validated_data, request.user)
 
 
+@require_safe
 @analyst_required  # type: ignore[arg-type]
 def bulletin_file_download(request: HttpRequest, bulletin_id: int) -> FileResponse:
     return _stored_file(get_object_or_404(Bulletin, pk=bulletin_id))

@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_safe
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
@@ -78,11 +79,13 @@ def _cnn_filters(kind: str) -> dict[str, Any] | None:
         return {"error": str(error)}
 
 
+@require_safe
 @analyst_required
 def models_index(request: HttpRequest) -> HttpResponse:
     return redirect("model-dashboard", kind=ModelVersion.Kind.RANKER)
 
 
+@require_safe
 @analyst_required
 def model_dashboard_page(request: HttpRequest, kind: str) -> HttpResponse:
     data = model_dashboard_get(kind=_kind(kind))
@@ -92,6 +95,7 @@ def model_dashboard_page(request: HttpRequest, kind: str) -> HttpResponse:
     })  # fmt: skip
 
 
+@require_safe
 @analyst_required
 def informative_page(request: HttpRequest) -> HttpResponse:
     measure = request.GET.get("measure", "entropy")
@@ -103,6 +107,7 @@ def informative_page(request: HttpRequest) -> HttpResponse:
     })  # fmt: skip
 
 
+@require_safe
 @analyst_required
 def mislabelled_page(request: HttpRequest) -> HttpResponse:
     if not user_is_senior_analyst(request.user):
@@ -112,6 +117,7 @@ def mislabelled_page(request: HttpRequest) -> HttpResponse:
     })  # fmt: skip
 
 
+@require_safe
 @analyst_required
 def labels_page(request: HttpRequest) -> HttpResponse:
     return render(request, "analyst/models_learning.html", {

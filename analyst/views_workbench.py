@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from analyst.api.serializers import claim_data
 from analyst.commit_buttons import commit_buttons_configured
@@ -53,6 +53,7 @@ def _queue_presets(saved: list[SavedFilter]) -> list[dict[str, str]]:
     return [{"key": str(number), **preset} for number, preset in enumerate(presets[:MAX_PRESET_KEYS], start=1)]
 
 
+@require_safe
 @analyst_required
 def queue_page(request: HttpRequest) -> HttpResponse:
     user = _user(request)
@@ -73,6 +74,7 @@ def queue_page(request: HttpRequest) -> HttpResponse:
     })  # fmt: skip
 
 
+@require_safe
 @analyst_required
 def event_review_page(request: HttpRequest, event_id: int) -> HttpResponse:
     try:
@@ -111,6 +113,7 @@ def event_review_page(request: HttpRequest, event_id: int) -> HttpResponse:
     })  # fmt: skip
 
 
+@require_safe
 @login_required
 def import_page(request: HttpRequest) -> HttpResponse:
     if not user_is_senior_analyst(request.user):

@@ -3,9 +3,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from analyst.api_tokens import ApiTokenApi
-from analyst.ratelimit import RateLimitedLoginView
+from analyst.ratelimit import RateLimitedLoginView, login_rate_limited
 
 urlpatterns = [
+    path("admin/login/", login_rate_limited(admin.site.login), name="admin-login"),  # before the admin's own
     path("admin/", admin.site.urls),
     path("accounts/login/", RateLimitedLoginView.as_view(), name="login"),  # before Django's, which it replaces
     path("accounts/", include("django.contrib.auth.urls")),

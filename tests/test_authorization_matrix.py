@@ -70,10 +70,10 @@ def every(codes: set[int]) -> dict[str, set[int]]:
 
 
 def page(*codes: int, needs: str = "analyst") -> Policy:
-    """A server-rendered page behind `analyst_required`: a function view that answers every method as it
-    answers GET (no method check; CSRF still guards the unsafe ones)."""
+    """A server-rendered page behind `analyst_required`: GET (and HEAD) only, every other method 405 before the
+    login check (`require_safe`)."""
     answers = set(codes) or {200}
-    return Policy(needs=needs, methods=every(answers))
+    return Policy(needs=needs, methods={"GET": answers})
 
 
 def api(needs: str = "analyst", senior_methods: tuple[str, ...] = (), **methods: set[int]) -> Policy:
@@ -90,6 +90,8 @@ FDSN = Policy(needs="public", methods={"GET": {200}})
 POLICY: dict[str, Policy] = {
     # accounts (Django's auth views): log in, log out and password reset are open to anyone
     "login": form("public", get={200}, post={200, 429}),
+    # the admin's login behind the same failed-login limit (analyst.ratelimit.login_rate_limited); 302 once in
+    "admin-login": form("public", get={200, 302}, post={200, 302, 429}),
     "logout": Policy(needs="public", methods={"POST": {302}}),
     "password_change": form("login", get={200}, post={200}),
     "password_change_done": Policy(needs="login", methods={"GET": {200}}),
@@ -110,7 +112,8 @@ POLICY: dict[str, Policy] = {
     "api-token": api(GET={200}, POST={201}, DELETE={204}),
     # pages
     "queue": page(),
-    "queue/\\Z": page(301, needs="public"),  # the old address redirects first; the queue then asks for a login
+    # the old address redirects every method first (RedirectView); the queue then asks for a login or says 405
+    "queue/\\Z": Policy(needs="public", methods=every({301})),
     "event-list": page(),
     "event-detail": page(),
     "event-review": page(),
@@ -121,8 +124,8 @@ POLICY: dict[str, Policy] = {
     "learning-informative": page(),
     "learning-mislabelled": page(needs="senior"),
     "learning-labels": page(),
-    # GET: the page; POST publishes (senior analysts; 400 here as the form is empty); others render as GET
-    "bulletins": Policy(needs="analyst", methods={**every({200}), "POST": {400}}, senior_methods=frozenset({"POST"})),
+    # GET: the page; POST publishes (senior analysts; 400 here as the form is empty); others 405
+    "bulletins": Policy(needs="analyst", methods={"GET": {200}, "POST": {400}}, senior_methods=frozenset({"POST"})),
     "bulletin-draft": page(400),  # no time window given
     "bulletin-file": page(),
     # queue, review and workbench API
