@@ -1,0 +1,152 @@
+"""A Celery worker's pool process killed with SIGKILL in the middle of a scoring batch of real events: the batch
+is redelivered (late acknowledgement + reject_on_worker_lost) or, where the broker loses it, the periodic sweep
+requeues it; every event ends scored exactly once, none left queued or half-scored.
+
+Our own worker process (not the session fixture's, which other tests keep using), with the same environment.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from analyst.importers.events import events_import_file
+from analyst.learning import training_run_start
+from analyst.models import Event, EventScore, ScoringState
+from analyst.scoring import events_scoring_sweep
+from analyst.training import ranker_train
+from ranking.models import TrainingRun
+from ranking.registry import model_version_active
+from tests.conftest import ROOT, _database_url, wait_for
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+BATCH = 3000  # real PNSN rows scored in one batch: seconds of work on this machine, long enough to be caught
+
+
+class Worker:
+    def __init__(self, log: Path) -> None:
+        env = os.environ.copy()
+        env["DATABASE_URL"] = _database_url(connection.settings_dict)
+        env["SEISTRIAGE_DATA_DIR"] = str(settings.DATA_DIR)
+        self.log = log
+        self.handle = log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "cpu,training", "--concurrency=1",
+             "--without-gossip", "--without-mingle", "-n", f"fault-{os.getpid()}@%h", "--loglevel=INFO"],
+            cwd=ROOT, env=env, stdout=self.handle, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.wait_for_text("ready.", timeout=120)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for_text(self, text: str, *, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.text():
+            assert self.process.poll() is None and time.monotonic() < deadline, f"no {text!r}:\n{self.text()[-3000:]}"
+            time.sleep(0.1)
+
+    def pool_children(self) -> list[int]:
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in path.read_text().split()]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.handle.close()
+
+
+@pytest.fixture
+def own_worker(tmp_path: Path) -> Iterator[Worker]:
+    from config.celery_app import app
+
+    app.control.purge()
+    worker = Worker(tmp_path / "worker.log")
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def pnsn_rows(shared_data: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """1,500 real reviewed PNSN rows to train on, and the next BATCH rows imported as automatic events."""
+    lines = (shared_data / "catalogs" / "pnsn_comcat_2018-2022.csv").read_text().splitlines()
+    reviewed, automatic = tmp_path / "reviewed.csv", tmp_path / "automatic.csv"
+    reviewed.write_text("\n".join(lines[:1501]) + "\n")
+    automatic.write_text("\n".join([lines[0], *lines[1501 : 1501 + BATCH]]) + "\n")
+    return reviewed, automatic
+
+
+def test_a_worker_killed_mid_batch_loses_no_event_and_scores_none_twice(
+    own_worker: Worker, pnsn_rows: tuple[Path, Path], settings: Any
+) -> None:
+    reviewed, automatic = pnsn_rows
+    events_import_file(path=reviewed, reviewed=True)
+    ranker_train(created_by="test", promote=True)
+    settings.SEISTRIAGE_SCORING_BATCH_SIZE = BATCH  # one batch, one message, one pool process doing it
+    ids = events_import_file(path=automatic).event_ids
+    assert len(ids) == BATCH
+
+    own_worker.wait_for_text("analyst.tasks.score_events[", timeout=60)
+    [task_id] = re.findall(r"analyst\.tasks\.score_events\[([0-9a-f-]+)\] received", own_worker.text())
+    time.sleep(1.5)  # well into the batch: it takes several seconds here
+    assert f"{task_id}] succeeded" not in own_worker.text(), "the batch finished before the kill: make it bigger"
+    [child] = own_worker.pool_children()
+    os.kill(child, signal.SIGKILL)
+    scored_at_kill = Event.objects.filter(pk__in=ids, scoring_state=ScoringState.SCORED).count()
+    assert scored_at_kill < BATCH
+    own_worker.wait_for_text("WorkerLostError", timeout=30)
+
+    def all_scored() -> bool:
+        return Event.objects.filter(pk__in=ids, scoring_state=ScoringState.SCORED).count() == BATCH
+
+    redelivered = True
+    try:
+        wait_for(all_scored, timeout=120, what="the killed batch redelivered to the new pool process")
+    except AssertionError:
+        # A broker that drops the rejected message: the events still say queued, and the sweep requeues them.
+        redelivered = False
+        assert settings.CELERY_BROKER_URL.startswith("filesystem://"), "redis/amqp must redeliver the batch"
+        assert events_scoring_sweep(stalled_after_s=0) > 0
+        wait_for(all_scored, timeout=120, what="the killed batch requeued by the sweep")
+    assert child not in own_worker.pool_children() and own_worker.process.poll() is None
+
+    # Each event scored exactly once: the part done before the kill was rolled back or is not written again.
+    per_event = EventScore.objects.filter(event_id__in=ids).values_list("event_id", flat=True)
+    assert sorted(per_event) == sorted(ids)
+    assert not Event.objects.filter(pk__in=ids, importance__isnull=True).exists()
+    print(f"killed with {scored_at_kill}/{BATCH} scored; redelivered by the broker: {redelivered}")
+
+
+def test_a_training_run_killed_mid_way_is_run_again_and_the_active_model_keeps_serving(
+    own_worker: Worker, pnsn_rows: tuple[Path, Path]
+) -> None:
+    reviewed, _ = pnsn_rows
+    events_import_file(path=reviewed, reviewed=True)
+    serving = ranker_train(created_by="test", promote=True)
+    run = training_run_start(kind="ranker", trigger="command", requested_by="fault test")
+    wait_for(lambda: TrainingRun.objects.get(pk=run.pk).status == "running", timeout=60, what="the run started")
+    [child] = own_worker.pool_children()
+    os.kill(child, signal.SIGKILL)
+    assert model_version_active(kind="ranker") == serving  # the killed run changed nothing
+    own_worker.wait_for_text("WorkerLostError", timeout=30)
+    wait_for(
+        lambda: TrainingRun.objects.get(pk=run.pk).status in ("succeeded", "failed"),
+        timeout=240, what="the killed run run again to its end",
+    )  # fmt: skip
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error  # redelivered: claimed again from running and run from the start
+    assert len(re.findall(r"train_model_run\[[0-9a-f-]+\] received", own_worker.text())) == 2  # redelivered once
+    active = model_version_active(kind="ranker")
+    assert active is not None and active.pk in (serving.pk, run.candidate_id)  # served all along, or promoted
