@@ -9,7 +9,7 @@ from django.db.models import F, FloatField, Prefetch, Q, QuerySet
 from django.db.models.functions import ACos, Cos, Greatest, Least, Radians, Sin
 
 from analyst.bulletins.conversion import ExportItem, event_to_obspy, provenance_for
-from analyst.models import Arrival, Event, EventLabel, EventScore, Origin
+from analyst.models import Amplitude, Arrival, Event, EventLabel, EventScore, Magnitude, Origin, Pick
 from analyst.vocabulary import ReviewState
 
 CHUNK_SIZE = 200
@@ -127,9 +127,10 @@ def with_export_relations(queryset: QuerySet[Event]) -> QuerySet[Event]:
     return queryset.prefetch_related(
         Prefetch("origins", queryset=Origin.objects.order_by("id")),
         Prefetch("origins__arrivals", queryset=Arrival.objects.order_by("id")),
-        "magnitudes",
-        "picks",
-        "amplitudes",
+        # Exports keep the stored order (PostgreSQL returns unordered rows in any order it likes).
+        Prefetch("magnitudes", queryset=Magnitude.objects.order_by("id")),
+        Prefetch("picks", queryset=Pick.objects.order_by("id")),
+        Prefetch("amplitudes", queryset=Amplitude.objects.order_by("id")),
         Prefetch("labels", queryset=EventLabel.objects.select_related("analyst").order_by("-created_at", "-id")),
         Prefetch(
             "scores",
