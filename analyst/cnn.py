@@ -455,6 +455,7 @@ def cnn_evaluate(
         extra["latest_cross_validation"] = {
             "folds": cv["folds"], "fold_event_macro_f1": cv["fold_event_macro_f1"], "per_fold": cv["per_fold"],
             "event": cv["cnn"]["event"], "event_combined": cv["cnn"].get("event_combined"),
+            "event_selected": cv["cnn"].get("event_selected"),
             "baseline_event": cv["baseline"]["event"],
         }  # fmt: skip
     with transaction.atomic():

@@ -10,9 +10,10 @@ from ranking.models import ModelVersion
 from ranking.registry import ModelArtifactError
 
 LEVEL_TITLES = {
-    "event": "event level (CNN stations, SNR-weighted)",
-    "event_spectral": "event level (spectral regression alone)",
-    "event_combined": "event level (CNN x spectral regression: the product's decision)",
+    "event": "event level (stations aggregated, SNR-weighted)",
+    "event_spectral": "event level (event spectral regression alone)",
+    "event_combined": "event level (CNN aggregate x event spectral regression)",
+    "event_selected": "event level (per fold, the decision its validation split chose, as training does)",
 }
 
 
@@ -85,7 +86,7 @@ class Command(BaseCommand):
 
         for name in ("cnn", "baseline"):
             title = "CNN" if name == "cnn" else "baseline: logistic regression on high/low ratio, P/S ratio, dominant f"
-            for level in ("trace", "event", "event_spectral", "event_combined"):
+            for level in ("trace", *LEVEL_TITLES):
                 if level not in result[name]:
                     continue
                 metrics = result[name][level]
