@@ -22,7 +22,6 @@ import argparse
 import datetime as dt
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +37,7 @@ BROKER_URL = os.environ.get("BENCH_PIPELINE_BROKER_URL", "redis://127.0.0.1:6379
 os.environ["DATABASE_URL"] = DATABASE_URL
 os.environ["CELERY_BROKER_URL"] = BROKER_URL
 
-from bench._django import ROOT, machine_line, setup  # noqa: E402
+from bench._django import machine_line, setup  # noqa: E402
 
 
 def database_ensure(url: str) -> None:
@@ -69,40 +68,13 @@ from analyst.models import Event, EventScore, ScoringState  # noqa: E402
 from analyst.scoring import UNREVIEWED_STATES  # noqa: E402
 from analyst.training import ranker_train  # noqa: E402
 from config.celery_app import app  # noqa: E402
+from tests.worker import CeleryWorkerProcess  # noqa: E402
 
 CATALOGS = Path(settings.SHARED_DATA_DIR) / "catalogs"
 REVIEWED = CATALOGS / "pnsn_comcat_2018-2022.csv"
 WEEK = CATALOGS / "comcat_all_week_2021-05.csv"
 WARM_UP = Path(obspy.__path__[0]) / "io/nordic/tests/data/select.out"
 TIMEOUT_S = 300.0
-
-
-def worker_start(*, name: str, concurrency: int, log: Path) -> subprocess.Popen[bytes]:
-    env = os.environ.copy()
-    env.update(DATABASE_URL=DATABASE_URL, CELERY_BROKER_URL=BROKER_URL, SEISTRIAGE_DATA_DIR=str(settings.DATA_DIR))
-    handle = log.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "cpu", f"--concurrency={concurrency}",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}-{os.getpid()}@%h",
-         "--loglevel=INFO"],
-        cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while "ready." not in log.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"celery worker did not start:\n{log.read_text()[-4000:]}")
-        time.sleep(0.2)
-    return process
-
-
-def worker_stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def wait_scored(ids: list[int], *, what: str) -> None:
@@ -124,7 +96,8 @@ def events_delete(ids: list[int]) -> None:
 def run_pipeline(*, mode: str, concurrency: int, folder: Path) -> dict[str, float]:
     batch_size = settings.SEISTRIAGE_SCORING_BATCH_SIZE if mode == "batched" else 1
     log = folder / f"worker-{mode}.log"
-    process = worker_start(name=f"bench-{mode}", concurrency=concurrency, log=log)
+    env = {"DATABASE_URL": DATABASE_URL, "CELERY_BROKER_URL": BROKER_URL, "SEISTRIAGE_DATA_DIR": str(settings.DATA_DIR)}
+    worker = CeleryWorkerProcess(log=log, env=env, queues="cpu", concurrency=concurrency, name=f"bench-{mode}")
     try:
         with override_settings(SEISTRIAGE_SCORING_BATCH_SIZE=1):  # warm-up: every child gets events
             warm = sorted(set(events_import_file(path=WARM_UP).event_ids))
@@ -149,7 +122,7 @@ def run_pipeline(*, mode: str, concurrency: int, folder: Path) -> dict[str, floa
         tasks = text.count("succeeded in") - tasks_before
         threads = sorted(set(re.findall(r"native threads per pool child: (\d+)", text)))
     finally:
-        worker_stop(process)
+        worker.stop()
     committed: dict[int, dt.datetime] = {
         pk: requested
         for pk, requested in Event.objects.filter(pk__in=ids).values_list("pk", "scoring_requested_at")

@@ -1,8 +1,5 @@
 """Shared fixtures: the personas, the real data folders and a real Celery worker process."""
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +9,8 @@ import obspy
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+
+from tests.worker import CeleryWorkerProcess
 
 OBSPY_DIR = Path(obspy.__path__[0])
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,32 +71,12 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: Any, tmp_pat
 
     from config.celery_app import app
 
-    env = os.environ.copy()
-    env["DATABASE_URL"] = _database_url(connection.settings_dict)
-    env["SEISTRIAGE_DATA_DIR"] = str(settings.DATA_DIR)
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {"DATABASE_URL": _database_url(connection.settings_dict), "SEISTRIAGE_DATA_DIR": str(settings.DATA_DIR)}
     with django_db_blocker.unblock():
         app.control.purge()
-    handle = log.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "cpu,gpu,training",
-         "--concurrency=1", "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h",
-         "--loglevel=INFO"],
-        cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while "ready." not in log.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"celery worker did not start:\n{log.read_text()[-4000:]}")
-        time.sleep(0.2)
+    worker = CeleryWorkerProcess(log=tmp_path_factory.mktemp("worker") / "worker.log", env=env)
     yield
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    handle.close()
+    worker.stop(timeout=30)
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float = 90.0, what: str = "condition") -> None:

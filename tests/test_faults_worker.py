@@ -8,8 +8,6 @@ Our own worker process (not the session fixture's, which other tests keep using)
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,54 +24,20 @@ from analyst.scoring import events_scoring_sweep
 from analyst.training import ranker_train
 from ranking.models import TrainingRun
 from ranking.registry import model_version_active
-from tests.conftest import ROOT, _database_url, wait_for
+from tests.conftest import _database_url, wait_for
+from tests.worker import CeleryWorkerProcess
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 BATCH = 3000  # real PNSN rows scored in one batch: seconds of work on this machine, long enough to be caught
 
 
-class Worker:
-    def __init__(self, log: Path) -> None:
-        env = os.environ.copy()
-        env["DATABASE_URL"] = _database_url(connection.settings_dict)
-        env["SEISTRIAGE_DATA_DIR"] = str(settings.DATA_DIR)
-        self.log = log
-        self.handle = log.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "cpu,training", "--concurrency=1",
-             "--without-gossip", "--without-mingle", "-n", f"fault-{os.getpid()}@%h", "--loglevel=INFO"],
-            cwd=ROOT, env=env, stdout=self.handle, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        self.wait_for_text("ready.", timeout=120)
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_for_text(self, text: str, *, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.text():
-            assert self.process.poll() is None and time.monotonic() < deadline, f"no {text!r}:\n{self.text()[-3000:]}"
-            time.sleep(0.1)
-
-    def pool_children(self) -> list[int]:
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in path.read_text().split()]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.handle.close()
-
-
 @pytest.fixture
-def own_worker(tmp_path: Path) -> Iterator[Worker]:
+def own_worker(tmp_path: Path) -> Iterator[CeleryWorkerProcess]:
     from config.celery_app import app
 
     app.control.purge()
-    worker = Worker(tmp_path / "worker.log")
+    env = {"DATABASE_URL": _database_url(connection.settings_dict), "SEISTRIAGE_DATA_DIR": str(settings.DATA_DIR)}
+    worker = CeleryWorkerProcess(log=tmp_path / "worker.log", env=env, queues="cpu,training", name="fault")
     yield worker
     worker.stop()
 
@@ -89,7 +53,7 @@ def pnsn_rows(shared_data: Path, tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_a_worker_killed_mid_batch_loses_no_event_and_scores_none_twice(
-    own_worker: Worker, pnsn_rows: tuple[Path, Path], settings: Any
+    own_worker: CeleryWorkerProcess, pnsn_rows: tuple[Path, Path], settings: Any
 ) -> None:
     reviewed, automatic = pnsn_rows
     events_import_file(path=reviewed, reviewed=True)
@@ -130,7 +94,7 @@ def test_a_worker_killed_mid_batch_loses_no_event_and_scores_none_twice(
 
 
 def test_a_training_run_killed_mid_way_is_run_again_and_the_active_model_keeps_serving(
-    own_worker: Worker, pnsn_rows: tuple[Path, Path]
+    own_worker: CeleryWorkerProcess, pnsn_rows: tuple[Path, Path]
 ) -> None:
     reviewed, _ = pnsn_rows
     events_import_file(path=reviewed, reviewed=True)
