@@ -3,7 +3,6 @@ reviewed from the keyboard alone, the audit trail, and two analysts meeting on o
 
 import datetime as dt
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from tests.workbench_data import pnsn_head
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 LAHAR_ORIGIN = dt.datetime(2014, 9, 10, 19, 21, 15, tzinfo=dt.UTC)
-DOCS_SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot-queue.png"
 
 
 @pytest.fixture(autouse=True)
@@ -101,9 +99,7 @@ def test_an_analyst_sorts_filters_and_reviews_three_events_from_the_keyboard(liv
         expect(first_row).to_have_attribute("data-id", str(biggest_in_alaska.values_list("pk", flat=True)[0]))
         regions = column_values(page, "region")
         assert regions and all("alaska" in region.lower() for region in regions)
-        path = screenshot(page, "queue.png")
-        DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
-        shutil.copyfile(path, DOCS_SCREENSHOT)
+        screenshot(page, "queue.png")
 
         page.goto(f"{live_server.url}/?review_state=scored,new")
         expect(page.locator("table.queue tbody tr.selected")).to_have_count(1)
