@@ -360,12 +360,11 @@ def main() -> None:
         print(f"gunicorn -w {arguments.web_workers} on {base} (DEBUG off), celery worker -Q cpu "
               f"-c {os.cpu_count()}; {arguments.analysts} analysts (think {arguments.think_s} s mean), ingest "
               f"{arguments.ingest_rate}/s through POST /api/imports/, {arguments.duration} s")  # fmt: skip
-        warm_up(
-            base=base, token=next(iter(tokens.values())), event_id=waveform_events[0], rounds=3 * arguments.web_workers
-        )
         record = Record()
         files = ingest_files(rate=arguments.ingest_rate, seconds=arguments.duration)
-        try:
+        try:  # the web and the worker are stopped whatever happens from here
+            warm_up(base=base, token=next(iter(tokens.values())), event_id=waveform_events[0],
+                    rounds=3 * arguments.web_workers)  # fmt: skip
             load_start = time.time()
             until = load_start + arguments.duration
             threads = [
