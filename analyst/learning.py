@@ -5,7 +5,9 @@ row, trains a candidate on the older labelled events, evaluates the candidate an
 on the same newest (held-out) labelled events, stores both metric sets and the plot data, and, when
 auto-promotion is configured, promotes a candidate that beats the active model by the margin. Any
 failure is written on the run (status failed, error, log); the active model is never touched by a
-failing run. A promotion or rollback is recorded as a ModelPromotion and rescores the unreviewed
+failing run. A run whose worker died outright (killed, out of memory, a broker that never hands the message
+back) stops beating: the periodic stall check marks it failed, so the next run of its kind can start.
+A promotion or rollback is recorded as a ModelPromotion and rescores the unreviewed
 events in the background.
 """
 
@@ -18,6 +20,8 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from analyst.models import CnnPrediction, Event, EventLabel
@@ -50,6 +54,10 @@ class TrainingRunBusyError(Exception):
     def __init__(self, run: TrainingRun) -> None:
         super().__init__(f"{run.kind} training run {run.pk} is already {run.status}")
         self.run = run
+
+
+class TrainingRunAbandonedError(Exception):
+    """The run is no longer running (the stall check marked it failed): the worker stops working on it."""
 
 
 class PromotionError(ValueError):
@@ -95,7 +103,9 @@ def training_run_start(*, kind: str, trigger: str, requested_by: str) -> Trainin
         busy = TrainingRun.objects.select_for_update().filter(kind=kind, status__in=OPEN_STATES).first()
         if busy is not None:
             raise TrainingRunBusyError(busy)
-        run = TrainingRun.objects.create(kind=kind, trigger=trigger, requested_by=requested_by[:150])
+        run = TrainingRun.objects.create(
+            kind=kind, trigger=trigger, requested_by=requested_by[:150], heartbeat_at=timezone.now()
+        )
         run_id = run.pk
         transaction.on_commit(lambda: _enqueue(run_id))
     return run
@@ -151,6 +161,35 @@ def training_nightly() -> list[TrainingRun]:
     return started
 
 
+def training_runs_fail_stalled(*, stalled_after_s: float | None = None) -> list[int]:
+    """Mark failed the queued or running runs with no heartbeat for SEISTRIAGE_TRAINING_STALL_SECONDS.
+
+    A run beats when it is created, claimed, and at every progress or log line; one that stops beating lost
+    its worker (killed outright, or its message lost by the broker) and would otherwise block its kind
+    forever. The active model is not touched. Returns the ids of the runs marked failed.
+    """
+    stall = settings.SEISTRIAGE_TRAINING_STALL_SECONDS if stalled_after_s is None else stalled_after_s
+    now = timezone.now()
+    stale = (
+        TrainingRun.objects.annotate(last_beat=Coalesce("heartbeat_at", "created_at"))
+        .filter(status__in=OPEN_STATES, last_beat__lt=now - dt.timedelta(seconds=stall))
+        .values_list("pk", "heartbeat_at", "last_beat", "log")
+    )
+    failed = []
+    for run_id, heartbeat_at, last_beat, log in stale:
+        silent = round((now - last_beat).total_seconds())
+        error = f"no heartbeat for {silent} s: the worker died (stall limit {stall:g} s); the active model is unchanged"
+        stamp = now.astimezone(dt.UTC).strftime("%H:%M:%S")
+        # Only while still open and silent: a run that beat again since the query is left alone.
+        still_silent = Q(heartbeat_at=heartbeat_at) if heartbeat_at is not None else Q(heartbeat_at__isnull=True)
+        if TrainingRun.objects.filter(still_silent, pk=run_id, status__in=OPEN_STATES).update(
+            status=TrainingRun.Status.FAILED, error=error, finished_at=now, log=f"{log}{stamp} {error}\n"[-60000:]
+        ):
+            logger.warning("training run %s: %s", run_id, error)
+            failed.append(run_id)
+    return failed
+
+
 # ------------------------------------------------------------------------------------------------
 # Executing a run (inside the `training` worker)
 # ------------------------------------------------------------------------------------------------
@@ -167,15 +206,22 @@ class _Report:
         self.run.log = f"{self.run.log}{stamp} {message}\n"[-60000:]
         if progress is not None:
             self.run.progress = max(self.run.progress, min(progress, 1.0))
-        self.run.save(update_fields=["log", "progress"])
+        self.run.heartbeat_at = timezone.now()
+        # Written only while the run is still running: one the stall check gave up on is not taken back.
+        written = TrainingRun.objects.filter(pk=self.run.pk, status=TrainingRun.Status.RUNNING).update(
+            log=self.run.log, progress=self.run.progress, heartbeat_at=self.run.heartbeat_at
+        )
+        if not written:
+            raise TrainingRunAbandonedError(f"training run {self.run.pk} is no longer running")
 
 
 def training_run_execute(*, run_id: int) -> TrainingRun:
     """Run one training run to its end (succeeded or failed); a finished run is left as it is (idempotent)."""
     # Claim it: queued, or running again because the worker that had it died (late acknowledgement).
     claimed = TrainingRun.objects.filter(pk=run_id, status__in=OPEN_STATES).update(
-        status=TrainingRun.Status.RUNNING, started_at=timezone.now(), progress=0.0, error=""
-    )
+        status=TrainingRun.Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now(), progress=0.0,
+        error="",
+    )  # fmt: skip
     run = TrainingRun.objects.get(pk=run_id)
     if claimed != 1:
         return run
@@ -189,6 +235,9 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
             _ranker_run(run, report)
         run.status = TrainingRun.Status.SUCCEEDED
         report("finished", 1.0)
+    except TrainingRunAbandonedError:  # declared dead while it worked: its failure stays as recorded
+        logger.warning("training run %s was marked failed while it ran; its work is dropped", run_id)
+        return TrainingRun.objects.get(pk=run_id)
     except Exception as error:  # every failure ends on the run, visible; the active model keeps serving
         logger.exception("training run %s failed", run_id)
         run.status = TrainingRun.Status.FAILED

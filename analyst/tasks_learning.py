@@ -3,7 +3,7 @@ them to the `training` queue (config.celery_app discovers this module beside ana
 
 from celery import shared_task
 
-from analyst.learning import training_nightly, training_run_execute
+from analyst.learning import training_nightly, training_run_execute, training_runs_fail_stalled
 
 
 # No automatic retry: a failed run is recorded on its row for people to see; a worker that dies mid-run
@@ -24,3 +24,10 @@ def train_model_run(run_id: int) -> str:
 @shared_task(name="analyst.tasks.train_nightly", acks_late=True, max_retries=0, soft_time_limit=270, time_limit=300)
 def train_nightly() -> list[int]:
     return [run.pk for run in training_nightly()]
+
+
+# Not a `train_` name: it runs on the `cpu` queue, so it still runs while the training worker is dead or busy.
+@shared_task(name="analyst.tasks.sweep_training_runs", acks_late=True, max_retries=0, soft_time_limit=50, time_limit=60)
+def sweep_training_runs() -> list[int]:
+    """Celery beat: runs with no heartbeat for SEISTRIAGE_TRAINING_STALL_SECONDS are marked failed."""
+    return training_runs_fail_stalled()

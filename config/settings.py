@@ -301,6 +301,13 @@ if not 0.05 <= SEISTRIAGE_HOLDOUT_SHARE <= 0.5:
     raise ImproperlyConfiguredEnv(f"SEISTRIAGE_HOLDOUT_SHARE must lie in [0.05, 0.5], got {SEISTRIAGE_HOLDOUT_SHARE}")
 SEISTRIAGE_AUTO_PROMOTE_METRIC = env_str("SEISTRIAGE_AUTO_PROMOTE_METRIC", "")  # e.g. importance.average_precision
 SEISTRIAGE_AUTO_PROMOTE_MARGIN = env_float("SEISTRIAGE_AUTO_PROMOTE_MARGIN", 0.005)
+# A queued or running training run with no heartbeat (progress or log line) for this long lost its worker: the
+# stall check, run by beat a few times per period, marks it failed so the next run of its kind can start.
+SEISTRIAGE_TRAINING_STALL_SECONDS = env_int("SEISTRIAGE_TRAINING_STALL_SECONDS", 1800, minimum=60)
+CELERY_BEAT_SCHEDULE["training-stall-check"] = {
+    "task": "analyst.tasks.sweep_training_runs",
+    "schedule": max(30.0, SEISTRIAGE_TRAINING_STALL_SECONDS / 6),
+}
 if 0 <= SEISTRIAGE_NIGHTLY_TRAINING_HOUR <= 23:
     from celery.schedules import crontab
 

@@ -70,6 +70,9 @@ class TrainingRun(models.Model):
     duration_s = models.FloatField(null=True, blank=True)
     progress = models.FloatField(default=0.0, help_text="0..1")
     log = models.TextField(blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="last sign of life: the start, then every progress or log line"
+    )
     error = models.TextField(blank=True)
     data_summary = models.JSONField(default=dict, blank=True, help_text="labels per class, split, time spans")
     candidate = models.ForeignKey(

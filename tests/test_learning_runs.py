@@ -1,10 +1,12 @@
 """Training runs on real PNSN labels: the candidate and the active ranker on the same held-out events, failures
 recorded while the active model keeps serving, one open run per kind, auto-promotion and rollback recorded."""
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from analyst.importers.events import events_import_file
 from analyst.learning import (
@@ -15,6 +17,7 @@ from analyst.learning import (
     training_nightly,
     training_run_execute,
     training_run_start,
+    training_runs_fail_stalled,
 )
 from analyst.models import EventLabel
 from analyst.training import ranker_train
@@ -128,3 +131,33 @@ def test_rollback_puts_an_earlier_ranker_back_in_one_action(first_ranker: ModelV
     assert actions == [
         ("promote", "sen", "better effort curve"), ("rollback", "sen", f"rolled back to {first_ranker.version}"),
     ]  # fmt: skip
+
+
+def test_a_run_whose_worker_died_is_marked_failed_by_the_stall_check_and_the_next_run_can_start(
+    first_ranker: ModelVersion, settings: Any
+) -> None:
+    settings.SEISTRIAGE_TRAINING_STALL_SECONDS = 1800
+    dead = training_run_start(kind="ranker", trigger=TrainingRun.Trigger.UI, requested_by="sen")
+    fresh = training_run_start(kind="cnn", trigger=TrainingRun.Trigger.UI, requested_by="sen")
+    assert dead.heartbeat_at is not None and fresh.heartbeat_at is not None  # a run beats from its creation
+    # What a worker killed outright leaves behind: running, its last progress line two hours old.
+    last_beat = timezone.now() - dt.timedelta(hours=2)
+    TrainingRun.objects.filter(pk=dead.pk).update(status="running", started_at=last_beat, heartbeat_at=last_beat)
+    with pytest.raises(TrainingRunBusyError):
+        training_run_start(kind="ranker", trigger=TrainingRun.Trigger.UI, requested_by="other")
+
+    assert training_runs_fail_stalled() == [dead.pk]
+    dead.refresh_from_db()
+    fresh.refresh_from_db()
+    assert dead.status == "failed" and dead.finished_at is not None
+    assert dead.error.startswith("no heartbeat for 7200 s: the worker died"), dead.error
+    assert dead.error in dead.log
+    assert fresh.status == "queued" and fresh.error == ""  # beat just now: left alone
+    assert model_version_active(kind="ranker") == first_ranker
+    assert training_runs_fail_stalled() == []  # recorded once
+
+    # The kind is free again; the dead run is final (a late redelivery of its message does nothing).
+    assert training_run_execute(run_id=dead.pk).status == "failed"
+    run = _run()
+    assert run.status == "succeeded", run.error + run.log
+    assert run.heartbeat_at is not None and run.started_at is not None and run.heartbeat_at >= run.started_at
