@@ -65,7 +65,9 @@ def _database_url(settings_dict: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[None]:
+def celery_worker_process(
+    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: Any
+) -> Iterator[CeleryWorkerProcess]:
     """A real `celery worker` process on the configured broker, writing to the test database."""
     from django.db import connection
 
@@ -75,7 +77,7 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: Any, tmp_pat
     with django_db_blocker.unblock():
         app.control.purge()
     worker = CeleryWorkerProcess(log=tmp_path_factory.mktemp("worker") / "worker.log", env=env)
-    yield
+    yield worker
     worker.stop(timeout=30)
 
 

@@ -2,20 +2,18 @@
 is redelivered (late acknowledgement + reject_on_worker_lost) or, where the broker loses it, the periodic sweep
 requeues it; every event ends scored exactly once, none left queued or half-scored.
 
-Our own worker process (not the session fixture's, which other tests keep using), with the same environment.
+The session's worker process is the one whose pool process is killed: a second worker on the same broker
+would take the batch instead. Its prefork parent starts a new pool process, so later tests keep a worker.
 """
 
 import os
 import re
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from analyst.importers.events import events_import_file
 from analyst.learning import training_run_start, training_runs_fail_stalled
@@ -24,22 +22,37 @@ from analyst.scoring import events_scoring_sweep
 from analyst.training import ranker_train
 from ranking.models import TrainingRun
 from ranking.registry import model_version_active
-from tests.conftest import _database_url, wait_for
+from tests.conftest import wait_for
 from tests.worker import CeleryWorkerProcess
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 BATCH = 3000  # real PNSN rows scored in one batch: seconds of work on this machine, long enough to be caught
 
 
+class WorkerSinceNow:
+    """The session worker, looking only at the output it writes from now on."""
+
+    def __init__(self, worker: CeleryWorkerProcess) -> None:
+        self.worker = worker
+        self.process = worker.process
+        self.since = worker.mark()
+
+    def text(self) -> str:
+        return self.worker.text(self.since)
+
+    def wait_for_text(self, text: str, *, timeout: float) -> None:
+        self.worker.wait_for_text(text, timeout=timeout, since=self.since)
+
+    def pool_children(self) -> list[int]:
+        return self.worker.pool_children()
+
+
 @pytest.fixture
-def own_worker(tmp_path: Path) -> Iterator[CeleryWorkerProcess]:
+def own_worker(celery_worker_process: CeleryWorkerProcess) -> WorkerSinceNow:
     from config.celery_app import app
 
     app.control.purge()
-    env = {"DATABASE_URL": _database_url(connection.settings_dict), "SEISTRIAGE_DATA_DIR": str(settings.DATA_DIR)}
-    worker = CeleryWorkerProcess(log=tmp_path / "worker.log", env=env, queues="cpu,training", name="fault")
-    yield worker
-    worker.stop()
+    return WorkerSinceNow(celery_worker_process)
 
 
 @pytest.fixture
@@ -53,7 +66,7 @@ def pnsn_rows(shared_data: Path, tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_a_worker_killed_mid_batch_loses_no_event_and_scores_none_twice(
-    own_worker: CeleryWorkerProcess, pnsn_rows: tuple[Path, Path], settings: Any
+    own_worker: WorkerSinceNow, pnsn_rows: tuple[Path, Path], settings: Any
 ) -> None:
     reviewed, automatic = pnsn_rows
     events_import_file(path=reviewed, reviewed=True)
@@ -94,7 +107,7 @@ def test_a_worker_killed_mid_batch_loses_no_event_and_scores_none_twice(
 
 
 def test_a_training_run_killed_mid_way_is_run_again_or_marked_failed_never_left_open(
-    own_worker: CeleryWorkerProcess, pnsn_rows: tuple[Path, Path], settings: Any
+    own_worker: WorkerSinceNow, pnsn_rows: tuple[Path, Path], settings: Any
 ) -> None:
     reviewed, _ = pnsn_rows
     events_import_file(path=reviewed, reviewed=True)

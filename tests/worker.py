@@ -34,14 +34,19 @@ class CeleryWorkerProcess:
             self.process.kill()
             raise
 
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
+    def text(self, since: int = 0) -> str:
+        """The worker's output, from character `since` on (see `mark`)."""
+        return self.log.read_text(errors="replace")[since:]
 
-    def wait_for_text(self, text: str, *, timeout: float) -> None:
+    def mark(self) -> int:
+        """The current end of the output, so a test can look only at what comes after it."""
+        return len(self.text())
+
+    def wait_for_text(self, text: str, *, timeout: float, since: int = 0) -> None:
         deadline = time.monotonic() + timeout
-        while text not in self.text():
+        while text not in self.text(since):
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"celery worker never logged {text!r}:\n{self.text()[-3000:]}")
+                raise AssertionError(f"celery worker never logged {text!r}:\n{self.text(since)[-3000:]}")
             time.sleep(0.1)
 
     def pool_children(self) -> list[int]:
