@@ -50,8 +50,9 @@ class CeleryWorkerProcess:
             time.sleep(0.1)
 
     def pool_children(self) -> list[int]:
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in path.read_text().split()]
+        # A replacement pool process is forked by the pool's own thread, so read every thread's children.
+        tasks = Path(f"/proc/{self.process.pid}/task").glob("*/children")
+        return sorted({int(pid) for path in tasks for pid in path.read_text().split()})
 
     def stop(self, timeout: float = 60) -> None:
         self.process.terminate()
