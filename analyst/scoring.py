@@ -42,6 +42,11 @@ from ranking.registry import LoadedRanker, ModelArtifactError, model_version_act
 logger = logging.getLogger(__name__)
 
 UNREVIEWED_STATES = (ReviewState.NEW, ReviewState.SCORED)
+# An analyst can decide on an event in the second between its import and its scoring. Its score was asked for
+# and is still wanted (it records what the model would have said), and it must not stay "queued" for ever.
+SCORING_WANTED = Q(review_state__in=UNREVIEWED_STATES) | Q(
+    scoring_state__in=(ScoringState.PENDING, ScoringState.QUEUED)
+)
 NO_MODEL_MESSAGE = "not scored: no active model"
 
 
@@ -230,7 +235,9 @@ def _batches(ids: Sequence[int], size: int) -> Iterable[list[int]]:
         yield list(ids[start : start + size])
 
 
-def events_enqueue_scoring(*, event_ids: Sequence[int], batch_size: int | None = None, measure: bool = True) -> int:
+def events_enqueue_scoring(
+    *, event_ids: Sequence[int], batch_size: int | None = None, measure: bool = True, only_unreviewed: bool = True
+) -> int:
     """Mark unreviewed events queued and send them to the workers in batches; returns how many were sent.
 
     Each batch is a chain on the `cpu` queue: measure the waveform features (cached per event), then
@@ -239,11 +246,8 @@ def events_enqueue_scoring(*, event_ids: Sequence[int], batch_size: int | None =
     """
     from analyst.tasks import measure_waveforms, score_events  # the tasks module imports this one
 
-    ids = list(
-        Event.objects.filter(pk__in=list(event_ids), review_state__in=UNREVIEWED_STATES)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    wanted = Q(review_state__in=UNREVIEWED_STATES) if only_unreviewed else SCORING_WANTED
+    ids = list(Event.objects.filter(wanted, pk__in=list(event_ids)).order_by("pk").values_list("pk", flat=True))
     if not ids:
         return 0
     Event.objects.filter(pk__in=ids).update(
@@ -295,9 +299,7 @@ def events_score(*, event_ids: Sequence[int], force: bool = False) -> ScoringOut
     """
     outcome = ScoringOutcome()
     events = list(
-        Event.objects.filter(pk__in=list(event_ids), review_state__in=UNREVIEWED_STATES)
-        .select_related("preferred_origin")
-        .order_by("pk")
+        Event.objects.filter(SCORING_WANTED, pk__in=list(event_ids)).select_related("preferred_origin").order_by("pk")
     )
     if not events:
         return outcome
@@ -445,7 +447,8 @@ def events_measure_waveforms(*, event_ids: Sequence[int]) -> int:
 
 
 def events_scoring_sweep(*, stalled_after_s: float | None = None, limit: int = 20000) -> int:
-    """Requeue unreviewed events that are pending, failed, stalled in the queue, or waiting for a model."""
+    """Requeue unreviewed events that are pending, failed or waiting for a model, and any event stalled in the
+    queue (one an analyst decided on before its score came still gets it, instead of staying queued)."""
     stall = settings.SEISTRIAGE_SCORING_STALL_SECONDS if stalled_after_s is None else stalled_after_s
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=stall)
     due = Q(scoring_state__in=(ScoringState.PENDING, ScoringState.FAILED)) | Q(
@@ -453,12 +456,13 @@ def events_scoring_sweep(*, stalled_after_s: float | None = None, limit: int = 2
     )
     if model_version_active(kind="ranker") is not None:
         due |= Q(scoring_state=ScoringState.NO_MODEL)
+    stalled = Q(scoring_state=ScoringState.QUEUED, scoring_requested_at__lt=cutoff)
     ids = list(
-        Event.objects.filter(due, review_state__in=UNREVIEWED_STATES)
+        Event.objects.filter((due & Q(review_state__in=UNREVIEWED_STATES)) | stalled)
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
-    return events_enqueue_scoring(event_ids=ids)
+    return events_enqueue_scoring(event_ids=ids, only_unreviewed=False)
 
 
 def events_rescore_unreviewed() -> int:

@@ -120,3 +120,25 @@ def test_scoring_retries_after_a_real_lock_timeout_and_then_finishes(obspy_data:
     assert time.monotonic() - started >= 1.0
     assert result.get()["state"] == ScoringState.NO_MODEL
     assert Event.objects.get(pk=event_id).scoring_state == ScoringState.NO_MODEL
+
+
+def test_an_event_decided_before_its_score_came_is_still_scored_and_keeps_the_decision(
+    celery_worker_process, reviewed_2018, obspy_data
+) -> None:
+    events_import_file(path=reviewed_2018, reviewed=True)
+    version = ranker_train(created_by="test", promote=True)
+    report = events_import_file(path=obspy_data / "io/quakeml/tests/data/usgs_event.xml")
+    [event_id] = report.event_ids
+    wait_for(lambda: _all_scored([event_id]), what="the quarry blast scored")
+    # As in the load test: the analyst accepts it while its (lost) scoring message is still on its way.
+    EventScore.objects.filter(event_id=event_id).delete()
+    Event.objects.filter(pk=event_id).update(
+        review_state=ReviewState.ACCEPTED, importance=None, scoring_state=ScoringState.QUEUED,
+        scoring_requested_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
+    )  # fmt: skip
+    assert events_scoring_sweep(stalled_after_s=600) == 1
+    wait_for(lambda: _all_scored([event_id]), what="the decided event scored")
+    event = Event.objects.get(pk=event_id)
+    assert event.review_state == ReviewState.ACCEPTED and event.importance is not None
+    assert EventScore.objects.get(event_id=event_id).ranker_version == version.version
+    assert events_scoring_sweep(stalled_after_s=600) == 0  # nothing left queued
