@@ -48,30 +48,22 @@ def import_events_file(path: str, format: str | None = None, reviewed: bool = Fa
 
 # Scoring: batches of ids, late acknowledgement (a worker that dies mid-batch loses nothing), retries
 # with backoff on transient database errors, and time limits so no batch stays "queued" forever.
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=2,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=6,
-    soft_time_limit=240,
-    time_limit=300,
-)
+SCORING_TASK_OPTIONS: dict[str, Any] = {
+    "acks_late": True,
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 6,
+}
+
+
+@shared_task(**SCORING_TASK_OPTIONS, soft_time_limit=240, time_limit=300)
 def score_events(event_ids: list[int]) -> dict[str, object]:
     return events_score(event_ids=event_ids).as_dict()
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=2,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=6,
-    soft_time_limit=540,
-    time_limit=600,
-)
+@shared_task(**SCORING_TASK_OPTIONS, soft_time_limit=540, time_limit=600)
 def measure_waveforms(event_ids: list[int]) -> int:
     """Waveform features of a batch of events, before their scoring (cached per event, so idempotent)."""
     return events_measure_waveforms(event_ids=event_ids)
