@@ -3,9 +3,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from analyst.importers.errors import ImportFileError
 from analyst.importers.events import events_import_file
 from analyst.importers.reading import EVENT_FORMATS
+from waveforms.importing.each_file import files_import_each
 
 
 class Command(BaseCommand):
@@ -19,17 +19,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        failures: list[ImportFileError] = []
         paths: list[Path] = options["paths"]
-        for number, path in enumerate(paths, start=1):
-            try:
-                report = events_import_file(path=path, format=options["format"], reviewed=options["reviewed"])
-            except ImportFileError as error:
-                failures.append(error)
-                self.stderr.write(f"[{number}/{len(paths)}] FAILED {error}")
-                continue
-            self.stdout.write(f"[{number}/{len(paths)}] {report.summary()}")
-            for reason in report.skipped_reasons:
-                self.stdout.write(f"    skipped {reason}")
+
+        def import_one(path: Path) -> list[str]:
+            report = events_import_file(path=path, format=options["format"], reviewed=options["reviewed"])
+            return [report.summary(), *(f"skipped {reason}" for reason in report.skipped_reasons)]
+
+        failures = files_import_each(
+            paths=paths, import_one=import_one, write=self.stdout.write, write_error=self.stderr.write
+        )
         if failures:
             raise CommandError(f"{len(failures)} of {len(paths)} files failed; nothing was written from them")

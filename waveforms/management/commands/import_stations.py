@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from waveforms.errors import ImportFileError
+from waveforms.importing.each_file import files_import_each
 from waveforms.importing.paths import import_paths_expand
 from waveforms.importing.reading import INVENTORY_FORMATS
 from waveforms.importing.stations import stations_import_file
@@ -17,15 +17,12 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=[f.lower() for f in (*INVENTORY_FORMATS, "SC3ML")], type=str.lower)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        failures: list[ImportFileError] = []
         paths = list(import_paths_expand(paths=options["paths"]))
-        for number, path in enumerate(paths, start=1):
-            try:
-                report = stations_import_file(path=path, format=options["format"])
-            except ImportFileError as error:
-                failures.append(error)
-                self.stderr.write(f"[{number}/{len(paths)}] FAILED {error}")
-                continue
-            self.stdout.write(f"[{number}/{len(paths)}] {report.summary()}")
+        failures = files_import_each(
+            paths=paths,
+            import_one=lambda path: [stations_import_file(path=path, format=options["format"]).summary()],
+            write=self.stdout.write,
+            write_error=self.stderr.write,
+        )
         if failures:
             raise CommandError(f"{len(failures)} of {len(paths)} files failed; nothing was written from them")

@@ -4,6 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from waveforms.errors import ImportFileError
+from waveforms.importing.each_file import files_import_each
 from waveforms.importing.paths import import_paths_expand
 from waveforms.importing.reading import WAVEFORM_FORMATS
 from waveforms.importing.waveform_files import sds_archive_register, waveform_file_import
@@ -32,14 +33,14 @@ class Command(BaseCommand):
                 failures.append(error)
                 self.stderr.write(f"FAILED {error}")
         files = list(import_paths_expand(paths=options["paths"]))
-        for number, path in enumerate(files, start=1):
-            try:
-                report = waveform_file_import(path=path, format=options["format"], force=options["force"])
-            except ImportFileError as error:
-                failures.append(error)
-                self.stderr.write(f"[{number}/{len(files)}] FAILED {error}")
-                continue
-            self.stdout.write(f"[{number}/{len(files)}] {report.summary()}")
+        failures += files_import_each(
+            paths=files,
+            import_one=lambda path: [
+                waveform_file_import(path=path, format=options["format"], force=options["force"]).summary()
+            ],
+            write=self.stdout.write,
+            write_error=self.stderr.write,
+        )
         if failures:
             total = len(files) + len(options["sds"])
             raise CommandError(f"{len(failures)} of {total} sources failed; nothing was written from them")
