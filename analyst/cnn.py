@@ -456,7 +456,7 @@ def cnn_evaluate(
             "folds": cv["folds"], "fold_event_macro_f1": cv["fold_event_macro_f1"], "per_fold": cv["per_fold"],
             "event": cv["cnn"]["event"], "event_combined": cv["cnn"].get("event_combined"),
             "event_selected": cv["cnn"].get("event_selected"),
-            "baseline_event": cv["baseline"]["event"],
+            "baseline_event": cv["baseline"]["event"], "by_source": cv["by_source"],
         }  # fmt: skip
     with transaction.atomic():
         version.metrics = {**version.metrics, "latest_evaluation": result["cnn"], "latest_baseline": result["baseline"],

@@ -5,6 +5,7 @@ worker, queued by the waveform measurement, stored on the event and shown beside
 
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,14 @@ from ranking.cnn.datasets import (
     split_by_event,
     time_block_folds,
 )
-from ranking.cnn.evaluation import event_groups, event_model_fit, event_model_select, split_metrics
+from ranking.cnn.evaluation import (
+    classification_metrics,
+    cross_validate,
+    event_groups,
+    event_model_fit,
+    event_model_select,
+    split_metrics,
+)
 from ranking.cnn.event_model import (
     EVENT_FEATURES,
     EventSpectralModel,
@@ -214,6 +222,35 @@ def test_the_event_spectral_model_is_fitted_on_training_events_and_survives_a_js
         EventSpectralModel.from_dict({**model.as_dict(), "features": ["other"]})
 
 
+def test_cross_validation_tests_every_event_once_and_breaks_the_figures_down_by_data_source(
+    few_windows: LabelledWindows,
+) -> None:
+    cv = cross_validate(few_windows, folds=2, epochs=2, steps=2, batch_size=16, filters=(4, 8, 8), min_epochs=1)
+    keys = event_groups(few_windows)
+    names = [row["name"] for row in cv["events"]]
+    assert sorted(names) == sorted(set(keys.tolist())) and len(names) == len(set(names)) == cv["cnn"]["event"]["n"]
+    for row in cv["events"]:
+        first = int(np.flatnonzero(keys == row["name"])[0])
+        assert row["source"] == few_windows.sources[first] and row["truth"] == CLASSES[few_windows.labels[first]]
+        assert abs(sum(row["probabilities"]) - 1.0) < 1e-3
+    assert set(cv["by_source"]) == set(few_windows.sources.tolist())
+    assert sum(m["n"] for m in cv["by_source"].values()) == len(names)
+    # PNW and SE USA hold both earthquakes and explosions: their pair AUC is computed, ESEC's (surface only) is not
+    assert cv["by_source"]["esec"]["earthquake_vs_explosion_auc"] is None
+    assert 0.0 <= cv["by_source"]["pnw"]["earthquake_vs_explosion_auc"] <= 1.0
+
+
+def test_the_earthquake_vs_explosion_auc_ranks_by_the_pair_probability() -> None:
+    labels = np.array([0, 0, 1, 1, 2])
+    ranked = np.array([[0.8, 0.1, 0.1, 0], [0.6, 0.3, 0.1, 0], [0.1, 0.1, 0.8, 0], [0.2, 0.7, 0.1, 0], [0, 1, 0, 0]])
+    metrics = classification_metrics(labels, ranked)
+    # pair probabilities 0.11, 0.33 (earthquakes) vs 0.5, 0.78 (explosions): perfectly ranked; the surface row is out
+    assert metrics["earthquake_vs_explosion_auc"] == 1.0 and metrics["earthquake_vs_explosion_n"] == 4
+    assert metrics["earthquake_vs_explosion_accuracy"] == 0.75
+    swapped = ranked[:, [1, 0, 2, 3]]
+    assert classification_metrics(labels, swapped)["earthquake_vs_explosion_auc"] == 0.0
+
+
 def test_it_refuses_a_trace_that_does_not_cover_the_window(obspy_data: Path) -> None:
     trace = obspy.read()[0]  # ObsPy's bundled 100 Hz, 30 s example
     with pytest.raises(WindowError, match="too low"):
@@ -270,6 +307,32 @@ def test_the_store_checksums_the_keras_file_loads_it_in_safe_mode_and_refuses_a_
     with pytest.raises(ModelArtifactError):
         model_version_promote(model_version=version)
     assert ModelVersion.objects.get(pk=version.pk).status == ModelVersion.Status.CANDIDATE
+
+
+@pytest.mark.django_db
+def test_the_evaluate_command_prints_confusions_per_class_figures_and_the_baseline_and_stores_them(
+    tiny_model: Any, shared_data: Path
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    version = model_version_register(
+        kind=ModelVersion.Kind.CNN, model=tiny_model, created_by="test", feature_names=list(CLASSES),
+        feature_version="cnn1d-spectral-v2", training_summary={},
+    )  # fmt: skip
+    model_version_promote(model_version=version)
+    out = StringIO()
+    call_command("evaluate", kind="cnn", data=shared_data, limit=3, folds=2, epochs=2, stdout=out)
+    text = out.getvalue()
+    for heading in ("CNN, trace level, held-out split", "CNN, event level", "2-fold cross-validation",
+                    "baseline: logistic regression", "CNN event level by data source"):  # fmt: skip
+        assert heading in text, heading
+    assert text.count("true \\ predicted") >= 6 and "macro F1" in text and "explosion " in text
+    assert re.search(r"\n  pnw +events +\d+ +accuracy [\d.]+ +earthquake-vs-explosion accuracy", text)
+    stored = ModelVersion.objects.get(pk=version.pk).metrics
+    assert stored["latest_evaluation"]["event"]["n"] > 0
+    assert set(stored["latest_cross_validation"]["by_source"]) == {"pnw", "esec", "se_usa", "phasenet"}
 
 
 @pytest.mark.worker

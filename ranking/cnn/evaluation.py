@@ -7,7 +7,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -48,7 +48,17 @@ def classification_metrics(labels: npt.NDArray[np.int64], probabilities: npt.NDA
         "accuracy": round(float(np.mean(predicted == labels)), 4) if labels.size else None,
         "earthquake_vs_explosion_accuracy": round(float(np.mean(pair == labels[two])), 4) if two.any() else None,
         "earthquake_vs_explosion_n": int(two.sum()),
+        "earthquake_vs_explosion_auc": _pair_auc(labels[two], probabilities[two]),
     }
+
+
+def _pair_auc(labels: npt.NDArray[np.int64], probabilities: npt.NDArray[np.floating]) -> float | None:
+    """ROC AUC of P(explosion) / (P(earthquake) + P(explosion)) for earthquake and explosion rows (threshold-free:
+    how well the two classes are ranked, whatever the calibration); None unless both classes are present."""
+    if len(set(labels.tolist())) < 2:
+        return None
+    pair = probabilities[:, EXPLOSION] / np.maximum(probabilities[:, EXPLOSION] + probabilities[:, EARTHQUAKE], 1e-12)
+    return round(float(roc_auc_score(labels == EXPLOSION, pair)), 4)
 
 
 def _per_class(precision: Any, recall: Any, f1: Any, support: Any, i: int) -> dict[str, float | int]:
@@ -111,8 +121,9 @@ def event_rows(
     ``event_model``, its spectral probabilities and the combination."""
     keys = event_groups(data)
     names, cnn = events_aggregate(probabilities, data.snr, keys)
+    first = [int(np.flatnonzero(keys == name)[0]) for name in names]
     rows: dict[str, Any] = {
-        "names": names, "truth": np.array([int(data.labels[keys == name][0]) for name in names], dtype=np.int64),
+        "names": names, "truth": data.labels[first].astype(np.int64), "sources": data.sources[first],
         "event": cnn.astype(np.float64),
     }  # fmt: skip
     if event_model is not None:
@@ -185,7 +196,7 @@ def cross_validate(
     fold_of = time_block_folds(data, folds=folds)
     cnn = np.zeros((len(data), len(CLASSES)), np.float32)
     baseline = np.zeros((len(data), len(CLASSES)))
-    pooled: dict[str, list[Any]] = {level: [] for level in ("truth", *CV_LEVELS)}
+    pooled: dict[str, list[Any]] = {level: [] for level in ("names", "sources", "truth", *CV_LEVELS)}
     per_fold: list[dict[str, Any]] = []
     for fold in range(folds):
         test_mask = fold_of == fold
@@ -203,10 +214,17 @@ def cross_validate(
         if progress is not None:
             progress(f"fold {fold + 1}/{folds}: {len(test)} windows, event macro F1 {scores} "
                      f"(best epoch {result.best_epoch}, {result.seconds:.0f} s)")  # fmt: skip
-    truth = np.concatenate(pooled["truth"])
+    truth, sources = np.concatenate(pooled["truth"]), np.concatenate(pooled["sources"])
+    event = np.concatenate(pooled["event"])
     cnn_metrics = {"trace": classification_metrics(data.labels, cnn)}
     cnn_metrics.update({level: classification_metrics(truth, np.concatenate(pooled[level])) for level in CV_LEVELS})
     return {
         "folds": folds, "fold_event_macro_f1": [row["event"] for row in per_fold], "per_fold": per_fold,
         "cnn": cnn_metrics, "baseline": split_metrics(data, baseline),
+        "by_source": {str(source): classification_metrics(truth[sources == source], event[sources == source])
+                      for source in sorted(set(sources.tolist()))},
+        "events": [{"name": str(name), "source": str(source), "truth": CLASSES[int(label)],
+                    "probabilities": [round(float(p), 5) for p in row]}
+                   for name, source, label, row in zip(np.concatenate(pooled["names"]), sources, truth, event,
+                                                       strict=True)],
     }  # fmt: skip

@@ -290,10 +290,10 @@ class CnnPredictor:
         self.device = device_setup()
         conv = model.get_layer(LAST_CONV)
         self._cam_model = keras.Model(model.inputs, [conv.output, model.output])
-        expected = tuple(model.inputs[0].shape[1:])
-        if expected != (WINDOW_SAMPLES, 1) or len(model.inputs) != 2:
+        shapes = [tuple(i.shape[1:]) for i in model.inputs]
+        if shapes != [(WINDOW_SAMPLES, 1), (N_SPECTRAL,)]:
             raise ValueError(
-                f"model {model.name} takes {[tuple(i.shape[1:]) for i in model.inputs]}, not the current windows "
+                f"model {model.name} takes {shapes}, not the current windows "
                 f"({WINDOW_SAMPLES}, 1) + spectra ({N_SPECTRAL},): retrain it (train --kind cnn)"
             )
         specs = [

@@ -80,6 +80,13 @@ class Command(BaseCommand):
                 f"per-fold event macro F1 {cv['fold_event_macro_f1']}"
             )
             self._write_metrics(cv, f"{cv['folds']}-fold cross-validation")
+            self.stdout.write(f"\n== CNN event level by data source, {cv['folds']}-fold cross-validation ==")
+            for source, metrics in cv["by_source"].items():
+                self.stdout.write(
+                    f"  {source:<10} events {metrics['n']:>4}  accuracy {metrics['accuracy']}  "
+                    f"earthquake-vs-explosion accuracy {metrics['earthquake_vs_explosion_accuracy']} "
+                    f"(n={metrics['earthquake_vs_explosion_n']}, AUC {metrics['earthquake_vs_explosion_auc']})"
+                )
 
     def _write_metrics(self, result: dict[str, Any], where: str) -> None:
         from ranking.cnn.evaluation import confusion_text
@@ -100,5 +107,6 @@ class Command(BaseCommand):
                     )
                 self.stdout.write(
                     f"  macro F1 {metrics['macro_f1']}  accuracy {metrics['accuracy']}  earthquake-vs-explosion "
-                    f"accuracy {metrics['earthquake_vs_explosion_accuracy']} (n={metrics['earthquake_vs_explosion_n']})"
+                    f"accuracy {metrics['earthquake_vs_explosion_accuracy']} "
+                    f"(n={metrics['earthquake_vs_explosion_n']}, AUC {metrics['earthquake_vs_explosion_auc']})"
                 )
