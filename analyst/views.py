@@ -2,12 +2,13 @@ from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from analyst.roles import user_is_analyst
-from analyst.selectors import event_detail_get, event_list_page
+from analyst.selectors import EventListError, event_detail_get, event_list_page
+from analyst.vocabulary import ReviewState
 
 View = Callable[..., HttpResponse]
 
@@ -27,8 +28,22 @@ def analyst_required(view: View) -> View:
 @require_safe
 @analyst_required
 def event_list(request: HttpRequest) -> HttpResponse:
-    page = event_list_page(page_number=request.GET.get("page", "1"))
-    return render(request, "analyst/event_list.html", {"page": page})
+    positions: dict[str, int] = {}
+    for name in ("after", "before"):
+        raw = request.GET.get(name, "")
+        if raw:
+            if not raw.isdigit():
+                return HttpResponseBadRequest(f"{name}: an event id, got {raw!r}", content_type="text/plain")
+            positions[name] = int(raw)
+    if len(positions) > 1:
+        return HttpResponseBadRequest("give after or before, not both", content_type="text/plain")
+    try:
+        page = event_list_page(**positions)
+    except EventListError as error:
+        raise Http404(str(error)) from None
+    states = dict(ReviewState.choices)
+    rows = [{**row, "review_state_label": states.get(row["review_state"], row["review_state"])} for row in page.rows]
+    return render(request, "analyst/event_list.html", {"page": page, "rows": rows, "first_page": not positions})
 
 
 @require_safe

@@ -248,9 +248,37 @@ def main() -> None:
             f"page-number / keyset at depth {DEPTH:,} = {results[(ordering, DEPTH)][1] / deep_:.0f}x "
             f"(target >= 50x); keyset p95 {deep_:.2f} ms (target <= 5 ms)"
         )
+    event_list_compare()
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE analyst_event CASCADE")
     print("rows dropped (TRUNCATE analyst_event)")
+
+
+def event_list_compare() -> None:
+    """The plain event list (/events/, newest first, 100 a page): its keyset selector beside what it replaced,
+    Django's Paginator (an exact COUNT on every page, then OFFSET), at page 1 and DEPTH rows deep, no filters."""
+    from django.core.paginator import Paginator
+
+    from analyst.selectors import event_list_page
+
+    per_page = 100
+    columns = ("id", "public_id", "origin_time", "latitude", "longitude", "depth", "magnitude", "magnitude_type",
+               "event_type", "review_state", "region")  # fmt: skip
+    newest_first = Event.objects.order_by("-origin_time", "-id")
+    deep_id = newest_first.values_list("id", flat=True)[DEPTH - 1]
+    print(f"\n/events/ list, {per_page} a page, no filters: keyset selector vs Paginator (COUNT + OFFSET)")
+    for depth, after, page_number in ((0, None, 1), (DEPTH, deep_id, DEPTH // per_page + 1)):
+        keyset = timed(lambda: event_list_page(after=after, per_page=per_page), repeats=50)  # noqa: B023
+        paginator = timed(
+            lambda: list(Paginator(newest_first.only(*columns), per_page).get_page(page_number)),  # noqa: B023
+            repeats=10,
+        )
+        ours = event_list_page(after=after, per_page=per_page).rows[0]["id"]
+        theirs = Paginator(newest_first.only(*columns), per_page).get_page(page_number)[0].id
+        assert ours == theirs, f"the two lists disagree at depth {depth}"
+        k95, p95 = float(np.percentile(keyset, 95)), float(np.percentile(paginator, 95))
+        print(f"  depth {depth:>7,}: keyset p50 {statistics.median(keyset):.2f} p95 {k95:.2f} ms; Paginator p50 "
+              f"{statistics.median(paginator):.2f} p95 {p95:.2f} ms; {p95 / k95:.1f}x")  # fmt: skip
 
 
 if __name__ == "__main__":

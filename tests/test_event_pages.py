@@ -70,3 +70,48 @@ def test_text_from_imported_files_is_escaped(client: Client, analyst: User, bull
     html = client.get(f"/events/{bulletin.pk}/").content.decode()
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;" in html
+
+
+@pytest.fixture
+def nordic(obspy_data: Path) -> list[int]:
+    """The 50 real events of ObsPy's Nordic catalogue; their ids newest first (ties by id)."""
+    events_import_file(path=obspy_data / "io/nordic/tests/data/select.out")
+    return list(Event.objects.order_by("-origin_time", "-id").values_list("id", flat=True))
+
+
+def test_the_list_pages_through_every_event_newest_first_by_keyset_and_back(nordic: list[int]) -> None:
+    from analyst.selectors import event_list_page
+
+    assert len(nordic) >= 40
+    pages, page = [], event_list_page(per_page=7)
+    assert page.newer is None and page.total == len(nordic) and page.total_is_exact
+    while True:
+        pages.append([row["id"] for row in page.rows])
+        if page.older is None:
+            break
+        page = event_list_page(after=page.older, per_page=7)
+    assert [i for ids in pages for i in ids] == nordic and all(len(ids) == 7 for ids in pages[:-1])
+    # and back up from the oldest page with `before`: the same pages, newest first within each
+    back, page = [], event_list_page(before=pages[-1][0], per_page=7)
+    while True:
+        back.append([row["id"] for row in page.rows])
+        if page.newer is None:
+            break
+        page = event_list_page(before=page.newer, per_page=7)
+    assert back == pages[-2::-1]
+
+
+def test_the_list_page_links_continue_from_an_event_and_refuse_a_bad_position(
+    client: Client, analyst: User, nordic: list[int]
+) -> None:
+    client.force_login(analyst)
+    first = client.get("/events/").content.decode()
+    assert f"/events/{nordic[0]}/" in first and 'id="newer"' not in first and 'id="newest"' not in first
+    assert f"{len(nordic)} events, newest first" in first
+    middle = client.get(f"/events/?after={nordic[9]}").content.decode()
+    assert f"/events/{nordic[10]}/" in middle and f"/events/{nordic[9]}/" not in middle
+    assert f'href="?before={nordic[10]}"' in middle and 'id="newest"' in middle
+    assert f"/events/{nordic[9]}/" in client.get(f"/events/?before={nordic[10]}").content.decode()
+    assert client.get("/events/?after=abc").status_code == 400
+    assert client.get(f"/events/?after={nordic[1]}&before={nordic[2]}").status_code == 400
+    assert client.get("/events/?after=99999999").status_code == 404
