@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from obspy import UTCDateTime
 
 from analyst.models import CnnPrediction, Event, EventLabel, Pick
@@ -29,6 +30,7 @@ from ranking.cnn.datasets import (
     WindowRecord,
     shared_windows,
     split_by_event,
+    windows_drop_known_events,
     windows_from_records,
 )
 from ranking.cnn.windows import (
@@ -48,6 +50,7 @@ from ranking.registry import (
     model_version_register,
 )
 from waveforms import sources
+from waveforms.models import WaveformSource, WaveformTrace
 from waveforms.windows import arrivals_predict
 
 logger = logging.getLogger(__name__)
@@ -343,19 +346,33 @@ def db_labelled_windows(*, limit: int = 300) -> LabelledWindows:
     ):
         latest.setdefault(event_id, event_type)
     wanted = {event_id: LABEL_CLASSES[t] for event_id, t in latest.items() if t in LABEL_CLASSES}
-    events = Event.objects.filter(pk__in=list(wanted), origin_time__isnull=False).order_by("-origin_time")[:limit]
+    events = Event.objects.filter(pk__in=list(wanted), origin_time__isnull=False)
+    if not WaveformSource.objects.filter(kind=WaveformSource.Kind.SDS).exists():
+        # only files are registered: keep the events a registered trace overlaps, so the newest `limit` labelled
+        # events WITH waveforms are read, not the newest labelled events of a catalogue that mostly has none
+        before, after = dt.timedelta(seconds=READ_BEFORE_ORIGIN_S), dt.timedelta(seconds=READ_AFTER_ORIGIN_S)
+        covering = WaveformTrace.objects.filter(
+            start_time__lt=OuterRef("origin_time") + after, end_time__gt=OuterRef("origin_time") - before
+        )
+        events = events.filter(Exists(covering))
+    events = events.order_by("-origin_time")[:limit]
     records: list[WindowRecord] = []
     for event in events:
         records.extend(event_window_records(event=event, label=wanted[event.pk]).records)
     return windows_from_records(records)
 
 
-def _all_windows(*, data_dir: Path, limit: int | None, progress: Callable[[str], None] | None) -> LabelledWindows:
+def cnn_training_windows(
+    *, data_dir: Path, limit: int | None = None, progress: Callable[[str], None] | None = None
+) -> LabelledWindows:
+    """The CNN's labelled windows: the shared data folder's (cached), then the database's analyst-labelled events
+    with waveforms, less those that are shared-data events imported into the database (same time)."""
     cache = Path(settings.DATA_DIR) / "cache" / "cnn"
     shared = shared_windows(data_dir, limit=limit, cache_dir=cache, progress=progress)
-    stored = db_labelled_windows()
-    if progress is not None and len(stored):
-        progress(f"database: {len(stored)} windows {stored.counts()}")
+    stored, duplicates = windows_drop_known_events(db_labelled_windows(), shared)
+    if progress is not None and (len(stored) or duplicates):
+        progress(f"database: {len(stored)} windows {stored.counts()}; {len(duplicates)} labelled events skipped "
+                 "as the same events as the shared data's")  # fmt: skip
     return LabelledWindows.concatenate([shared, stored])
 
 
@@ -384,7 +401,7 @@ def cnn_train(
     from ranking.cnn.network import ARCHITECTURE_VERSION, CnnPredictor, fit_with_validation, model_flops
 
     folder = data_dir or Path(settings.SHARED_DATA_DIR)
-    data = _all_windows(data_dir=folder, limit=limit, progress=progress)
+    data = cnn_training_windows(data_dir=folder, limit=limit, progress=progress)
     train_mask, test_mask = split_by_event(data)
     train, test = data.subset(train_mask), data.subset(test_mask)
     if len(train) < 8 or len(set(train.labels.tolist())) < 2:
@@ -438,7 +455,7 @@ def cnn_evaluate(
         raise CnnTrainingError("no CNN to evaluate: train one (train --kind cnn --promote), or name it with --model")
     model = model_artifact_load(model_version=version)
     event_model = cnn_event_model(model_version=version)
-    data = _all_windows(data_dir=data_dir or Path(settings.SHARED_DATA_DIR), limit=limit, progress=None)
+    data = cnn_training_windows(data_dir=data_dir or Path(settings.SHARED_DATA_DIR), limit=limit, progress=None)
     train_mask, test_mask = split_by_event(data)
     train, test = data.subset(train_mask), data.subset(test_mask)
     if not len(test):

@@ -411,3 +411,32 @@ def test_the_full_training_command_registers_a_cnn_that_beats_the_spectral_basel
     assert version.training_summary["held_out_events"] > 50
     assert held_out["event"]["macro_f1"] > baseline["event"]["macro_f1"]
     assert held_out["event"]["per_class"]["noise"]["f1"] > 0.8
+
+
+@pytest.mark.django_db
+def test_training_reads_labelled_database_events_but_not_a_second_copy_of_a_shared_data_event(
+    shared_data: Path, tmp_path: Path, settings: Any
+) -> None:
+    from analyst.cnn import cnn_training_windows, db_labelled_windows
+
+    settings.DATA_DIR = str(tmp_path)
+    # the PNW catalogue imported as reviewed (analyst labels), with the waveforms of two of its events: the first
+    # row's event is one of the 3 PNW events the shared data give with limit=3, the other one is not
+    events_import_file(path=shared_data / "pnw" / "events.csv", reviewed=True)
+    shared_event, other_event = PNW_EVENT, "uw61506451"
+    for name in (shared_event, other_event):
+        for path in sorted((shared_data / "pnw" / "waveforms" / name).glob("*.mseed")):
+            waveform_file_import(path=path)
+    messages: list[str] = []
+    data = cnn_training_windows(data_dir=shared_data, limit=3, progress=messages.append)
+    stored = data.subset(data.sources == "db")
+    other = Event.objects.get(public_id__endswith=other_event)
+    assert set(stored.groups.tolist()) == {f"db:{other.pk}"}
+    # its two 100 Hz verticals (the 1 Hz LHZ copies are too slow for the window), labelled from the catalogue
+    assert sorted(stored.seed_ids.tolist()) == ["PB.B035..EHZ", "PB.B036..EHZ"]
+    assert set(stored.labels.tolist()) == {EXPLOSION}
+    assert f"pnw:{shared_event}" in set(data.groups.tolist())
+    assert any("1 labelled events skipped" in m for m in messages)
+    # the newest labelled event WITH waveforms, not the newest of the 68 labelled ones (66 have no waveforms)
+    newest = Event.objects.filter(public_id__regex=f"({shared_event}|{other_event})$").latest("origin_time")
+    assert set(db_labelled_windows(limit=1).groups.tolist()) == {f"db:{newest.pk}"}

@@ -42,6 +42,7 @@ BASELINE_FEATURES = ("high_low_ratio", "ps_amplitude_ratio", "dominant_frequency
 DATASET_VERSION = "cnn-windows-3-40hz-onsets"
 PNW_NOISE_PER_EVENT = 2  # pre-event noise windows per PNW event (its first stations in file order)
 PNW_LABELS = {"earthquake": EARTHQUAKE, "explosion": EXPLOSION, "quarry blast": EXPLOSION}
+DUPLICATE_EVENT_S = 2.0  # a database event this close in time to a shared-data event is that event
 
 
 class DatasetError(ValueError):
@@ -330,6 +331,23 @@ def shared_windows(
         np.savez(partial, **{f: getattr(result, f) for f in _FIELDS})
         partial.replace(cache)
     return result
+
+
+def windows_drop_known_events(
+    data: LabelledWindows, known: LabelledWindows, *, tolerance_s: float = DUPLICATE_EVENT_S
+) -> tuple[LabelledWindows, list[str]]:
+    """``data`` without the events (groups) whose time lies within ``tolerance_s`` of an event of ``known``, and
+    the groups dropped. The database holds events of the shared data too when they were imported (the demo
+    imports the PNW and ESEC catalogues and their waveforms): read twice under two group names, one event could
+    sit on both sides of the split by event and be counted twice."""
+    if not len(data) or not len(known):
+        return data, []
+    times = np.unique(known.times)
+    index = np.searchsorted(times, data.times)
+    before, after = times[np.clip(index - 1, 0, times.size - 1)], times[np.clip(index, 0, times.size - 1)]
+    nearest = np.minimum(np.abs(data.times - before), np.abs(data.times - after))
+    duplicate = nearest <= tolerance_s
+    return data.subset(~duplicate), sorted({str(g) for g in data.groups[duplicate]})
 
 
 def _group_strata(data: LabelledWindows) -> tuple[dict[tuple[str, int], list[str]], dict[str, float]]:
