@@ -316,6 +316,16 @@ def cnn_features_for_events(event_ids: Sequence[int]) -> dict[int, dict[str, flo
     return features
 
 
+def cnn_trained_on_events(*, versions: Iterable[str]) -> dict[str, set[int]]:
+    """For each CNN version, the database events whose windows it was trained on (its
+    ``training_summary["trained_on_events"]``): its probabilities for them are in-sample."""
+    rows = ModelVersion.objects.filter(kind=ModelVersion.Kind.CNN, version__in=list(versions))
+    return {
+        row.version: {int(i) for i in (row.training_summary or {}).get("trained_on_events", [])}
+        for row in rows.only("version", "training_summary")
+    }
+
+
 def cnn_saliency_for(*, event_id: int, seed_id: str) -> dict[str, Any] | None:
     """The saliency curve of one channel's window (values 0-1 at the stored sampling rate, 40 Hz since
     cnn1d-spectral-v2, from window_start), or None."""
@@ -423,6 +433,7 @@ def cnn_train(
             "windows": len(train), "held_out_windows": len(test), "labels": train.counts(),
             "held_out_labels": test.counts(), "events": len(set(train.groups.tolist())),
             "held_out_events": len(set(test.groups.tolist())), "epochs": epochs, "best_epoch": result.best_epoch,
+            "trained_on_events": sorted({int(g[3:]) for g in train.groups.tolist() if g.startswith("db:")}),
             "fit_seconds": round(result.seconds, 1),
             "history": result.history[-1:] if result.history else [], "data_dir": str(folder),
             "event_model": event_model.as_dict() if event_model is not None else None,

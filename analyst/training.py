@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from django.conf import settings
 
+from analyst.cnn import cnn_trained_on_events
 from analyst.models import Event, EventLabel
 from analyst.scoring import class_of_review, events_cnn_features, events_feature_matrix, events_rescore_unreviewed
 from ranking.classes import DECISION_CLASSES
@@ -33,13 +34,16 @@ class LabelledEvents:
     times: npt.NDArray[np.float64]
     magnitudes: npt.NDArray[np.float64]
     cnn_versions: dict[int, str] = field(default_factory=dict)  # event id -> CNN version of its CNN features
+    cnn_in_sample: int = 0  # events whose CNN features were left out: that CNN was trained on them
 
 
 def labelled_events(*, since: dt.datetime | None = None, until: dt.datetime | None = None) -> LabelledEvents:
     """Located events with a decision label (each event's latest label), in origin-time order.
 
     Their CNN features come from the stored predictions (the active CNN's, else the newest), so a ranker
-    trained after a CNN promotion stacks on that CNN wherever it has classified the labelled events.
+    trained after a CNN promotion stacks on that CNN wherever it has classified the labelled events; except
+    where that CNN was trained on the event itself: its probabilities there are in-sample (over-confident), and
+    a ranker that learned from them would over-trust the CNN, so those events train with NaN CNN features.
     """
     events = Event.objects.filter(origin_time__isnull=False, latitude__isnull=False, longitude__isnull=False)
     if since is not None:
@@ -59,6 +63,10 @@ def labelled_events(*, since: dt.datetime | None = None, until: dt.datetime | No
             latest[event_id] = DECISION_CLASSES.index(decision_class)
     rows = list(events.filter(pk__in=list(latest)).select_related("preferred_origin").order_by("origin_time", "pk"))
     cnn = events_cnn_features(event_ids=[e.pk for e in rows])
+    trained_on = cnn_trained_on_events(versions={found.version for found in cnn.values()})
+    in_sample = [event_id for event_id, found in cnn.items() if event_id in trained_on.get(found.version, set())]
+    for event_id in in_sample:
+        del cnn[event_id]
     return LabelledEvents(
         event_ids=[e.pk for e in rows],
         features=events_feature_matrix(events=rows, cnn=cnn),
@@ -66,6 +74,7 @@ def labelled_events(*, since: dt.datetime | None = None, until: dt.datetime | No
         times=np.array([e.origin_time.timestamp() for e in rows if e.origin_time], dtype=np.float64),
         magnitudes=np.array([np.nan if e.magnitude is None else e.magnitude for e in rows], dtype=np.float64),
         cnn_versions={event_id: found.version for event_id, found in cnn.items()},
+        cnn_in_sample=len(in_sample),
     )
 
 
@@ -108,6 +117,7 @@ def ranker_train(
             "cnn": {
                 "events": len(data.cnn_versions),
                 "versions": dict(Counter(data.cnn_versions.values()).most_common()),
+                "in_sample_left_out": data.cnn_in_sample,
             },
             "fit_seconds": round(time.perf_counter() - started, 2),
         },

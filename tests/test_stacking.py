@@ -174,3 +174,11 @@ def test_a_real_worker_scores_a_measured_event_again_with_the_cnns_probabilities
     assert data.cnn_versions == {event_id: newer.version}
     for name in CNN_FEATURE_NAMES:
         assert data.features[row, FEATURE_NAMES.index(name)] == pytest.approx(score.features[name])
+
+    # Had that CNN been trained on this event, its probabilities would be in-sample: training leaves them out.
+    newer.training_summary = {**newer.training_summary, "trained_on_events": [event_id]}
+    newer.save(update_fields=["training_summary"])
+    data = labelled_events()
+    assert data.cnn_versions == {} and data.cnn_in_sample == 1
+    row = data.event_ids.index(event_id)
+    assert all(np.isnan(data.features[row, FEATURE_NAMES.index(name)]) for name in CNN_FEATURE_NAMES)
