@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from obspy import UTCDateTime
 
 from analyst.models import CnnPrediction, Event, EventLabel, Pick
+from analyst.vocabulary import ReviewState
 from ranking.cnn.datasets import (
     CLASSES,
     EARTHQUAKE,
@@ -347,6 +348,32 @@ def cnn_saliency_for(*, event_id: int, seed_id: str) -> dict[str, Any] | None:
     }  # fmt: skip
 
 
+def events_covered_by_waveforms(events: QuerySet[Event]) -> QuerySet[Event]:
+    """The events of ``events`` that a registered waveform file covers around their origin time (the span the CNN
+    reads); all of them when an SDS archive is registered, whose coverage is not indexed."""
+    if WaveformSource.objects.filter(kind=WaveformSource.Kind.SDS).exists():
+        return events
+    before, after = dt.timedelta(seconds=READ_BEFORE_ORIGIN_S), dt.timedelta(seconds=READ_AFTER_ORIGIN_S)
+    covering = WaveformTrace.objects.filter(
+        start_time__lt=OuterRef("origin_time") + after, end_time__gt=OuterRef("origin_time") - before
+    )
+    return events.filter(Exists(covering))
+
+
+def cnn_promoted() -> int:
+    """After a CNN promotion, once it commits: send the events with waveforms that are unreviewed (their scores
+    stack the new CNN) or labelled (the next ranker training learns the CNN's weight from them; imported
+    reviewed catalogues are never measured, so nothing else would classify them) to the new CNN on the gpu
+    queue. Events it has already classified are skipped when sent. Returns how many were found."""
+    labelled = EventLabel.objects.values("event_id")
+    events = Event.objects.filter(origin_time__isnull=False).filter(
+        Q(review_state__in=(ReviewState.NEW, ReviewState.SCORED)) | Q(pk__in=labelled)
+    )
+    ids = list(events_covered_by_waveforms(events).order_by("-origin_time").values_list("pk", flat=True))
+    events_schedule_cnn(event_ids=ids)
+    return len(ids)
+
+
 def db_labelled_windows(*, limit: int = 300) -> LabelledWindows:
     """Windows of the newest ``limit`` events that carry an analyst label mapping to a CNN class and whose
     waveforms are registered (each event's latest label counts)."""
@@ -356,15 +383,8 @@ def db_labelled_windows(*, limit: int = 300) -> LabelledWindows:
     ):
         latest.setdefault(event_id, event_type)
     wanted = {event_id: LABEL_CLASSES[t] for event_id, t in latest.items() if t in LABEL_CLASSES}
-    events = Event.objects.filter(pk__in=list(wanted), origin_time__isnull=False)
-    if not WaveformSource.objects.filter(kind=WaveformSource.Kind.SDS).exists():
-        # only files are registered: keep the events a registered trace overlaps, so the newest `limit` labelled
-        # events WITH waveforms are read, not the newest labelled events of a catalogue that mostly has none
-        before, after = dt.timedelta(seconds=READ_BEFORE_ORIGIN_S), dt.timedelta(seconds=READ_AFTER_ORIGIN_S)
-        covering = WaveformTrace.objects.filter(
-            start_time__lt=OuterRef("origin_time") + after, end_time__gt=OuterRef("origin_time") - before
-        )
-        events = events.filter(Exists(covering))
+    # the newest `limit` labelled events WITH waveforms, not the newest of a catalogue that mostly has none
+    events = events_covered_by_waveforms(Event.objects.filter(pk__in=list(wanted), origin_time__isnull=False))
     events = events.order_by("-origin_time")[:limit]
     records: list[WindowRecord] = []
     for event in events:
@@ -441,7 +461,9 @@ def cnn_train(
         metrics=metrics,
     )  # fmt: skip
     if promote:
-        model_version_promote(model_version=version)
+        with transaction.atomic():
+            model_version_promote(model_version=version)
+            cnn_promoted()
     return version
 
 

@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from analyst.cnn import cnn_promoted
 from analyst.models import CnnPrediction, Event, EventLabel
 from analyst.scoring import events_rescore_unreviewed
 from analyst.training import LabelledEvents, TrainingDataError, labelled_events
@@ -426,6 +427,8 @@ def model_promote(
         )  # fmt: skip
         if model_version.kind == ModelVersion.Kind.RANKER:
             transaction.on_commit(_rescore_in_background)
+        elif model_version.kind == ModelVersion.Kind.CNN:
+            cnn_promoted()  # sends the events with waveforms to the new CNN once this commits
     return promotion
 
 

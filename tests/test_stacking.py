@@ -182,3 +182,38 @@ def test_a_real_worker_scores_a_measured_event_again_with_the_cnns_probabilities
     assert data.cnn_versions == {} and data.cnn_in_sample == 1
     row = data.event_ids.index(event_id)
     assert all(np.isnan(data.features[row, FEATURE_NAMES.index(name)]) for name in CNN_FEATURE_NAMES)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_promoting_a_cnn_sends_the_labelled_events_with_waveforms_to_it_so_the_ranker_can_stack_on_it(
+    celery_worker_process: None, tiny_cnn: Any, shared_data: Path, tmp_path: Path
+) -> None:
+    from analyst.learning import model_promote
+
+    # Two real PNW events imported as reviewed (labelled, so never measured); only the first has waveforms.
+    rows = list(csv.reader((shared_data / "pnw" / "events.csv").open()))
+    other = next(r for r in rows[1:] if r[0] != PNW_EVENT)
+    catalogue = tmp_path / "two_events.csv"
+    with catalogue.open("w", newline="") as handle:
+        csv.writer(handle).writerows([rows[0], next(r for r in rows if r[0] == PNW_EVENT), other])
+    events_import_file(path=catalogue, reviewed=True)
+    call_command("import_waveforms", shared_data / "pnw" / "waveforms" / PNW_EVENT, stdout=StringIO())
+    with_waveforms = Event.objects.get(public_id__endswith=PNW_EVENT).pk
+    without = Event.objects.get(public_id__endswith=other[0]).pk
+    assert labelled_events().cnn_versions == {}
+
+    cnn = model_version_register(
+        kind=ModelVersion.Kind.CNN, model=tiny_cnn, created_by="test", feature_names=list(CLASSES),
+        feature_version="cnn1d-test", training_summary={},
+    )  # fmt: skip
+    model_promote(model_version=cnn, by="test")
+    wait_for(
+        lambda: CnnPrediction.objects.filter(event_id=with_waveforms, model_version=cnn.version).exists(),
+        timeout=120, what="the new CNN's prediction for the labelled event",
+    )  # fmt: skip
+    assert not CnnPrediction.objects.filter(event_id=without).exists()
+    data = labelled_events()
+    assert data.cnn_versions == {with_waveforms: cnn.version}
+    row = data.event_ids.index(with_waveforms)
+    assert 0.0 <= data.features[row, FEATURE_NAMES.index("cnn_p_explosion")] <= 1.0
