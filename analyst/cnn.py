@@ -394,16 +394,17 @@ def db_labelled_windows(*, limit: int = 300) -> LabelledWindows:
 
 def cnn_training_windows(
     *, data_dir: Path, limit: int | None = None, progress: Callable[[str], None] | None = None
-) -> LabelledWindows:
+) -> tuple[LabelledWindows, LabelledWindows]:
     """The CNN's labelled windows: the shared data folder's (cached), then the database's analyst-labelled events
-    with waveforms, less those that are shared-data events imported into the database (same time)."""
+    with waveforms, less those that are shared-data events imported into the database (same time); and apart,
+    the windows of those skipped database events (a CNN trained on their shared copies has seen them)."""
     cache = Path(settings.DATA_DIR) / "cache" / "cnn"
     shared = shared_windows(data_dir, limit=limit, cache_dir=cache, progress=progress)
     stored, duplicates = windows_drop_known_events(db_labelled_windows(), shared)
-    if progress is not None and (len(stored) or duplicates):
-        progress(f"database: {len(stored)} windows {stored.counts()}; {len(duplicates)} labelled events skipped "
-                 "as the same events as the shared data's")  # fmt: skip
-    return LabelledWindows.concatenate([shared, stored])
+    if progress is not None and (len(stored) or len(duplicates)):
+        progress(f"database: {len(stored)} windows {stored.counts()}; {len(set(duplicates.groups.tolist()))} "
+                 "labelled events skipped as the same events as the shared data's")  # fmt: skip
+    return LabelledWindows.concatenate([shared, stored]), duplicates
 
 
 def cnn_train(
@@ -431,7 +432,7 @@ def cnn_train(
     from ranking.cnn.network import ARCHITECTURE_VERSION, CnnPredictor, fit_with_validation, model_flops
 
     folder = data_dir or Path(settings.SHARED_DATA_DIR)
-    data = cnn_training_windows(data_dir=folder, limit=limit, progress=progress)
+    data, duplicates = cnn_training_windows(data_dir=folder, limit=limit, progress=progress)
     train_mask, test_mask = split_by_event(data)
     train, test = data.subset(train_mask), data.subset(test_mask)
     if len(train) < 8 or len(set(train.labels.tolist())) < 2:
@@ -453,7 +454,11 @@ def cnn_train(
             "windows": len(train), "held_out_windows": len(test), "labels": train.counts(),
             "held_out_labels": test.counts(), "events": len(set(train.groups.tolist())),
             "held_out_events": len(set(test.groups.tolist())), "epochs": epochs, "best_epoch": result.best_epoch,
-            "trained_on_events": sorted({int(g[3:]) for g in train.groups.tolist() if g.startswith("db:")}),
+            # database events whose windows it learned from, directly or as the shared data's copy of the event
+            "trained_on_events": sorted(
+                {int(g[3:]) for g in train.groups.tolist() if g.startswith("db:")}
+                | {int(g[3:]) for g in windows_drop_known_events(duplicates, train)[1].groups.tolist()}
+            ),
             "fit_seconds": round(result.seconds, 1),
             "history": result.history[-1:] if result.history else [], "data_dir": str(folder),
             "event_model": event_model.as_dict() if event_model is not None else None,
@@ -488,7 +493,7 @@ def cnn_evaluate(
         raise CnnTrainingError("no CNN to evaluate: train one (train --kind cnn --promote), or name it with --model")
     model = model_artifact_load(model_version=version)
     event_model = cnn_event_model(model_version=version)
-    data = cnn_training_windows(data_dir=data_dir or Path(settings.SHARED_DATA_DIR), limit=limit, progress=None)
+    data, _ = cnn_training_windows(data_dir=data_dir or Path(settings.SHARED_DATA_DIR), limit=limit)
     train_mask, test_mask = split_by_event(data)
     train, test = data.subset(train_mask), data.subset(test_mask)
     if not len(test):

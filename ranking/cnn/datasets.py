@@ -335,19 +335,20 @@ def shared_windows(
 
 def windows_drop_known_events(
     data: LabelledWindows, known: LabelledWindows, *, tolerance_s: float = DUPLICATE_EVENT_S
-) -> tuple[LabelledWindows, list[str]]:
-    """``data`` without the events (groups) whose time lies within ``tolerance_s`` of an event of ``known``, and
-    the groups dropped. The database holds events of the shared data too when they were imported (the demo
-    imports the PNW and ESEC catalogues and their waveforms): read twice under two group names, one event could
-    sit on both sides of the split by event and be counted twice."""
+) -> tuple[LabelledWindows, LabelledWindows]:
+    """``data`` split into the windows of events (groups) whose time lies farther than ``tolerance_s`` from every
+    event of ``known``, and the windows of those that lie within it (the same events). The database holds events
+    of the shared data too when they were imported (the demo imports the PNW and ESEC catalogues and their
+    waveforms): read twice under two group names, one event could sit on both sides of the split by event and
+    be counted twice."""
     if not len(data) or not len(known):
-        return data, []
+        return data, data.subset(np.zeros(len(data), dtype=bool))
     times = np.unique(known.times)
     index = np.searchsorted(times, data.times)
     before, after = times[np.clip(index - 1, 0, times.size - 1)], times[np.clip(index, 0, times.size - 1)]
     nearest = np.minimum(np.abs(data.times - before), np.abs(data.times - after))
     duplicate = nearest <= tolerance_s
-    return data.subset(~duplicate), sorted({str(g) for g in data.groups[duplicate]})
+    return data.subset(~duplicate), data.subset(duplicate)
 
 
 def _group_strata(data: LabelledWindows) -> tuple[dict[tuple[str, int], list[str]], dict[str, float]]:
