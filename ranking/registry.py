@@ -36,7 +36,7 @@ class LoadedRanker:
 
 
 _cache_lock = threading.Lock()
-_cache: dict[str, LoadedRanker] = {}
+_cache: dict[str, tuple[ModelVersion, Any]] = {}  # kind -> (version, loaded artifact)
 
 
 def models_dir() -> Path:
@@ -150,32 +150,34 @@ def model_version_active(*, kind: str) -> ModelVersion | None:
     return ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.ACTIVE).first()
 
 
-def ranker_active_load() -> LoadedRanker | None:
-    """The active ranker, loaded once per process; None when no ranker is active.
+def _active_load(kind: str) -> tuple[ModelVersion, Any] | None:
+    """The active model of ``kind`` and its loaded artifact, loaded once per process; None when none is active.
 
-    When the active artifact is refused, the ranker this process served before keeps serving (and
-    the refusal is logged); with nothing served before, ModelArtifactError propagates.
+    When the active artifact is refused, the model this process served before keeps serving (and the refusal
+    is logged); with nothing served before, ModelArtifactError propagates.
     """
-    active = model_version_active(kind=ModelVersion.Kind.RANKER)
+    active = model_version_active(kind=kind)
     if active is None:
         return None
     with _cache_lock:
-        cached = _cache.get("ranker")
-        if (
-            cached is not None
-            and cached.version.pk == active.pk
-            and cached.version.artifact_sha256 == active.artifact_sha256
-        ):
+        cached = _cache.get(kind)
+        if cached is not None and cached[0].pk == active.pk and cached[0].artifact_sha256 == active.artifact_sha256:
             return cached
         try:
-            loaded = LoadedRanker(active, model_artifact_load(model_version=active))
+            loaded = (active, model_artifact_load(model_version=active))
         except ModelArtifactError:
             if cached is None:
                 raise
-            logger.exception("keeping ranker %s: the active ranker cannot be loaded", cached.version.version)
+            logger.exception("keeping %s %s: the active %s cannot be loaded", kind, cached[0].version, kind)
             return cached
-        _cache["ranker"] = loaded
+        _cache[kind] = loaded
         return loaded
+
+
+def ranker_active_load() -> LoadedRanker | None:
+    """The active ranker, loaded once per process (``_active_load``); None when no ranker is active."""
+    loaded = _active_load(ModelVersion.Kind.RANKER)
+    return None if loaded is None else LoadedRanker(*loaded)
 
 
 @dataclass(frozen=True)
@@ -185,33 +187,12 @@ class LoadedCnn:
 
 
 def cnn_active_load() -> LoadedCnn | None:
-    """The active CNN, loaded (safe mode, checksum verified) once per process; None when none is active.
-
-    As for the ranker, a refused artifact leaves the CNN this process served before in service.
-    """
-    active = model_version_active(kind=ModelVersion.Kind.CNN)
-    if active is None:
-        return None
-    with _cache_lock:
-        cached = _cnn_cache.get("cnn")
-        same = cached is not None and cached.version.pk == active.pk
-        if cached is not None and same and cached.version.artifact_sha256 == active.artifact_sha256:
-            return cached
-        try:
-            loaded = LoadedCnn(active, model_artifact_load(model_version=active))
-        except ModelArtifactError:
-            if cached is None:
-                raise
-            logger.exception("keeping CNN %s: the active CNN cannot be loaded", cached.version.version)
-            return cached
-        _cnn_cache["cnn"] = loaded
-        return loaded
+    """The active CNN (safe mode, checksum verified), loaded once per process (``_active_load``); None when none."""
+    loaded = _active_load(ModelVersion.Kind.CNN)
+    return None if loaded is None else LoadedCnn(*loaded)
 
 
-_cnn_cache: dict[str, LoadedCnn] = {}
-
-
-def ranker_cache_clear() -> None:
+def models_cache_clear() -> None:
+    """Forget the loaded models of this process (the next load reads the active artifacts again)."""
     with _cache_lock:
         _cache.clear()
-        _cnn_cache.clear()

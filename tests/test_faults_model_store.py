@@ -23,8 +23,8 @@ from ranking.registry import (
     model_artifact_load,
     model_version_promote,
     model_version_register,
+    models_cache_clear,
     models_dir,
-    ranker_cache_clear,
 )
 from tests.ranking_data import pnsn_inputs, pnsn_rows
 
@@ -72,7 +72,7 @@ def _register(model: RankerModel, by: str = "test") -> ModelVersion:
 def test_a_disk_filling_up_while_a_model_is_saved_leaves_no_record_no_partial_file_and_the_active_model(
     small_ranker: RankerModel,
 ) -> None:
-    ranker_cache_clear()
+    models_cache_clear()
     active = model_version_promote(model_version=_register(small_ranker, "active"))
     store = models_dir()
     artifact = store / active.artifact_path
@@ -94,7 +94,7 @@ def test_a_disk_filling_up_while_a_model_is_saved_leaves_no_record_no_partial_fi
 
 @pytest.mark.django_db(transaction=True)
 def test_two_promotions_at_the_same_moment_leave_exactly_one_active_model(small_ranker: RankerModel) -> None:
-    ranker_cache_clear()
+    models_cache_clear()
     first = model_version_promote(model_version=_register(small_ranker, "first"))
     candidates = [_register(small_ranker, f"candidate-{n}") for n in (1, 2)]
     barrier = threading.Barrier(2)

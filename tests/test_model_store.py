@@ -13,9 +13,9 @@ from ranking.registry import (
     model_artifact_load,
     model_version_promote,
     model_version_register,
+    models_cache_clear,
     models_dir,
     ranker_active_load,
-    ranker_cache_clear,
 )
 from tests.ranking_data import pnsn_inputs, pnsn_rows
 
@@ -38,7 +38,7 @@ def _register(model: RankerModel) -> ModelVersion:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
-    ranker_cache_clear()
+    models_cache_clear()
 
 
 def test_a_registered_model_loads_back_and_predicts_the_same(small_ranker) -> None:

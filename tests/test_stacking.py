@@ -29,7 +29,7 @@ from ranking.features import (
 )
 from ranking.models import ModelVersion
 from ranking.ranker import ranker_fit
-from ranking.registry import model_version_promote, model_version_register, ranker_cache_clear
+from ranking.registry import model_version_promote, model_version_register, models_cache_clear
 from tests.conftest import wait_for
 from tests.ranking_data import pnsn_inputs, pnsn_rows
 
@@ -75,7 +75,7 @@ def test_an_active_ranker_trained_on_the_features_before_the_cnn_ones_asks_to_re
         feature_version=PREVIOUS_FEATURE_VERSION, training_summary={"events": 1500},
     )  # fmt: skip
     model_version_promote(model_version=version)
-    ranker_cache_clear()
+    models_cache_clear()
     [event_id] = events_import_file(path=obspy_data / "io/quakeml/tests/data/usgs_event.xml").event_ids
 
     outcome = events_score(event_ids=[event_id])
