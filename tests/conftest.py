@@ -29,6 +29,22 @@ def obspy_data() -> Path:
 
 
 @pytest.fixture
+def fast_password_hashing(settings: Any) -> None:
+    """MD5 instead of the production hasher for test logins: files that create personas per test would spend
+    most of their time hashing (use with ``pytest.mark.usefixtures``, so it runs before the personas)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def empty_broker() -> Iterator[None]:
+    """After the test, purge what it sent to the broker, so that no worker of a later test runs it."""
+    yield
+    from config.celery_app import app
+
+    app.control.purge()
+
+
+@pytest.fixture
 def analyst(db: None) -> User:
     from analyst.roles import roles_ensure
 

@@ -1,7 +1,6 @@
 """The audit trail is append-only and keeps the score and model versions each decision was made against."""
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -15,12 +14,7 @@ from analyst.scoring import events_score
 from analyst.training import ranker_train
 from tests.workbench_data import pnsn_head
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
 
 
 @pytest.fixture

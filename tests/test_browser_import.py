@@ -2,7 +2,6 @@
 imports it, and the page shows the progress and the importer's report."""
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -11,12 +10,11 @@ from playwright.sync_api import expect
 from analyst.models import Event
 from tests.browser import chromium, log_in, screenshot
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fast_password_hashing"),
+]
 
 
 def test_a_senior_analyst_uploads_a_bulletin_and_sees_the_importers_report(

@@ -5,13 +5,12 @@ import datetime as dt
 import re
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.management import call_command
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from analyst.importers.events import events_import_file
 from analyst.models import AuditEntry, Event
@@ -20,14 +19,13 @@ from analyst.training import ranker_train
 from tests.browser import ARTIFACTS, chromium, log_in, screenshot
 from tests.workbench_data import pnsn_head
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fast_password_hashing"),
+]
 
 LAHAR_ORIGIN = dt.datetime(2014, 9, 10, 19, 21, 15, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -49,6 +47,19 @@ def second_analyst(analyst: User) -> User:
     other = User.objects.create_user("bea", password="bea-password-1")
     other.groups.set(analyst.groups.all())
     return other
+
+
+def ana_then_bea_open(browser: Browser, base_url: str, url: str) -> tuple[Page, Page]:
+    """Two analysts in their own browser contexts: ana opens the event page first (and holds the event), then bea
+    opens it too. Returns their pages."""
+    ana = browser.new_context().new_page()
+    log_in(ana, base_url, "ana", "ana-password-1")
+    ana.goto(url)
+    expect(ana.locator("#claim-status")).to_contain_text("You hold this event")
+    bea = browser.new_context().new_page()
+    log_in(bea, base_url, "bea", "bea-password-1")
+    bea.goto(url)
+    return ana, bea
 
 
 def column_values(page: Page, column: str) -> list[str]:
@@ -136,14 +147,7 @@ def test_two_analysts_see_each_others_claims_and_a_stale_review_gets_the_conflic
 ):
     url = f"{live_server.url}/queue/events/{exotic_events.pk}/"
     with chromium() as browser:
-        ana = browser.new_context().new_page()
-        log_in(ana, live_server.url, "ana", "ana-password-1")
-        ana.goto(url)
-        expect(ana.locator("#claim-status")).to_contain_text("You hold this event")
-
-        bea = browser.new_context().new_page()
-        log_in(bea, live_server.url, "bea", "bea-password-1")
-        bea.goto(url)
+        ana, bea = ana_then_bea_open(browser, live_server.url, url)
         expect(bea.locator("#claim-status")).to_contain_text("Claimed by ana")
         bea.goto(f"{live_server.url}/?claimed_by=ana")
         expect(bea.locator("table.queue tbody tr")).to_have_count(1)
@@ -196,13 +200,7 @@ def test_a_second_analyst_sees_who_else_is_looking_on_the_event_page_and_in_the_
 ):
     url = f"{live_server.url}/queue/events/{exotic_events.pk}/"
     with chromium() as browser:
-        ana = browser.new_context().new_page()
-        log_in(ana, live_server.url, "ana", "ana-password-1")
-        ana.goto(url)
-        expect(ana.locator("#claim-status")).to_contain_text("You hold this event")
-        bea = browser.new_context().new_page()
-        log_in(bea, live_server.url, "bea", "bea-password-1")
-        bea.goto(url)
+        ana, bea = ana_then_bea_open(browser, live_server.url, url)
         expect(bea.locator("#presence")).to_have_text("👁 Also looking at this event: ana")
         bea.goto(f"{live_server.url}/?claimed_by=ana")
         row = bea.locator(f"table.queue tbody tr[data-id='{exotic_events.pk}']")

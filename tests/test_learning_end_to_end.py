@@ -4,7 +4,6 @@ runs it on the training queue, the comparison is read, the candidate promoted, a
 rescored by the worker with the new version recorded on each score."""
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -19,12 +18,11 @@ from ranking.registry import model_version_active
 from tests.conftest import wait_for
 from tests.workbench_data import PNSN, pnsn_head
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+pytestmark = [
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fast_password_hashing"),
+]
 
 
 def api_for(user: User) -> APIClient:

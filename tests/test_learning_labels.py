@@ -14,23 +14,11 @@ from analyst.models import Event, EventLabel, EventScore
 from analyst.scoring import events_score
 from analyst.selectors_learning import event_label_decisions, events_likely_mislabelled, label_agreement
 from analyst.training import labelled_events, ranker_train
-from config.celery_app import app
 from ranking.classes import DECISION_CLASSES
 from ranking.models import ModelVersion, TrainingRun
 from tests.workbench_data import PNSN, pnsn_head
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _empty_broker() -> Any:
-    yield
-    app.control.purge()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing", "empty_broker")]
 
 
 @pytest.fixture

@@ -21,12 +21,11 @@ from analyst.learning import (
 )
 from analyst.models import EventLabel
 from analyst.training import ranker_train
-from config.celery_app import app
 from ranking.models import ModelPromotion, ModelVersion, TrainingRun
 from ranking.registry import model_version_active
 from tests.workbench_data import pnsn_head
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_broker")]
 
 
 @pytest.fixture
@@ -34,12 +33,6 @@ def first_ranker(shared_data: Path, tmp_path: Path) -> ModelVersion:
     """The first 1,000 real PNSN reviewed events imported as labels, and a ranker trained on them and promoted."""
     events_import_file(path=pnsn_head(shared_data, tmp_path, rows=1000), reviewed=True)
     return ranker_train(created_by="first", promote=True)
-
-
-@pytest.fixture(autouse=True)
-def _empty_broker() -> Any:
-    yield
-    app.control.purge()  # runs started here were sent to the broker; no worker of a later test should run them
 
 
 def _run(**options: Any) -> TrainingRun:

@@ -2,7 +2,6 @@
 read-only for analysts, 403 for outsiders; the train/promote/rollback API enforces the same roles."""
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -13,23 +12,11 @@ from rest_framework.test import APIClient
 from analyst.importers.events import events_import_file
 from analyst.learning import training_run_execute, training_run_start
 from analyst.training import ranker_train
-from config.celery_app import app
 from ranking.models import ModelVersion, TrainingRun
 from ranking.registry import model_version_active
 from tests.workbench_data import pnsn_head
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _empty_broker() -> Any:
-    yield
-    app.control.purge()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing", "empty_broker")]
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from analyst.review import event_claim, event_review
 from analyst.selectors_queue import QUEUE_ORDERINGS
 from tests.workbench_data import rolled_back, scored_comcat_week
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
 
 ROW_FIELDS = ("id", "origin_time", "latitude", "longitude", "depth", "magnitude", "importance", "predicted_class",
               "event_type", "review_state", "agency_id", "region")  # fmt: skip
@@ -29,12 +29,6 @@ def week(django_db_setup: None, django_db_blocker: Any, shared_data: Path, tmp_p
             with connection.cursor() as cursor:  # what autovacuum does after a big import
                 cursor.execute("ANALYZE analyst_event")
         yield list(Event.objects.values(*ROW_FIELDS))
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    # The personas are created per test; the default hasher would cost most of this file's time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -12,12 +12,7 @@ from analyst.importers.events import events_import_file
 from analyst.models import AuditEntry, Event, EventClaim, EventLabel
 from analyst.review import event_claim
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
 
 
 @pytest.fixture
