@@ -84,6 +84,33 @@ class _Pieces:
         return data
 
 
+def _writer(
+    *,
+    sink: Any,
+    format: str,
+    criteria: EventCriteria,
+    status: str,
+    author: str,
+    public_id: str | None,
+    created_at: dt.datetime | None,
+) -> BulletinWriter:
+    """The bulletin writer of ``format`` on ``sink``, with its header; BulletinInputError for an unknown format."""
+    if format not in WRITERS:
+        raise BulletinInputError(f"format: must be one of {', '.join(WRITERS)}, got {format!r}")
+    header = _header(criteria=criteria, status=status, author=author, public_id=public_id, created_at=created_at)
+    return WRITERS[format](sink, header)
+
+
+def _write_chunks(writer: BulletinWriter, criteria: EventCriteria, chunk_size: int) -> Iterator[None]:
+    """Write the selected events through ``writer`` (begin, chunks, end), pausing after each chunk and at the end."""
+    writer.begin()
+    for chunk in export_chunks(events_select(criteria=criteria), chunk_size=chunk_size):
+        writer.write(chunk)
+        yield
+    writer.end()
+    yield
+
+
 def bulletin_stream(
     *,
     format: str,
@@ -99,23 +126,10 @@ def bulletin_stream(
     The format is checked at once, before the first piece is asked for, so a bad request fails before
     any byte is sent.
     """
-    if format not in WRITERS:
-        raise BulletinInputError(f"format: must be one of {', '.join(WRITERS)}, got {format!r}")
-    header = _header(criteria=criteria, status=status, author=author, public_id=public_id, created_at=created_at)
-    return _pieces(WRITERS[format], header, criteria, chunk_size)
-
-
-def _pieces(
-    writer_class: type[BulletinWriter], header: BulletinHeader, criteria: EventCriteria, chunk_size: int
-) -> Iterator[bytes]:
     sink = _Pieces()
-    writer = writer_class(sink, header)  # type: ignore[arg-type]
-    writer.begin()
-    for chunk in export_chunks(events_select(criteria=criteria), chunk_size=chunk_size):
-        writer.write(chunk)
-        yield sink.take()
-    writer.end()
-    yield sink.take()
+    writer = _writer(sink=sink, format=format, criteria=criteria, status=status, author=author,
+                     public_id=public_id, created_at=created_at)  # fmt: skip
+    return (sink.take() for _ in _write_chunks(writer, criteria, chunk_size))
 
 
 def bulletin_write(
@@ -130,14 +144,10 @@ def bulletin_write(
     chunk_size: int = CHUNK_SIZE,
 ) -> int:
     """Stream the selected events to `out` in `format`; return how many were written."""
-    if format not in WRITERS:
-        raise BulletinInputError(f"format: must be one of {', '.join(WRITERS)}, got {format!r}")
-    header = _header(criteria=criteria, status=status, author=author, public_id=public_id, created_at=created_at)
-    writer = WRITERS[format](out, header)
-    writer.begin()
-    for chunk in export_chunks(events_select(criteria=criteria), chunk_size=chunk_size):
-        writer.write(chunk)
-    writer.end()
+    writer = _writer(sink=out, format=format, criteria=criteria, status=status, author=author,
+                     public_id=public_id, created_at=created_at)  # fmt: skip
+    for _ in _write_chunks(writer, criteria, chunk_size):
+        pass
     return writer.count
 
 
