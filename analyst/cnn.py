@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from obspy import UTCDateTime
 
 from analyst.models import CnnPrediction, Event, EventLabel, Pick
@@ -51,7 +51,7 @@ from ranking.registry import (
     model_version_register,
 )
 from waveforms import sources
-from waveforms.models import WaveformSource, WaveformTrace
+from waveforms.selectors import waveform_files_cover, waveform_sds_roots
 from waveforms.windows import arrivals_predict
 
 logger = logging.getLogger(__name__)
@@ -351,13 +351,10 @@ def cnn_saliency_for(*, event_id: int, seed_id: str) -> dict[str, Any] | None:
 def events_covered_by_waveforms(events: QuerySet[Event]) -> QuerySet[Event]:
     """The events of ``events`` that a registered waveform file covers around their origin time (the span the CNN
     reads); all of them when an SDS archive is registered, whose coverage is not indexed."""
-    if WaveformSource.objects.filter(kind=WaveformSource.Kind.SDS).exists():
+    if waveform_sds_roots():
         return events
     before, after = dt.timedelta(seconds=READ_BEFORE_ORIGIN_S), dt.timedelta(seconds=READ_AFTER_ORIGIN_S)
-    covering = WaveformTrace.objects.filter(
-        start_time__lt=OuterRef("origin_time") + after, end_time__gt=OuterRef("origin_time") - before
-    )
-    return events.filter(Exists(covering))
+    return events.filter(waveform_files_cover(time_field="origin_time", before=before, after=after))
 
 
 def cnn_promoted() -> int:

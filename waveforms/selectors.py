@@ -3,7 +3,7 @@
 import datetime as dt
 from collections.abc import Sequence
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from waveforms.models import Channel, Station, WaveformSource, WaveformTrace
 
@@ -65,6 +65,13 @@ def waveform_seed_ids_overlapping(*, start: dt.datetime, end: dt.datetime) -> li
         .distinct()
     )
     return sorted(".".join(row) for row in rows)
+
+
+def waveform_files_cover(*, time_field: str, before: dt.timedelta, after: dt.timedelta) -> Exists:
+    """A filter expression for another model's rows: a registered file trace overlaps [t - before, t + after],
+    t being the row's ``time_field``. SDS archives are not indexed trace by trace (see ``waveform_sds_roots``)."""
+    time = OuterRef(time_field)
+    return Exists(WaveformTrace.objects.filter(start_time__lte=time + after, end_time__gte=time - before))
 
 
 def waveform_sds_roots() -> list[str]:
