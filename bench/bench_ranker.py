@@ -14,9 +14,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ranking.features import FEATURE_NAMES, FEATURE_VERSION, ReviewedCatalogue, feature_matrix  # noqa: E402
+from ranking.features import FEATURE_NAMES, FEATURE_VERSION  # noqa: E402
 from ranking.ranker import ranker_fit  # noqa: E402
-from tests.ranking_data import pnsn_inputs, pnsn_rows  # noqa: E402
+from tests.ranking_data import pnsn_features, pnsn_inputs, pnsn_rows  # noqa: E402
 
 SHARED = Path(os.environ.get("SEISTRIAGE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 BULK_ROWS = 200_000
@@ -42,10 +42,7 @@ def _latency_ms(predict, rows: np.ndarray) -> tuple[float, float]:
 
 def main() -> None:
     inputs, labels, times = pnsn_inputs(pnsn_rows(SHARED, years=(2018, 2019, 2020, 2021)))
-    catalogue = ReviewedCatalogue(
-        times, np.array([e.latitude for e in inputs]), np.array([e.longitude for e in inputs]), labels
-    )
-    features = feature_matrix(inputs, gazetteer=None, reviewed=catalogue)
+    features = pnsn_features(inputs, labels, times)
     train = times < np.datetime64("2021-01-01", "s").astype(float)
     ranker = ranker_fit(
         features[train], labels[train], times[train], feature_names=FEATURE_NAMES, feature_version=FEATURE_VERSION

@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ranking.classes import DECISION_CLASSES, EARTHQUAKE, EXPLOSION_LIKE  # noqa: E402
-from ranking.features import FEATURE_NAMES, FEATURE_VERSION, ReviewedCatalogue, feature_matrix  # noqa: E402
+from ranking.features import FEATURE_NAMES, FEATURE_VERSION  # noqa: E402
 from ranking.ranker import ranker_fit  # noqa: E402
-from tests.ranking_data import pnsn_inputs, pnsn_rows  # noqa: E402
+from tests.ranking_data import pnsn_features, pnsn_inputs, pnsn_rows  # noqa: E402
 
 SHARED = Path(os.environ.get("SEISTRIAGE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
@@ -59,10 +59,7 @@ def main() -> None:
     with (SHARED / "pnw" / "events.csv").open(newline="") as handle:
         waveform_ids = {row["source_id"] for row in csv.DictReader(handle)}
     held = np.array([i in waveform_ids and (SHARED / "pnw" / "waveforms" / i).is_dir() for i in ids])
-    reviewed = ReviewedCatalogue(
-        times, np.array([e.latitude for e in inputs]), np.array([e.longitude for e in inputs]), labels
-    )
-    features = feature_matrix(inputs, gazetteer=None, reviewed=reviewed)
+    features = pnsn_features(inputs, labels, times)
     ranker = ranker_fit(
         features[~held], labels[~held], times[~held], feature_names=FEATURE_NAMES, feature_version=FEATURE_VERSION
     )

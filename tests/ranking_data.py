@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ranking.classes import DECISION_CLASSES, decision_class_for
-from ranking.features import EventInputs
+from ranking.features import EventInputs, ReviewedCatalogue, feature_matrix
 
 
 def pnsn_rows(shared_data: Path, *, years: tuple[int, ...]) -> list[dict[str, str]]:
@@ -32,3 +32,12 @@ def pnsn_inputs(rows: list[dict[str, str]]) -> tuple[list[EventInputs], np.ndarr
     labels = np.array([DECISION_CLASSES.index(decision_class_for(row["event_type"]) or "") for row in rows])
     times = np.array([event.origin_time for event in inputs])
     return inputs, labels, times
+
+
+def pnsn_features(inputs: list[EventInputs], labels: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """The ranker's feature matrix of catalogue rows (no gazetteer, no waveforms): each event's reviewed
+    neighbours are the catalogue's events before it, as analysts would have had them."""
+    reviewed = ReviewedCatalogue(
+        times, np.array([e.latitude for e in inputs]), np.array([e.longitude for e in inputs]), labels
+    )
+    return feature_matrix(inputs, gazetteer=None, reviewed=reviewed)

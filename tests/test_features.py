@@ -19,7 +19,7 @@ from ranking.features import (
     waveform_aggregates,
 )
 from ranking.gazetteer import Gazetteer, GazetteerError, gazetteer_read, nearest_site_km
-from tests.ranking_data import pnsn_inputs, pnsn_rows
+from tests.ranking_data import pnsn_features, pnsn_inputs, pnsn_rows
 from waveforms.measurements import measure_trace
 
 COLUMN = {name: index for index, name in enumerate(FEATURE_NAMES)}
@@ -66,10 +66,7 @@ def test_it_computes_local_solar_time_and_origin_features_from_a_real_row(shared
 
 def test_reviewed_neighbours_see_only_earlier_events_and_never_the_event_itself(shared_data: Path) -> None:
     inputs, labels, times = pnsn_inputs(pnsn_rows(shared_data, years=(2018,)))
-    catalogue = ReviewedCatalogue(
-        times, np.array([e.latitude for e in inputs]), np.array([e.longitude for e in inputs]), labels
-    )
-    features = feature_matrix(inputs, gazetteer=None, reviewed=catalogue)
+    features = pnsn_features(inputs, labels, times)
     counts = features[:, COLUMN["reviewed_neighbour_count"]]
     assert counts[int(np.argmin(times))] == 0  # the first event of the year has no past
     # Brute force for a handful of events: count earlier events within 10 km.

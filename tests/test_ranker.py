@@ -9,9 +9,9 @@ from sklearn.metrics import average_precision_score
 from ranking.classes import DECISION_CLASSES, DEFAULT_CLASS_WEIGHTS, EARTHQUAKE, EXPLOSION_LIKE
 from ranking.evaluation import expected_calibration_error, ranker_metrics, review_effort
 from ranking.explain import explain_importance
-from ranking.features import FEATURE_NAMES, FEATURE_VERSION, ReviewedCatalogue, feature_matrix
+from ranking.features import FEATURE_NAMES, FEATURE_VERSION
 from ranking.ranker import RankerModel, importance, ranker_fit
-from tests.ranking_data import pnsn_inputs, pnsn_rows
+from tests.ranking_data import pnsn_features, pnsn_inputs, pnsn_rows
 
 EQ, EX = DECISION_CLASSES.index(EARTHQUAKE), DECISION_CLASSES.index(EXPLOSION_LIKE)
 
@@ -19,10 +19,7 @@ EQ, EX = DECISION_CLASSES.index(EARTHQUAKE), DECISION_CLASSES.index(EXPLOSION_LI
 @pytest.fixture(scope="module")
 def split(shared_data: Path) -> dict[str, np.ndarray]:
     inputs, labels, times = pnsn_inputs(pnsn_rows(shared_data, years=(2018, 2019)))
-    catalogue = ReviewedCatalogue(
-        times, np.array([e.latitude for e in inputs]), np.array([e.longitude for e in inputs]), labels
-    )
-    features = feature_matrix(inputs, gazetteer=None, reviewed=catalogue)
+    features = pnsn_features(inputs, labels, times)
     train = times < np.datetime64("2019-07-01", "s").astype(float)
     return {"features": features, "labels": labels, "times": times, "train": train,
             "magnitudes": np.array([np.nan if e.magnitude is None else e.magnitude for e in inputs])}  # fmt: skip
