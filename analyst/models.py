@@ -17,16 +17,9 @@ from analyst.vocabulary import (
     PickOnset,
     PickPolarity,
     ReviewState,
+    ScoringState,
     TypeCertainty,
 )
-
-
-class ScoringState(models.TextChoices):
-    PENDING = "pending", "waiting to be scored"
-    QUEUED = "queued", "queued for scoring"
-    SCORED = "scored", "scored"
-    FAILED = "failed", "scoring failed"
-    NO_MODEL = "no_model", "not scored: no active model"
 
 
 class Event(models.Model):

@@ -19,8 +19,8 @@ from django.db import OperationalError, transaction
 from django.db.models import Max, Q
 
 from analyst.cnn import cnn_features_for_events, events_schedule_cnn
-from analyst.models import CnnPrediction, Event, EventScore, EventWaveformFeatures, ScoringState
-from analyst.vocabulary import ReviewState
+from analyst.models import CnnPrediction, Event, EventScore, EventWaveformFeatures
+from analyst.vocabulary import ReviewState, ScoringState
 from analyst.waveform_features import events_waveform_features, measurements_of
 from ranking.classes import DECISION_CLASSES, NOT_EXISTING, decision_class_for
 from ranking.explain import explain_importance

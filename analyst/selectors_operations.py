@@ -7,8 +7,9 @@ from django.conf import settings
 from django.db.models import Count, Min
 from django.db.models.functions import Coalesce
 
-from analyst.models import Event, ScoringState
+from analyst.models import Event
 from analyst.scoring import UNREVIEWED_STATES
+from analyst.vocabulary import ScoringState
 
 WAITING_STATES = (ScoringState.PENDING, ScoringState.QUEUED)
 

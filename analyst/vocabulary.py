@@ -57,3 +57,13 @@ class PickPolarity(models.TextChoices):
 
 
 REVIEWED_STATES = (ReviewState.ACCEPTED, ReviewState.REJECTED)
+
+
+class ScoringState(models.TextChoices):
+    """Where an event stands in the scoring pipeline (``Event.scoring_state``)."""
+
+    PENDING = "pending", "waiting to be scored"
+    QUEUED = "queued", "queued for scoring"
+    SCORED = "scored", "scored"
+    FAILED = "failed", "scoring failed"
+    NO_MODEL = "no_model", "not scored: no active model"

@@ -64,9 +64,10 @@ from django.db import connection  # noqa: E402
 from django.test import override_settings  # noqa: E402
 
 from analyst.importers.events import events_import_file  # noqa: E402
-from analyst.models import Event, EventScore, ScoringState  # noqa: E402
+from analyst.models import Event, EventScore  # noqa: E402
 from analyst.scoring import UNREVIEWED_STATES  # noqa: E402
 from analyst.training import ranker_train  # noqa: E402
+from analyst.vocabulary import ScoringState  # noqa: E402
 from config.celery_app import app  # noqa: E402
 from tests.worker import CeleryWorkerProcess  # noqa: E402
 

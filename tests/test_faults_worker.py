@@ -17,9 +17,10 @@ import pytest
 
 from analyst.importers.events import events_import_file
 from analyst.learning import training_run_start, training_runs_fail_stalled
-from analyst.models import Event, EventScore, ScoringState
+from analyst.models import Event, EventScore
 from analyst.scoring import events_scoring_sweep
 from analyst.training import ranker_train
+from analyst.vocabulary import ScoringState
 from ranking.models import TrainingRun
 from ranking.registry import model_version_active
 from tests.conftest import wait_for

@@ -9,10 +9,10 @@ from django.test import override_settings
 
 from analyst.importers.events import events_import_file
 from analyst.intake import SETTLE_SECONDS
-from analyst.models import Event, EventScore, IntakeFile, ScoringState
+from analyst.models import Event, EventScore, IntakeFile
 from analyst.tasks import scan_watch_folder
 from analyst.training import ranker_train
-from analyst.vocabulary import ReviewState
+from analyst.vocabulary import ReviewState, ScoringState
 from tests.conftest import wait_for
 
 WEEK_ROWS = 100  # the first rows of the real ComCat week: earthquakes and four blasts, one in the PNW

@@ -10,9 +10,9 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from analyst.importers.events import events_import_file
-from analyst.models import Event, EventLabel, EventScore, ScoringState
+from analyst.models import Event, EventLabel, EventScore
 from analyst.training import ranker_train
-from analyst.vocabulary import ReviewState
+from analyst.vocabulary import ReviewState, ScoringState
 from ranking.models import ModelPromotion, TrainingRun
 from ranking.registry import model_version_active
 from tests.conftest import wait_for

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from analyst.importers.events import events_import_file
-from analyst.models import Event, EventScore, ScoringState
+from analyst.models import Event, EventScore
 from analyst.scoring import NO_MODEL_MESSAGE, events_scoring_sweep
 from analyst.training import ranker_train
-from analyst.vocabulary import ReviewState
+from analyst.vocabulary import ReviewState, ScoringState
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -12,10 +12,11 @@ import pytest
 from django.core.management import call_command
 
 from analyst.importers.events import events_import_file
-from analyst.models import AuditAction, CnnPrediction, Event, EventScore, ScoringState
+from analyst.models import AuditAction, CnnPrediction, Event, EventScore
 from analyst.review import event_review
 from analyst.scoring import events_measure_waveforms, events_score
 from analyst.training import labelled_events, ranker_train
+from analyst.vocabulary import ScoringState
 from ranking.cnn.datasets import CLASSES, shared_windows, split_by_event
 from ranking.cnn.network import train_network
 from ranking.features import (
