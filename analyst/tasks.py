@@ -58,6 +58,16 @@ SCORING_TASK_OPTIONS: dict[str, Any] = {
 }
 
 
+# Maintenance tasks (beat, and the rescoring after a promotion): a database hiccup retries a few times; the next
+# beat or sweep covers the rest.
+BEAT_TASK_OPTIONS: dict[str, Any] = {
+    "acks_late": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 5,
+    "max_retries": 3,
+}
+
+
 @shared_task(**SCORING_TASK_OPTIONS, soft_time_limit=240, time_limit=300)
 def score_events(event_ids: list[int]) -> dict[str, object]:
     return events_score(event_ids=event_ids).as_dict()
@@ -71,27 +81,18 @@ def measure_waveforms(event_ids: list[int]) -> int:
 
 # Each soft limit sits under its hard limit: the settings' default soft limit (1500 s) is above these hard
 # ones, and Celery refuses to send (beat included) a task whose soft limit exceeds its hard limit.
-@shared_task(
-    acks_late=True, autoretry_for=(OperationalError,), retry_backoff=5, max_retries=3, soft_time_limit=1140,
-    time_limit=1200,
-)  # fmt: skip
+@shared_task(**BEAT_TASK_OPTIONS, soft_time_limit=1140, time_limit=1200)
 def scan_watch_folder(folder: str | None = None) -> dict[str, int]:
     """Celery beat: import new or changed files from SEISTRIAGE_WATCH_DIR (or ``folder``), then score the new events."""
     return watch_folder_scan(folder=Path(folder) if folder else None).as_dict()
 
 
-@shared_task(
-    acks_late=True, autoretry_for=(OperationalError,), retry_backoff=5, max_retries=3, soft_time_limit=270,
-    time_limit=300,
-)  # fmt: skip
+@shared_task(**BEAT_TASK_OPTIONS, soft_time_limit=270, time_limit=300)
 def sweep_scoring() -> int:
     return events_scoring_sweep()
 
 
-@shared_task(
-    acks_late=True, autoretry_for=(OperationalError,), retry_backoff=5, max_retries=3, soft_time_limit=540,
-    time_limit=600,
-)  # fmt: skip
+@shared_task(**BEAT_TASK_OPTIONS, soft_time_limit=540, time_limit=600)
 def rescore_unreviewed() -> int:
     return events_rescore_unreviewed()
 
