@@ -35,15 +35,7 @@ def classification_metrics(labels: npt.NDArray[np.int64], probabilities: npt.NDA
     return {
         "n": int(labels.size),
         "confusion": confusion_matrix(labels, predicted, labels=list(range(len(CLASSES)))).tolist(),
-        "per_class": {
-            name: {
-                "precision": round(float(precision[i]), 4),
-                "recall": round(float(recall[i]), 4),
-                "f1": round(float(f1[i]), 4),
-                "support": int(support[i]),
-            }
-            for i, name in enumerate(CLASSES)
-        },
+        "per_class": {name: _per_class(precision, recall, f1, support, i) for i, name in enumerate(CLASSES)},
         "macro_f1": round(float(np.mean([f1[i] for i in present])), 4) if present else None,
         "accuracy": round(float(np.mean(predicted == labels)), 4) if labels.size else None,
         "earthquake_vs_explosion_accuracy": round(float(np.mean(pair == labels[two])), 4) if two.any() else None,
