@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from obspy import UTCDateTime
 
 from analyst.models import CnnPrediction, Event, EventLabel, Pick
@@ -357,17 +357,25 @@ def events_covered_by_waveforms(events: QuerySet[Event]) -> QuerySet[Event]:
     return events.filter(waveform_files_cover(time_field="origin_time", before=before, after=after))
 
 
-def cnn_promoted() -> int:
+def cnn_promoted(*, slice_size: int = 10_000) -> int:
     """After a CNN promotion, once it commits: send the events with waveforms that are unreviewed (their scores
     stack the new CNN) or labelled (the next ranker training learns the CNN's weight from them; imported
-    reviewed catalogues are never measured, so nothing else would classify them) to the new CNN on the gpu
-    queue. Events it has already classified are skipped when sent. Returns how many were found."""
+    reviewed catalogues are never measured, so nothing else would classify them) and that the new CNN has not
+    classified yet to it on the gpu queue. The ids go in slices, so no query carries a million-id IN list.
+    Returns how many events were sent."""
+    active = model_version_active(kind=ModelVersion.Kind.CNN)
+    if active is None:
+        return 0
     labelled = EventLabel.objects.values("event_id")
-    events = Event.objects.filter(origin_time__isnull=False).filter(
-        Q(review_state__in=(ReviewState.NEW, ReviewState.SCORED)) | Q(pk__in=labelled)
+    classified = CnnPrediction.objects.filter(event=OuterRef("pk"), model_version=active.version)
+    events = (
+        Event.objects.filter(origin_time__isnull=False)
+        .filter(Q(review_state__in=(ReviewState.NEW, ReviewState.SCORED)) | Q(pk__in=labelled))
+        .exclude(Exists(classified))
     )
     ids = list(events_covered_by_waveforms(events).order_by("-origin_time").values_list("pk", flat=True))
-    events_schedule_cnn(event_ids=ids)
+    for start in range(0, len(ids), slice_size):
+        events_schedule_cnn(event_ids=ids[start : start + slice_size])
     return len(ids)
 
 
