@@ -1,21 +1,28 @@
 # Two commands do everything on a fresh machine with Python 3.11:
-#   make run   - install, migrate, load the demo when the database is empty, start web server + Celery worker
-#   make test  - install (Chromium too), run the linters and the whole test suite
+#   make run   - install the runtime set, migrate, load the demo when the database is empty, start web + worker
+#   make test  - install the test set (Chromium too), run the linters and the whole test suite
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TEST_ENV := SECRET_KEY=test-only-secret-key-that-is-long-enough-0123456789 SESSION_COOKIE_SECURE=false \
 	CSRF_COOKIE_SECURE=false ALLOWED_HOSTS=localhost,127.0.0.1,testserver
 
-.PHONY: run test lint install chromium
+.PHONY: run test lint install install-dev chromium
 
+# Runtime only (make run); the test and lint tools come with requirements/dev.txt (make test).
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
+$(VENV)/.installed-dev: $(VENV)/.installed requirements/dev.txt
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	touch $@
+
 install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
@@ -23,11 +30,11 @@ chromium:
 run: install
 	DEBUG=$${DEBUG:-true} $(PY) manage.py run_seistriage
 
-lint: install
+lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(TEST_ENV) $(VENV)/bin/mypy .
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 
-test: install chromium lint
+test: install-dev chromium lint
 	$(TEST_ENV) $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
