@@ -5,7 +5,9 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
-from analyst.models import AuditEntry, Event, EventScore
+from analyst.models import AuditEntry
+from events.models import Event
+from ranking.models import EventScore
 
 
 def event_score_snapshot(*, event: Event) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from analyst.vocabulary import QUAKEML_EVENT_TYPES, TypeCertainty
+from events.vocabulary import QUAKEML_EVENT_TYPES, TypeCertainty
 
 DEFAULT_COMMIT_BUTTONS = (
     "E|accept|earthquake|known|Earthquake;"

@@ -3,7 +3,7 @@
 from django.contrib.auth.models import User
 
 from analyst.models import QueuePreference, SavedFilter
-from analyst.selectors_queue import DEFAULT_QUEUE_COLUMNS
+from analyst.selectors.queue import DEFAULT_QUEUE_COLUMNS
 
 
 def queue_columns_get(*, user: User) -> list[str]:

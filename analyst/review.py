@@ -18,10 +18,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from analyst.audit import audit_entry_record, event_score_snapshot
-from analyst.learning import label_prediction_snapshot, training_after_labels_check
-from analyst.models import AuditAction, Event, EventClaim, EventLabel
+from analyst.models import AuditAction, EventClaim
 from analyst.roles import user_is_senior_analyst
-from analyst.vocabulary import QUAKEML_EVENT_TYPES, ReviewState, TypeCertainty
+from events.models import Event, EventLabel
+from events.vocabulary import QUAKEML_EVENT_TYPES, ReviewState, TypeCertainty
+from ranking.training_runs import label_prediction_snapshot, training_after_labels_check
 
 REVIEW_FIELDS = ("event_type", "event_type_certainty", "review_state")
 DECISIONS = (AuditAction.ACCEPT, AuditAction.REJECT, AuditAction.SET_TYPE, AuditAction.COMMENT)

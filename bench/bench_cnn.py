@@ -2,7 +2,7 @@
 per-window ``model.predict`` in the same run, with FLOPs per window and the fraction of the CPU's peak.
 
 Run: .venv/bin/python -m bench.bench_cnn   (needs the shared data; no database)
-The network is the production architecture (ranking.cnn.network.build_model) with its initial weights:
+The network is the production architecture (ranking.ml.cnn.network.build_model) with its initial weights:
 throughput does not depend on the weight values. Both paths include the spectral second input
 (``window_spectra``, NumPy), as inference in the product does. Windows are real (the first records of each source).
 """
@@ -19,8 +19,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ranking.cnn.datasets import shared_windows  # noqa: E402
-from ranking.cnn.network import CnnPredictor, build_model, device_setup, model_flops, model_inputs  # noqa: E402
+from ranking.ml.cnn.datasets import shared_windows  # noqa: E402
+from ranking.ml.cnn.network import CnnPredictor, build_model, device_setup, model_flops, model_inputs  # noqa: E402
 
 SHARED = Path(os.environ.get("SEISTRIAGE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 WINDOWS = 4096

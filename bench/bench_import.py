@@ -28,9 +28,9 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from obspy.core.event import Catalog, ResourceIdentifier  # noqa: E402
 
-from analyst.importers.events import events_import_file  # noqa: E402
-from analyst.importers.reading import read_event_file  # noqa: E402
-from analyst.models import Event  # noqa: E402
+from events.importers.reading import read_event_file  # noqa: E402
+from events.importers.store import events_import_file  # noqa: E402
+from events.models import Event  # noqa: E402
 
 
 def repeated_nordic_quakeml(folder: Path, copies: int) -> Path:

@@ -4,7 +4,7 @@ queue better than a model that never retrains?
 Run: .venv/bin/python -m bench.bench_learning_replay [--bootstrap-until 2018-07-01] [--until 2019-07-01]
      [--capacity 6] [--retrain-every 1]      (needs the shared data; no database, no web stack)
 
-Simulation (pure ranking functions, the production recipe: ranking.features + ranking.ranker.ranker_fit):
+Simulation (pure ranking functions, the production recipe: ranking.ml.features + ranking.ml.ranker.ranker_fit):
 - the catalogue's events before --bootstrap-until are the historical reviewed catalogue: the first ranker is
   trained on them;
 - each simulated day the day's events arrive, get their features (earlier reviewed neighbours = the labels
@@ -34,11 +34,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ranking.classes import class_weights_parse  # noqa: E402
-from ranking.features import FEATURE_NAMES, FEATURE_VERSION, EventInputs, ReviewedCatalogue, feature_matrix  # noqa: E402
-from ranking.learning import baseline_orders, effort_to_find, interesting_events  # noqa: E402
-from ranking.ranker import RankerModel, importance, ranker_fit  # noqa: E402
-from tests.ranking_data import pnsn_inputs, pnsn_rows  # noqa: E402
+from ranking.ml.classes import class_weights_parse  # noqa: E402
+from ranking.ml.features import FEATURE_NAMES, FEATURE_VERSION, EventInputs, ReviewedCatalogue, feature_matrix  # noqa: E402
+from ranking.ml.learning import baseline_orders, effort_to_find, interesting_events  # noqa: E402
+from ranking.ml.ranker import RankerModel, importance, ranker_fit  # noqa: E402
+from tests.support.ranking_data import pnsn_inputs, pnsn_rows  # noqa: E402
 
 SHARED = Path(os.environ.get("SEISTRIAGE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 DAY = 86400.0

@@ -63,13 +63,14 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import override_settings  # noqa: E402
 
-from analyst.importers.events import events_import_file  # noqa: E402
-from analyst.models import Event, EventScore  # noqa: E402
-from analyst.scoring import UNREVIEWED_STATES  # noqa: E402
-from analyst.training import ranker_train  # noqa: E402
-from analyst.vocabulary import ScoringState  # noqa: E402
 from config.celery_app import app  # noqa: E402
-from tests.worker import CeleryWorkerProcess  # noqa: E402
+from events.importers.store import events_import_file  # noqa: E402
+from events.models import Event  # noqa: E402
+from events.vocabulary import ScoringState  # noqa: E402
+from ranking.models import EventScore  # noqa: E402
+from ranking.scoring import UNREVIEWED_STATES  # noqa: E402
+from ranking.training import ranker_train  # noqa: E402
+from tests.support.worker import CeleryWorkerProcess  # noqa: E402
 
 CATALOGS = Path(settings.SHARED_DATA_DIR) / "catalogs"
 REVIEWED = CATALOGS / "pnsn_comcat_2018-2022.csv"

@@ -63,10 +63,10 @@ from rest_framework import generics, serializers  # noqa: E402
 from rest_framework.pagination import PageNumberPagination  # noqa: E402
 from rest_framework.test import APIRequestFactory, force_authenticate  # noqa: E402
 
+from analyst.api.events import EventQueueApi  # noqa: E402
 from analyst.api.pagination import queue_cursor_encode  # noqa: E402
-from analyst.api.views import EventQueueApi  # noqa: E402
-from analyst.models import Event  # noqa: E402
-from analyst.selectors_queue import QUEUE_ORDERINGS, QueueCursor  # noqa: E402
+from analyst.selectors.queue import QUEUE_ORDERINGS, QueueCursor  # noqa: E402
+from events.models import Event  # noqa: E402
 
 
 def source_events() -> list[tuple[Any, ...]]:
@@ -179,7 +179,7 @@ def deep_cursor(ordering: str) -> str:
 def explain_deep() -> None:
     """The plan of the deep keyset page's rows query, to show it seeks instead of scanning."""
     from analyst.api.pagination import queue_cursor_decode
-    from analyst.selectors_queue import QueueFilters, _claim_annotations, _section, event_queue_filter
+    from analyst.selectors.queue import QueueFilters, _claim_annotations, _section, event_queue_filter
 
     now = dt.datetime.now(dt.UTC)
     filters = QueueFilters(review_state=("new", "scored"), magnitude_min=1.0)
@@ -259,7 +259,7 @@ def event_list_compare() -> None:
     Django's Paginator (an exact COUNT on every page, then OFFSET), at page 1 and DEPTH rows deep, no filters."""
     from django.core.paginator import Paginator
 
-    from analyst.selectors import event_list_page
+    from analyst.selectors.events import event_list_page
 
     per_page = 100
     columns = ("id", "public_id", "origin_time", "latitude", "longitude", "depth", "magnitude", "magnitude_type",

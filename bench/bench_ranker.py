@@ -14,9 +14,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ranking.features import FEATURE_NAMES, FEATURE_VERSION  # noqa: E402
-from ranking.ranker import ranker_fit  # noqa: E402
-from tests.ranking_data import pnsn_features, pnsn_inputs, pnsn_rows  # noqa: E402
+from ranking.ml.features import FEATURE_NAMES, FEATURE_VERSION  # noqa: E402
+from ranking.ml.ranker import ranker_fit  # noqa: E402
+from tests.support.ranking_data import pnsn_features, pnsn_inputs, pnsn_rows  # noqa: E402
 
 SHARED = Path(os.environ.get("SEISTRIAGE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 BULK_ROWS = 200_000

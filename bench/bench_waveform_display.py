@@ -11,7 +11,7 @@ for the raw data and the four filter presets; its time is printed) and an event 
 the benchmark's own database under SEISTRIAGE_DATA_DIR.
 
 Measured in one run, each repeated and reported as p50/p95:
-- ours, cold: the record-section endpoint's service (analyst.api_waveforms.event_waveforms_payload) for the
+- ours, cold: the record-section endpoint's service (analyst.api.waveforms.event_waveforms_payload) for the
   whole day at 1200 px with the figure cache cleared before every call: database look-ups, summary files
   read from disk, decimation, figure, JSON, cache write. Once unfiltered, once with the 2-8 Hz preset;
 - ours, raw path: what the endpoint did before summaries (read the MiniSEED + M4 over every sample), and
@@ -49,8 +49,8 @@ from django.http import QueryDict  # noqa: E402
 from plotly_resampler import FigureResampler  # noqa: E402
 from plotly_resampler.aggregation import MinMaxLTTB  # noqa: E402
 
-from analyst.api_waveforms import event_waveforms_payload, waveform_query_parse  # noqa: E402
-from analyst.models import Event  # noqa: E402
+from analyst.api.waveforms import event_waveforms_payload, waveform_query_parse  # noqa: E402
+from events.models import Event  # noqa: E402
 from waveforms.figures import record_section_figure  # noqa: E402
 from waveforms.importing.waveform_files import waveform_file_import  # noqa: E402
 from waveforms.processing import filter_spec_parse, stream_filter  # noqa: E402

@@ -50,11 +50,13 @@ from django.core.management import call_command
 from django.db import close_old_connections
 from rest_framework.authtoken.models import Token
 
-from analyst.importers.events import events_import_file
-from analyst.models import AuditEntry, Event, EventScore
+from analyst.models import AuditEntry
 from analyst.roles import roles_ensure
-from analyst.scoring import UNREVIEWED_STATES, events_scoring_sweep
-from analyst.training import ranker_train
+from events.importers.store import events_import_file
+from events.models import Event
+from ranking.models import EventScore
+from ranking.scoring import UNREVIEWED_STATES, events_scoring_sweep
+from ranking.training import ranker_train
 
 PG_VERSION = sorted(os.listdir("/etc/postgresql"))[-1]
 REDIS_DOWN = ["redis-cli", "shutdown", "nosave"]

@@ -1,4 +1,4 @@
-"""The long schemathesis run: tests/test_api_schema_fuzz.py with many examples per operation (default 200).
+"""The long schemathesis run: tests/analyst/test_api_schema_fuzz.py with many examples per operation (default 200).
 
     DEBUG=true SEISTRIAGE_DATA_DIR=var/fuzz .venv/bin/python bench/fuzz_api.py [EXAMPLES]
 
@@ -20,7 +20,7 @@ def main() -> int:
     env = {**os.environ, "SEISTRIAGE_FUZZ_EXAMPLES": examples}
     started = time.perf_counter()
     code = subprocess.call(
-        [sys.executable, "-m", "pytest", "tests/test_api_schema_fuzz.py", "-q", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "tests/analyst/test_api_schema_fuzz.py", "-q", "-p", "no:cacheprovider"],
         cwd=ROOT,
         env=env,
     )

@@ -75,10 +75,12 @@ from django.core.management import call_command  # noqa: E402
 from django.db.models import Count, Min  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
-from analyst.importers.events import events_import_file  # noqa: E402
-from analyst.models import AuditAction, AuditEntry, Event, EventLabel, EventScore  # noqa: E402
+from analyst.models import AuditAction, AuditEntry  # noqa: E402
 from analyst.roles import roles_ensure  # noqa: E402
-from analyst.training import ranker_train  # noqa: E402
+from events.importers.store import events_import_file  # noqa: E402
+from events.models import Event, EventLabel  # noqa: E402
+from ranking.models import EventScore  # noqa: E402
+from ranking.training import ranker_train  # noqa: E402
 
 DATA = Path(settings.SHARED_DATA_DIR)
 WEEK = DATA / "catalogs" / "comcat_all_week_2021-05.csv"

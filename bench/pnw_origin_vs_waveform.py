@@ -26,10 +26,10 @@ from sklearn.metrics import roc_auc_score
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ranking.classes import DECISION_CLASSES, EARTHQUAKE, EXPLOSION_LIKE  # noqa: E402
-from ranking.features import FEATURE_NAMES, FEATURE_VERSION  # noqa: E402
-from ranking.ranker import ranker_fit  # noqa: E402
-from tests.ranking_data import pnsn_features, pnsn_inputs, pnsn_rows  # noqa: E402
+from ranking.ml.classes import DECISION_CLASSES, EARTHQUAKE, EXPLOSION_LIKE  # noqa: E402
+from ranking.ml.features import FEATURE_NAMES, FEATURE_VERSION  # noqa: E402
+from ranking.ml.ranker import ranker_fit  # noqa: E402
+from tests.support.ranking_data import pnsn_features, pnsn_inputs, pnsn_rows  # noqa: E402
 
 SHARED = Path(os.environ.get("SEISTRIAGE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 

@@ -10,6 +10,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("seistriage")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue(name) for name in ("cpu", "gpu", "training")]
-app.autodiscover_tasks()
-app.autodiscover_tasks(related_name="tasks_cnn")  # analyst.tasks_cnn: the CNN tasks (gpu and training queues)
-app.autodiscover_tasks(related_name="tasks_learning")  # analyst.tasks_learning: training runs (training queue)
+app.autodiscover_tasks()  # ranking.tasks (scoring, CNN, training) and analyst.tasks (ingest)

@@ -5,7 +5,6 @@ from urllib.parse import urlparse
 
 import dj_database_url
 
-import ranking.classes as _ranking_classes
 from config.env import (
     ImproperlyConfiguredEnv,
     env_bool,
@@ -42,6 +41,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "waveforms",
+    "events",
     "ranking",
     "analyst",
 ]
@@ -179,12 +179,7 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 1800, minimum=10)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 1500, minimum=5)
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 CELERY_TASK_QUEUES_NAMES = ("cpu", "gpu", "training")
-CELERY_TASK_ROUTES = {
-    "ranking.tasks.cnn_*": {"queue": "gpu"},
-    "analyst.tasks.*_cnn*": {"queue": "gpu"},
-    "*.tasks.train_*": {"queue": "training"},
-    "*": {"queue": "cpu"},
-}
+# Each task names its queue on its decorator (ranking/tasks.py, analyst/tasks.py); no routing table.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 
@@ -219,11 +214,9 @@ SEISTRIAGE_PRESENCE_SECONDS = env_int("SEISTRIAGE_PRESENCE_SECONDS", 45, minimum
 SEISTRIAGE_COMMIT_BUTTONS = env_str("SEISTRIAGE_COMMIT_BUTTONS", "")
 
 # Importance ranking (docs/ranking.md). Class weights: "earthquake=1,explosion_like=0.3,...", classes left
-# out keep the regional-network defaults of ranking.classes.DEFAULT_CLASS_WEIGHTS (false events weigh 0).
-try:
-    SEISTRIAGE_CLASS_WEIGHTS = _ranking_classes.class_weights_parse(env_str("SEISTRIAGE_CLASS_WEIGHTS", " "))
-except ValueError as _error:
-    raise ImproperlyConfiguredEnv(f"SEISTRIAGE_CLASS_WEIGHTS: {_error}") from None
+# out keep the regional-network defaults of ranking.ml.classes.DEFAULT_CLASS_WEIGHTS (false events weigh 0).
+# Kept as text here (settings import no app); ranking parses it when it starts and refuses a bad value.
+SEISTRIAGE_CLASS_WEIGHTS = env_str("SEISTRIAGE_CLASS_WEIGHTS", " ")
 # The operator's mine/quarry gazetteer CSV (name,latitude,longitude,type); `import_gazetteer` copies one here.
 SEISTRIAGE_GAZETTEER = env_path("SEISTRIAGE_GAZETTEER", DATA_DIR / "gazetteer.csv")
 SEISTRIAGE_SCORING_BATCH_SIZE = env_int("SEISTRIAGE_SCORING_BATCH_SIZE", 200, minimum=1)
@@ -238,7 +231,7 @@ SEISTRIAGE_WATCH_DIR = env_str("SEISTRIAGE_WATCH_DIR", "")
 SEISTRIAGE_WATCH_SECONDS = env_float("SEISTRIAGE_WATCH_SECONDS", 60.0)
 CELERY_BEAT_SCHEDULE = {
     "scoring-sweep": {
-        "task": "analyst.tasks.sweep_scoring",
+        "task": "ranking.tasks.sweep_scoring",
         "schedule": env_float("SEISTRIAGE_SCORING_SWEEP_SECONDS", 300.0),
     },
 }
@@ -287,8 +280,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # One name per vocabulary (the event's fields and the review/export inputs share them).
     "ENUM_NAME_OVERRIDES": {
-        "EventTypeEnum": "analyst.vocabulary.EVENT_TYPE_CHOICES",
-        "CertaintyEnum": "analyst.vocabulary.TypeCertainty",
+        "EventTypeEnum": "events.vocabulary.EVENT_TYPE_CHOICES",
+        "CertaintyEnum": "events.vocabulary.TypeCertainty",
     },
 }
 # Learning loop (docs/learning.md): retrain after this many new analyst labels (0 = never), nightly at this UTC
@@ -305,14 +298,14 @@ SEISTRIAGE_AUTO_PROMOTE_MARGIN = env_float("SEISTRIAGE_AUTO_PROMOTE_MARGIN", 0.0
 # stall check, run by beat a few times per period, marks it failed so the next run of its kind can start.
 SEISTRIAGE_TRAINING_STALL_SECONDS = env_int("SEISTRIAGE_TRAINING_STALL_SECONDS", 1800, minimum=60)
 CELERY_BEAT_SCHEDULE["training-stall-check"] = {
-    "task": "analyst.tasks.sweep_training_runs",
+    "task": "ranking.tasks.sweep_training_runs",
     "schedule": max(30.0, SEISTRIAGE_TRAINING_STALL_SECONDS / 6),
 }
 if 0 <= SEISTRIAGE_NIGHTLY_TRAINING_HOUR <= 23:
     from celery.schedules import crontab
 
     CELERY_BEAT_SCHEDULE["nightly-training"] = {
-        "task": "analyst.tasks.train_nightly",
+        "task": "ranking.tasks.train_nightly",
         "schedule": crontab(hour=SEISTRIAGE_NIGHTLY_TRAINING_HOUR, minute=0),
     }
 elif SEISTRIAGE_NIGHTLY_TRAINING_HOUR != -1:

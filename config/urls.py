@@ -2,7 +2,6 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from analyst.api_tokens import ApiTokenApi
 from analyst.ratelimit import RateLimitedLoginView, login_rate_limited
 
 urlpatterns = [
@@ -10,9 +9,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", RateLimitedLoginView.as_view(), name="login"),  # before Django's, which it replaces
     path("accounts/", include("django.contrib.auth.urls")),
-    path("fdsnws/event/1/", include("analyst.fdsnws.urls")),
+    path("fdsnws/event/1/", include("analyst.bulletins.fdsnws.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/token/", ApiTokenApi.as_view(), name="api-token"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("analyst.urls")),
 ]

@@ -1,6 +1,9 @@
-"""The model store: one ModelVersion row per trained model, its artifact under DATA_DIR/models."""
+"""The model store (one ModelVersion row per trained model, its artifact under DATA_DIR/models), training runs
+and promotions, and what the models said about each event: scores, waveform features, CNN predictions."""
 
 from django.db import models
+
+from events.models import Event
 
 
 class ModelVersion(models.Model):
@@ -116,3 +119,83 @@ class ModelPromotion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.action} {self.model_version_id}"
+
+
+# What the models said about each event (the tables keep the names the analyst app gave them).
+
+
+class EventScore(models.Model):
+    """One scoring of an event: what the models said, why, and with which versions and features."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="scores")
+    ranker_version = models.CharField(max_length=64)
+    model_versions = models.JSONField(default=dict, help_text="kind -> version of every model that contributed")
+    importance = models.FloatField()
+    predicted_class = models.CharField(max_length=32)
+    class_probabilities = models.JSONField(default=dict)
+    class_weights = models.JSONField(default=dict)
+    explanation = models.JSONField(default=list, help_text="features that moved the importance most")
+    features = models.JSONField(default=dict, help_text="feature name -> value (null when missing)")
+    feature_version = models.CharField(max_length=64)
+    scored_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "analyst_eventscore"  # created by the analyst app; kept so no row moves
+        indexes = [models.Index(fields=["event", "-scored_at"], name="event_score_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}: {self.importance:.3f} ({self.ranker_version})"
+
+
+class EventWaveformFeatures(models.Model):
+    """The per-station waveform measurements of an event, kept so training and rescoring need not re-read.
+
+    ``fingerprint`` hashes the waveform files, SDS roots and picks the measurements came from; a
+    different fingerprint means the event's waveforms changed and the row is measured again. The
+    similarity to reviewed neighbours is kept with the fingerprint of the neighbours it was computed on.
+    """
+
+    event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="waveform_features")
+    fingerprint = models.CharField(max_length=64)
+    channels = models.JSONField(default=list, help_text="per station: seed_id, p_time, window source, measurements")
+    problems = models.JSONField(default=list, blank=True)
+    measured_at = models.DateTimeField()
+    similarity_basis = models.CharField(max_length=64, blank=True, help_text="hash of the neighbours compared")
+    similarity_correlation = models.FloatField(null=True, blank=True)
+    similarity_class = models.CharField(max_length=32, blank=True)
+    similarity_event = models.ForeignKey(Event, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    similarity_channels = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        db_table = "analyst_eventwaveformfeatures"  # created by the analyst app; kept so no row moves
+
+    def __str__(self) -> str:
+        return f"{self.event_id}: {len(self.channels)} stations"
+
+
+class CnnPrediction(models.Model):
+    """What the waveform CNN said about an event: event-level probabilities and per-station details.
+
+    ``stations`` holds one entry per station window: seed_id, probabilities (class -> p), snr, window_start
+    (ISO UTC), sampling_rate and weight. The saliency curves (float16, one per station, in ``stations``
+    order) live in an .npz under DATA_DIR (``saliency_path``, relative to DATA_DIR).
+    """
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="cnn_predictions")
+    model_version = models.CharField(max_length=64)
+    predicted_class = models.CharField(max_length=32, blank=True)
+    class_probabilities = models.JSONField(default=dict, help_text="class -> probability; empty without windows")
+    stations = models.JSONField(default=list)
+    saliency_path = models.CharField(max_length=1024, blank=True)
+    problems = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "analyst_cnnprediction"  # created by the analyst app; kept so no row moves
+        constraints = [
+            models.UniqueConstraint(fields=["event", "model_version"], name="cnn_prediction_event_model_unique")
+        ]
+        indexes = [models.Index(fields=["event", "-created_at"], name="cnn_prediction_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}: {self.predicted_class} ({self.model_version})"

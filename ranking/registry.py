@@ -19,8 +19,8 @@ import joblib
 from django.conf import settings
 from django.db import transaction
 
+from ranking.ml.ranker import RankerModel
 from ranking.models import ModelVersion
-from ranking.ranker import RankerModel
 
 logger = logging.getLogger(__name__)
 

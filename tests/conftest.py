@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from tests.worker import CeleryWorkerProcess
+from tests.support.worker import CeleryWorkerProcess
 
 OBSPY_DIR = Path(obspy.__path__[0])
 ROOT = Path(__file__).resolve().parent.parent

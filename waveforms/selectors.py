@@ -3,7 +3,7 @@
 import datetime as dt
 from collections.abc import Sequence
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Max, Min, OuterRef, Q, QuerySet
 
 from waveforms.models import Channel, Station, WaveformSource, WaveformTrace
 
@@ -72,6 +72,14 @@ def waveform_files_cover(*, time_field: str, before: dt.timedelta, after: dt.tim
     t being the row's ``time_field``. SDS archives are not indexed trace by trace (see ``waveform_sds_roots``)."""
     time = OuterRef(time_field)
     return Exists(WaveformTrace.objects.filter(start_time__lte=time + after, end_time__gte=time - before))
+
+
+def waveform_file_span(*, path: str) -> tuple[dt.datetime, dt.datetime] | None:
+    """The first start and last end of the traces registered for the file at `path`; None when it has none."""
+    span = WaveformTrace.objects.filter(source__path=path).aggregate(start=Min("start_time"), end=Max("end_time"))
+    if span["start"] is None or span["end"] is None:
+        return None
+    return span["start"], span["end"]
 
 
 def waveform_sds_roots() -> list[str]:

@@ -8,9 +8,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from analyst.selectors_queue import DEFAULT_ORDERING, QUEUE_ORDERINGS, QueueFilters
-from analyst.vocabulary import QUAKEML_EVENT_TYPES, ReviewState
-from ranking.classes import DECISION_CLASSES
+from analyst.selectors.queue import DEFAULT_ORDERING, QUEUE_ORDERINGS, QueueFilters
+from events.vocabulary import QUAKEML_EVENT_TYPES, ReviewState
+from ranking.ml.classes import DECISION_CLASSES
 
 
 @extend_schema_field(OpenApiTypes.STR)

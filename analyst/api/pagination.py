@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from analyst.selectors_queue import QueueCursor, QueueOrderingError, queue_cursor_value_parse
+from analyst.selectors.queue import QueueCursor, QueueOrderingError, queue_cursor_value_parse
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50

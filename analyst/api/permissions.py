@@ -1,7 +1,9 @@
 from typing import Any
 
-from rest_framework.permissions import BasePermission
+from django.contrib.auth.models import User
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from analyst.roles import user_is_analyst, user_is_senior_analyst
 
@@ -22,3 +24,20 @@ class HasSeniorRole(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return user_is_senior_analyst(request.user)
+
+
+class RoleApi(APIView):
+    """An endpoint for anyone with a role."""
+
+    permission_classes = [IsAuthenticated, HasSeistriageRole]
+
+
+class SeniorApi(APIView):
+    """An endpoint for senior analysts and admins."""
+
+    permission_classes = [IsAuthenticated, HasSeistriageRole, HasSeniorRole]
+
+
+def request_user(request: Request) -> User:
+    assert isinstance(request.user, User)  # HasSeistriageRole let only a logged-in user through
+    return request.user

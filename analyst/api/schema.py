@@ -19,8 +19,8 @@ from analyst.api.serializers import (
     OriginSerializer,
     PickSerializer,
 )
-from analyst.models import Event
-from analyst.selectors_queue import QUEUE_ROW_FIELDS
+from analyst.selectors.queue import QUEUE_ROW_FIELDS
+from events.models import Event
 from ranking.models import ModelVersion
 
 ANY_ROLE = "Who: any Seistriage role (analyst, senior analyst or admin)."

@@ -6,20 +6,11 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
-from analyst.models import (
-    Arrival,
-    AuditEntry,
-    Event,
-    EventClaim,
-    EventLabel,
-    Magnitude,
-    Origin,
-    Pick,
-    SavedFilter,
-)
+from analyst.models import AuditEntry, EventClaim, SavedFilter
 from analyst.review import DECISIONS
-from analyst.selectors_queue import QUEUE_COLUMNS
-from analyst.vocabulary import QUAKEML_EVENT_TYPES, TypeCertainty
+from analyst.selectors.queue import QUEUE_COLUMNS
+from events.models import Arrival, Event, EventLabel, Magnitude, Origin, Pick
+from events.vocabulary import QUAKEML_EVENT_TYPES, TypeCertainty
 
 
 class ReviewInputSerializer(serializers.Serializer[dict[str, Any]]):

@@ -42,8 +42,9 @@ from obspy.core.event import (
     Pick as ObspyPick,
 )
 
-from analyst.models import Event, EventLabel, EventScore, Origin
-from analyst.vocabulary import EvaluationStatus, ReviewState
+from events.models import Event, EventLabel, Origin
+from events.vocabulary import EvaluationStatus, ReviewState
+from ranking.models import EventScore
 
 KM_PER_DEGREE = 111.19492664455873
 PROVENANCE_PREFIX = "seistriage-provenance "

@@ -9,8 +9,9 @@ from django.db.models import F, FloatField, Prefetch, Q, QuerySet
 from django.db.models.functions import ACos, Cos, Greatest, Least, Radians, Sin
 
 from analyst.bulletins.conversion import ExportItem, event_to_obspy, provenance_for
-from analyst.models import Amplitude, Arrival, Event, EventLabel, EventScore, Magnitude, Origin, Pick
-from analyst.vocabulary import ReviewState
+from events.models import Amplitude, Arrival, Event, EventLabel, Magnitude, Origin, Pick
+from events.vocabulary import ReviewState
+from ranking.models import EventScore
 
 CHUNK_SIZE = 200
 

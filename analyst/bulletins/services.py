@@ -16,7 +16,7 @@ from django.utils import timezone
 from analyst.bulletins.selection import CHUNK_SIZE, EventCriteria, events_select, export_chunks
 from analyst.bulletins.writers import WRITERS, BulletinHeader, BulletinWriter
 from analyst.models import Bulletin
-from analyst.vocabulary import ReviewState
+from events.vocabulary import ReviewState
 
 STATUS_CHOICES = {
     "accepted": (ReviewState.ACCEPTED,),

@@ -4,7 +4,7 @@ No export may contain a type outside its format's vocabulary, so every QuakeML t
 in every crosswalk (checked by the tests for all 44 types).
 """
 
-from analyst.vocabulary import QUAKEML_EVENT_TYPES
+from events.vocabulary import QUAKEML_EVENT_TYPES
 
 # ISF/IMS1.0 event-type codes as the IMS1.0 readers (ObsPy's among them) know them: the first letter
 # is the certainty (k known, s suspected; d damaging and f felt are earthquakes), the second the kind.

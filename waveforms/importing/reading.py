@@ -11,28 +11,18 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from lxml import etree
 from obspy import Inventory, Stream, UTCDateTime, read, read_inventory
 from obspy.core.util.base import ENTRY_POINTS
 from obspy.core.util.misc import buffered_load_entry_point
 
-from waveforms.errors import ImportFileError
+from fileimport.checks import file_check_regular_nonempty, xml_syntax_error
+from fileimport.errors import ImportFileError
 
 # SC3ML is ObsPy's deprecated alias of SCML: accepted on the command line, never used for detection.
 INVENTORY_FORMATS = tuple(name for name in ENTRY_POINTS["inventory"] if name != "SC3ML")
 _FORMAT_ALIASES = {"SC3ML": "SCML"}
 UNSAFE_WAVEFORM_FORMATS = frozenset({"PICKLE"})
 WAVEFORM_FORMATS = tuple(name for name in ENTRY_POINTS["waveform"] if name not in UNSAFE_WAVEFORM_FORMATS)
-
-
-def file_check_regular_nonempty(path: Path) -> None:
-    """Refuse a missing path, a folder or an empty file with a message naming it."""
-    if not path.exists():
-        raise ImportFileError(path, "no such file")
-    if not path.is_file():
-        raise ImportFileError(path, "not a regular file")
-    if path.stat().st_size == 0:
-        raise ImportFileError(path, "the file is empty")
 
 
 def _detect(group: str, names: tuple[str, ...], path: Path) -> str | None:
@@ -46,25 +36,6 @@ def _detect(group: str, names: tuple[str, ...], path: Path) -> str | None:
                     return name
         except Exception:  # noqa: S112 - a format checker choking on foreign bytes just means "not this format"
             continue
-    return None
-
-
-def xml_syntax_error(path: Path) -> str | None:
-    """The first XML syntax error with its line, for files that look like XML; None otherwise.
-
-    A DOCTYPE is refused outright: QuakeML, SC3ML and StationXML need none, and its entities can expand without
-    bound (billion laughs) or name local files and URLs (external entities)."""
-    with path.open("rb") as handle:
-        head = handle.read(65536)
-    if not head.lstrip().startswith(b"<"):
-        return None
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-        return "XML with a DOCTYPE or entity declarations is refused (QuakeML and StationXML need none)"
-    parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    try:
-        etree.parse(str(path), parser)
-    except etree.XMLSyntaxError as error:
-        return f"XML syntax error at line {error.lineno}, column {error.offset}: {error.msg}"
     return None
 
 

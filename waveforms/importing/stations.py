@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 from obspy import Inventory
 
-from waveforms.errors import ImportFileError
+from fileimport.errors import ImportFileError
 from waveforms.importing.reading import read_inventory_file, utc_datetime_or_none
 from waveforms.models import Channel, InventorySource, Network, Station
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from waveforms.errors import ImportFileError
+from fileimport.errors import ImportFileError
 from waveforms.importing.reading import read_waveform_headers, utc_datetime
 from waveforms.models import WaveformSource, WaveformTrace
 from waveforms.summary_store import summary_file_current, waveform_summaries_delete, waveform_summaries_write

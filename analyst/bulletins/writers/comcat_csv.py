@@ -13,9 +13,9 @@ from typing import ClassVar
 
 from analyst.bulletins.conversion import ExportItem
 from analyst.bulletins.writers.base import BulletinWriter
-from analyst.importers.catalog_csv import COMCAT_COLUMNS_22
-from analyst.models import Event, Magnitude, Origin
-from analyst.vocabulary import ReviewState
+from events.importers.catalog_csv import COMCAT_COLUMNS_22
+from events.models import Event, Magnitude, Origin
+from events.vocabulary import ReviewState
 
 PROVENANCE_COLUMNS = ["reviewStatus", "reviewedBy", "reviewedAt", "importance", "predictedClass", "modelVersions"]
 COLUMNS = [*COMCAT_COLUMNS_22, *PROVENANCE_COLUMNS]

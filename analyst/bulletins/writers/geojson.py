@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from analyst.bulletins.conversion import ExportItem
 from analyst.bulletins.writers.base import BulletinWriter
 from analyst.bulletins.writers.comcat_csv import comcat_code, comcat_status
-from analyst.vocabulary import ReviewState
+from events.vocabulary import ReviewState
 
 
 def _milliseconds(value: dt.datetime | None) -> int | None:

@@ -12,8 +12,8 @@ from typing import ClassVar
 from analyst.bulletins.conversion import ExportItem
 from analyst.bulletins.types import ims_event_code
 from analyst.bulletins.writers.base import BulletinWriter
-from analyst.models import Amplitude, Arrival, Event, Origin, Pick
-from analyst.vocabulary import ReviewState
+from events.models import Amplitude, Arrival, Event, Origin, Pick
+from events.vocabulary import ReviewState
 
 ORIGIN_HEADER = (
     "   Date       Time        Err   RMS Latitude Longitude  Smaj  Smin  Az Depth   Err Ndef Nsta Gap  mdist  Mdist "

@@ -7,7 +7,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from analyst.bulletins.conversion import ExportItem
 from analyst.bulletins.writers.base import BulletinWriter
-from analyst.vocabulary import ReviewState
+from events.vocabulary import ReviewState
 
 
 def _data(name: str, value: object) -> str:

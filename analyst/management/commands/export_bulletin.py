@@ -14,7 +14,7 @@ from analyst.bulletins.services import (
     bulletin_write,
 )
 from analyst.bulletins.writers import BULLETIN_FORMATS
-from analyst.vocabulary import QUAKEML_EVENT_TYPES
+from events.vocabulary import QUAKEML_EVENT_TYPES
 
 
 def _time(value: str) -> dt.datetime:

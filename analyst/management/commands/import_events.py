@@ -3,9 +3,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from analyst.importers.events import events_import_file
-from analyst.importers.reading import EVENT_FORMATS
-from waveforms.importing.each_file import files_import_each
+from analyst.ingest.each_file import files_import_each
+from analyst.ingest.services import events_ingest_file
+from events.importers.reading import EVENT_FORMATS
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
         paths: list[Path] = options["paths"]
 
         def import_one(path: Path) -> list[str]:
-            report = events_import_file(path=path, format=options["format"], reviewed=options["reviewed"])
+            report = events_ingest_file(path=path, format=options["format"], reviewed=options["reviewed"])
             return [report.summary(), *(f"skipped {reason}" for reason in report.skipped_reasons)]
 
         failures = files_import_each(

@@ -11,8 +11,8 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from analyst.roles import roles_ensure
-from analyst.training import TrainingDataError, ranker_train
 from ranking.registry import model_version_active
+from ranking.training import TrainingDataError, ranker_train
 
 OBSPY = Path(obspy.__path__[0])
 

@@ -2,8 +2,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from analyst.ingest.upstream import fdsn_source_poll, fdsn_sources_poll_due
 from analyst.models import FdsnSource
-from analyst.upstream import fdsn_source_poll, fdsn_sources_poll_due
 
 
 class Command(BaseCommand):

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from analyst.models import Event
+from events.models import Event
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:

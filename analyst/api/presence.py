@@ -1,0 +1,75 @@
+"""Who has which event open (heartbeats from the review page)."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from analyst.api.permissions import RoleApi, request_user
+from analyst.api.schema import (
+    ANY_ROLE,
+    EVENT_ID,
+    FORBIDDEN,
+    EventPresenceSerializer,
+    PresenceMapSerializer,
+    bad_request,
+    not_found,
+)
+from analyst.presence import event_presence_leave, event_presence_record, events_presence_get, presence_seconds
+from events.models import Event
+
+
+class EventPresenceApi(RoleApi):
+    """Heartbeat of an open event page: answers who else is looking at the event."""
+
+    @extend_schema(
+        summary="Heartbeat: I am looking at this event; who else is?",
+        description=f"{ANY_ROLE} Send every few seconds while the event page is open. Errors: 403; 404 for an "
+        "unknown event.",
+        parameters=[EVENT_ID],
+        request=None,
+        responses={200: EventPresenceSerializer, 403: FORBIDDEN, 404: not_found("no event with this id")},
+    )
+    def post(self, request: Request, event_id: int) -> Response:
+        if not Event.objects.filter(pk=event_id).exists():
+            raise NotFound(f"no event {event_id}")
+        others = event_presence_record(event_id=event_id, username=request_user(request).get_username())
+        return Response({"others": others, "seconds": presence_seconds()})
+
+    @extend_schema(
+        summary="I left this event's page",
+        description=f"{ANY_ROLE} Errors: 403.",
+        parameters=[EVENT_ID],
+        request=None,
+        responses={204: OpenApiResponse(description="noted"), 403: FORBIDDEN},
+    )
+    def delete(self, request: Request, event_id: int) -> Response:
+        event_presence_leave(event_id=event_id, username=request_user(request).get_username())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+MAX_PRESENCE_EVENTS = 500
+
+
+class PresenceApi(RoleApi):
+    """`?events=1,2,3`: who is looking at each of these events (those nobody looks at are left out)."""
+
+    @extend_schema(
+        summary="Who is looking at each of these events",
+        description=f"{ANY_ROLE} Errors: 400 (`events` not a list of ids, or too many), 403.",
+        parameters=[OpenApiParameter("events", OpenApiTypes.STR, description=f"up to {MAX_PRESENCE_EVENTS} "
+                                     "event ids separated by commas, e.g. 12,15,40")],
+        responses={200: PresenceMapSerializer, 400: bad_request("`events` is not a list of event ids"),
+                   403: FORBIDDEN},
+    )  # fmt: skip
+    def get(self, request: Request) -> Response:
+        raw = [part.strip() for part in request.query_params.get("events", "").split(",") if part.strip()]
+        if not all(part.isdigit() for part in raw) or len(raw) > MAX_PRESENCE_EVENTS:
+            raise ValidationError({"events": f"up to {MAX_PRESENCE_EVENTS} event ids separated by commas"})
+        found = events_presence_get(event_ids=[int(part) for part in raw])
+        return Response({"events": {str(event_id): names for event_id, names in found.items()}})
+
+
+# An upload body far beyond what its files may weigh is refused before Django spools it to disk.

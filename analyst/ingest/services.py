@@ -1,0 +1,58 @@
+"""The one ingest service every entrance uses (the import commands, the upload page, the watched folder and
+FDSN polling): import a file with its app's importer, then send what it changed to scoring.
+
+- Events: the imported events are scored once the import commits.
+- Waveforms: the unreviewed events the new or changed file covers go back to be measured and scored, so an
+  event imported before its waveforms gets waveform features, a CNN prediction and a new score.
+- Stations: registered only (their coordinates are read when an event is next measured).
+
+The importers themselves (events.importers, waveforms.importing) schedule nothing.
+"""
+
+import datetime as dt
+from pathlib import Path
+
+from django.db import transaction
+
+from events.importers.store import EventImportReport, events_import_file
+from events.models import Event
+from ranking.scoring import UNREVIEWED_STATES, events_enqueue_scoring, events_schedule_scoring
+from waveforms.importing.stations import StationImportReport, stations_import_file
+from waveforms.importing.waveform_files import WaveformImportReport, waveform_file_import
+from waveforms.selectors import waveform_file_span
+from waveforms.windows import DEFAULT_AFTER_ORIGIN_S, DEFAULT_BEFORE_ORIGIN_S
+
+
+def events_ingest_file(*, path: Path, format: str | None = None, reviewed: bool = False) -> EventImportReport:
+    """Import an event file (one transaction; ImportFileError and nothing written on bad input), then score."""
+    report = events_import_file(path=path, format=format, reviewed=reviewed)
+    events_schedule_scoring(event_ids=report.event_ids)
+    return report
+
+
+def stations_ingest_file(*, path: Path, format: str | None = None) -> StationImportReport:
+    return stations_import_file(path=path, format=format)
+
+
+def events_covered_between(*, start: dt.datetime, end: dt.datetime) -> list[int]:
+    """Unreviewed events whose default display window overlaps [start, end]."""
+    return list(
+        Event.objects.filter(
+            origin_time__gte=start - dt.timedelta(seconds=DEFAULT_AFTER_ORIGIN_S),
+            origin_time__lte=end + dt.timedelta(seconds=DEFAULT_BEFORE_ORIGIN_S),
+            review_state__in=UNREVIEWED_STATES,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def waveforms_ingest_file(*, path: Path, format: str | None = None, force: bool = False) -> WaveformImportReport:
+    """Register a waveform file; when it is new or changed, rescore the unreviewed events it covers."""
+    report = waveform_file_import(path=path, format=format, force=force)
+    if report.status != "unchanged":
+        span = waveform_file_span(path=report.path)
+        covered = events_covered_between(start=span[0], end=span[1]) if span else []
+        if covered:
+            transaction.on_commit(lambda: events_enqueue_scoring(event_ids=covered))
+    return report

@@ -1,0 +1,354 @@
+"""The review queue: filtered, ordered, keyset-paginated reads of the event table.
+
+Keyset ("seek") pagination: a page starts after the last row of the previous one, identified by its
+sort value and id, so page 10,000 costs what page 1 costs. Nulls always sort last; to keep every
+query on a plain (column, id) index the non-null rows and the null rows are read as two sections,
+the second only when the first runs out.
+"""
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
+from django.db.models import Case, F, FloatField, Prefetch, Q, QuerySet, Value, When
+from django.db.models.functions import ACos, Cos, Greatest, Least, Radians, Sin
+from django.utils import timezone
+
+from analyst.models import AuditEntry
+from events.models import Arrival, Event, EventLabel, Magnitude, Origin, Pick
+from ranking.models import EventScore
+
+EARTH_RADIUS_KM = 6371.0
+KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180.0
+
+# Sort keys of the queue (the API's `ordering`, with "-" for descending) -> the column they sort on.
+QUEUE_ORDERINGS: dict[str, str] = {
+    "importance": "importance",
+    "origin_time": "origin_time",
+    "region": "region",
+    "latitude": "latitude",
+    "longitude": "longitude",
+    "depth": "depth",
+    "magnitude": "magnitude",
+    "magnitude_type": "magnitude_type",
+    "phase_count": "phase_count",
+    "azimuthal_gap": "azimuthal_gap",
+    "rms": "rms",
+    "predicted_class": "predicted_class",
+    "predicted_probability": "predicted_probability",
+    "event_type": "event_type",
+    "review_state": "review_state",
+    "agency": "agency_id",
+    "claimed_by": "claimed_by",
+    "id": "id",
+}
+DEFAULT_ORDERING = "-importance"
+_DATETIME_COLUMNS = {"origin_time"}
+_NULLABLE_COLUMNS = {
+    "importance", "origin_time", "latitude", "longitude", "depth", "magnitude", "phase_count", "azimuthal_gap",
+    "rms", "predicted_probability", "claimed_by",
+}  # fmt: skip
+QUEUE_ROW_FIELDS = (
+    "id", "public_id", "origin_time", "region", "latitude", "longitude", "depth", "magnitude", "magnitude_type",
+    "phase_count", "azimuthal_gap", "rms", "importance", "predicted_class", "predicted_probability", "event_type",
+    "event_type_certainty", "review_state", "agency_id", "version", "claimed_by", "claimed_at",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    time_min: dt.datetime | None = None
+    time_max: dt.datetime | None = None
+    magnitude_min: float | None = None
+    magnitude_max: float | None = None
+    depth_min: float | None = None
+    depth_max: float | None = None
+    latitude_min: float | None = None
+    latitude_max: float | None = None
+    longitude_min: float | None = None
+    longitude_max: float | None = None
+    near_latitude: float | None = None
+    near_longitude: float | None = None
+    radius_km: float | None = None
+    region: str = ""
+    importance_min: float | None = None
+    importance_max: float | None = None
+    predicted_class: tuple[str, ...] = ()
+    event_type: tuple[str, ...] = ()
+    review_state: tuple[str, ...] = ()
+    agency: tuple[str, ...] = ()
+    claimed_by: str = ""  # a username, "nobody" or "anyone"
+    hide_false: bool = False
+
+
+@dataclass(frozen=True)
+class QueueCursor:
+    """Where a page starts: after the row with this sort value and id, in this ordering."""
+
+    ordering: str
+    value: Any
+    id: int
+    in_nulls: bool = False
+
+
+@dataclass
+class QueuePage:
+    ordering: str
+    rows: list[dict[str, Any]]
+    next: QueueCursor | None
+    approximate_total: int
+    total_is_exact: bool
+    generated_at: dt.datetime = field(default_factory=timezone.now)
+
+
+class QueueOrderingError(ValueError):
+    pass
+
+
+def queue_ordering_parse(ordering: str) -> tuple[str, bool]:
+    """`-importance` -> ("importance", True); raises QueueOrderingError naming the choices."""
+    key = ordering.removeprefix("-")
+    if key not in QUEUE_ORDERINGS:
+        raise QueueOrderingError(f"unknown ordering {ordering!r}; choose from {', '.join(QUEUE_ORDERINGS)}")
+    return key, ordering.startswith("-")
+
+
+def queue_cursor_value_parse(*, ordering: str, value: Any) -> Any:
+    """A sort value read back from a cursor, as the column's Python type."""
+    key, _ = queue_ordering_parse(ordering)
+    if value is not None and key in _DATETIME_COLUMNS:
+        return dt.datetime.fromisoformat(value)
+    return value
+
+
+def _claim_annotations(now: dt.datetime) -> dict[str, Any]:
+    active = Q(claim__expires_at__gt=now)
+    return {
+        "claimed_by": Case(When(active, then=F("claim__user__username")), default=None),
+        "claimed_at": Case(When(active, then=F("claim__claimed_at")), default=None),
+    }
+
+
+def _distance_km(latitude: float, longitude: float) -> Any:
+    phi = math.radians(latitude)
+    cosine = Value(math.sin(phi)) * Sin(Radians(F("latitude"))) + Value(math.cos(phi)) * Cos(
+        Radians(F("latitude"))
+    ) * Cos(Radians(F("longitude")) - Value(math.radians(longitude)))
+    clamped = Least(Value(1.0), Greatest(Value(-1.0), cosine, output_field=FloatField()), output_field=FloatField())
+    return Value(EARTH_RADIUS_KM) * ACos(clamped, output_field=FloatField())
+
+
+def _near(queryset: QuerySet[Event], latitude: float, longitude: float, radius_km: float) -> QuerySet[Event]:
+    # A bounding box the indexes can use first, then the great-circle distance on what is left.
+    span = radius_km / KM_PER_DEGREE
+    queryset = queryset.filter(latitude__gte=latitude - span, latitude__lte=latitude + span)
+    cos_lat = math.cos(math.radians(min(89.0, abs(latitude) + span)))
+    if span / cos_lat < 180.0:
+        west, east = longitude - span / cos_lat, longitude + span / cos_lat
+        box = Q(longitude__gte=west, longitude__lte=east)
+        if west < -180.0:
+            box |= Q(longitude__gte=west + 360.0)
+        if east > 180.0:
+            box |= Q(longitude__lte=east - 360.0)
+        queryset = queryset.filter(box)
+    return queryset.alias(distance_km=_distance_km(latitude, longitude)).filter(distance_km__lte=radius_km)
+
+
+def _ranges(queryset: QuerySet[Event], filters: QueueFilters) -> QuerySet[Event]:
+    bounds = {
+        "origin_time": (filters.time_min, filters.time_max),
+        "magnitude": (filters.magnitude_min, filters.magnitude_max),
+        "depth": (filters.depth_min, filters.depth_max),
+        "latitude": (filters.latitude_min, filters.latitude_max),
+        "importance": (filters.importance_min, filters.importance_max),
+    }
+    for column, (low, high) in bounds.items():
+        if low is not None:
+            queryset = queryset.filter(**{f"{column}__gte": low})
+        if high is not None:
+            queryset = queryset.filter(**{f"{column}__lte": high})
+    west, east = filters.longitude_min, filters.longitude_max
+    if west is not None and east is not None and west > east:  # a box across the antimeridian
+        queryset = queryset.filter(Q(longitude__gte=west) | Q(longitude__lte=east))
+    else:
+        if west is not None:
+            queryset = queryset.filter(longitude__gte=west)
+        if east is not None:
+            queryset = queryset.filter(longitude__lte=east)
+    return queryset
+
+
+def event_queue_filter(*, filters: QueueFilters, now: dt.datetime | None = None) -> QuerySet[Event]:
+    """The events the queue shows under these filters (unordered)."""
+    now = now or timezone.now()
+    queryset = _ranges(Event.objects.all(), filters)
+    if None not in (filters.near_latitude, filters.near_longitude, filters.radius_km):
+        queryset = _near(queryset, filters.near_latitude, filters.near_longitude, filters.radius_km)  # type: ignore[arg-type]
+    if filters.region:
+        queryset = queryset.filter(region__icontains=filters.region)
+    for column, values in (
+        ("predicted_class", filters.predicted_class),
+        ("event_type", filters.event_type),
+        ("review_state", filters.review_state),
+        ("agency_id", filters.agency),
+    ):
+        if values:
+            queryset = queryset.filter(**{f"{column}__in": values})
+    if filters.hide_false:
+        queryset = queryset.exclude(event_type="not existing").exclude(review_state="rejected")
+    if filters.claimed_by:
+        active = Q(claim__expires_at__gt=now)
+        if filters.claimed_by == "nobody":
+            queryset = queryset.exclude(active)
+        elif filters.claimed_by == "anyone":
+            queryset = queryset.filter(active)
+        else:
+            queryset = queryset.filter(active, claim__user__username=filters.claimed_by)
+    return queryset
+
+
+def _section(
+    queryset: QuerySet[Event], column: str, *, nulls: bool, descending: bool, after: QueueCursor | None
+) -> QuerySet[Event]:
+    if nulls:
+        queryset = queryset.filter(**{f"{column}__isnull": True})
+        if after is not None and after.in_nulls:
+            queryset = queryset.filter(id__lt=after.id) if descending else queryset.filter(id__gt=after.id)
+        return queryset.order_by("-id" if descending else "id")
+    if column in _NULLABLE_COLUMNS:
+        queryset = queryset.filter(**{f"{column}__isnull": False})
+    if after is not None and not after.in_nulls:
+        # (column, id) beyond (value, id) written so a btree range scan on (column, id) serves it.
+        if descending:
+            queryset = queryset.filter(**{f"{column}__lte": after.value}).exclude(
+                **{column: after.value, "id__gte": after.id}
+            )
+        else:
+            queryset = queryset.filter(**{f"{column}__gte": after.value}).exclude(
+                **{column: after.value, "id__lte": after.id}
+            )
+    if column == "id":
+        return queryset.order_by("-id" if descending else "id")
+    return queryset.order_by(F(column).desc(), "-id") if descending else queryset.order_by(F(column).asc(), "id")
+
+
+def event_queue_rows(
+    *, queryset: QuerySet[Event], ordering: str, after: QueueCursor | None, limit: int, backward: bool = False
+) -> tuple[list[dict[str, Any]], bool]:
+    """Up to `limit` rows after the cursor in this ordering (before it when `backward`) and whether more follow."""
+    key, descending = queue_ordering_parse(ordering)
+    column = QUEUE_ORDERINGS[key]
+    descending ^= backward
+    sections = [False, True] if column in _NULLABLE_COLUMNS else [False]
+    if backward:
+        sections.reverse()
+    if after is not None:
+        sections = sections[sections.index(after.in_nulls) :] if after.in_nulls in sections else sections
+    rows: list[dict[str, Any]] = []
+    for nulls in sections:
+        part = _section(queryset, column, nulls=nulls, descending=descending, after=after)
+        rows.extend(part.values(*QUEUE_ROW_FIELDS)[: limit + 1 - len(rows)])
+        if len(rows) > limit:
+            break
+        after = None  # the next section starts from its beginning
+    return rows[:limit], len(rows) > limit
+
+
+def event_queue_total_estimate(
+    *, queryset: QuerySet[Event], exact_below: int = 1000, cap: int = 10000
+) -> tuple[int, bool]:
+    """How many events match, never an exact COUNT of a big table: the planner's estimate on PostgreSQL
+    (counted exactly when it is small), a count capped at `cap` elsewhere. Returns (total, is_exact)."""
+    ids = queryset.order_by().values("id")
+    if connection.vendor == "postgresql":
+        sql, params = ids.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        estimate = int(plan[0]["Plan"]["Plan Rows"])
+        if estimate >= exact_below:
+            return estimate, False
+        cap = exact_below
+    counted = ids[: cap + 1].count()
+    return min(counted, cap), counted <= cap
+
+
+def queue_cursor_for_event(*, ordering: str, event_id: int, now: dt.datetime | None = None) -> QueueCursor | None:
+    """A cursor positioned on an event, to find its neighbours in a queue ordering."""
+    key, _ = queue_ordering_parse(ordering)
+    column = QUEUE_ORDERINGS[key]
+    row = Event.objects.annotate(**_claim_annotations(now or timezone.now())).filter(pk=event_id).values(column).first()
+    if row is None:
+        return None
+    return QueueCursor(ordering=ordering, value=row[column], id=event_id, in_nulls=row[column] is None)
+
+
+def event_queue_page(
+    *,
+    filters: QueueFilters,
+    ordering: str = DEFAULT_ORDERING,
+    after: QueueCursor | None = None,
+    limit: int = 50,
+    backward: bool = False,
+    with_total: bool = True,
+) -> QueuePage:
+    """One page of the review queue."""
+    now = timezone.now()
+    queryset = event_queue_filter(filters=filters, now=now)
+    if after is not None and after.ordering != ordering:
+        after = None
+    rows, more = event_queue_rows(
+        queryset=queryset.annotate(**_claim_annotations(now)), ordering=ordering, after=after, limit=limit,
+        backward=backward,
+    )  # fmt: skip
+    following = None
+    if more and rows:
+        column = QUEUE_ORDERINGS[queue_ordering_parse(ordering)[0]]
+        last = rows[-1]
+        following = QueueCursor(ordering=ordering, value=last[column], id=last["id"], in_nulls=last[column] is None)
+    total, exact = event_queue_total_estimate(queryset=queryset) if with_total else (len(rows), False)
+    return QueuePage(ordering=ordering, rows=rows, next=following, approximate_total=total, total_is_exact=exact)
+
+
+# The queue page's columns (key -> heading); `ordering` says which queue ordering a column sorts by.
+QUEUE_COLUMNS: dict[str, str] = {
+    "rank": "Rank",
+    "importance": "Importance",
+    "origin_time": "Origin time (UTC)",
+    "region": "Region",
+    "latitude": "Lat",
+    "longitude": "Lon",
+    "depth": "Depth km",
+    "magnitude": "Mag",
+    "phase_count": "Phases",
+    "azimuthal_gap": "Gap °",
+    "rms": "RMS s",
+    "predicted_class": "Predicted",
+    "event_type": "Type",
+    "review_state": "State",
+    "agency": "Agency",
+    "claimed_by": "Claimed by",
+}
+DEFAULT_QUEUE_COLUMNS = tuple(key for key in QUEUE_COLUMNS if key not in {"agency"})
+
+
+def event_evidence_get(*, event_id: int) -> Event:
+    """An event with everything the review page and API show about it, in a fixed number of queries."""
+    return (
+        Event.objects.select_related("claim__user")
+        .prefetch_related(
+            Prefetch("origins", queryset=Origin.objects.order_by("time", "id")),
+            Prefetch("origins__arrivals", queryset=Arrival.objects.select_related("pick").order_by("distance", "id")),
+            Prefetch("magnitudes", queryset=Magnitude.objects.order_by("id")),
+            Prefetch("picks", queryset=Pick.objects.order_by("time", "id")),
+            Prefetch("labels", queryset=EventLabel.objects.select_related("analyst").order_by("-created_at", "-id")),
+            Prefetch("scores", queryset=EventScore.objects.order_by("-scored_at", "-id")[:1], to_attr="latest_scores"),
+            Prefetch("audit_entries", queryset=AuditEntry.objects.select_related("user").order_by("created_at", "id")),
+        )
+        .get(pk=event_id)
+    )

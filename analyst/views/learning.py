@@ -1,0 +1,95 @@
+"""The model pages: dashboards per model kind, runs, promotion, active learning.
+
+Everyone with a role reads; only a senior analyst starts runs, promotes, rolls back or sees the likely
+mislabelled events; an outsider gets 403.
+"""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_safe
+
+from analyst.roles import user_is_senior_analyst
+from analyst.views.events import analyst_required
+from ranking.models import ModelVersion
+from ranking.registry import ModelArtifactError
+from ranking.selectors import (
+    event_label_decisions,
+    events_likely_mislabelled,
+    events_most_informative,
+    label_agreement,
+    model_dashboard_get,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _kind(kind: str) -> str:
+    if kind not in ModelVersion.Kind.values:
+        raise Http404(f"no model kind {kind!r}")
+    return kind
+
+
+def _cnn_filters(kind: str) -> dict[str, Any] | None:
+    """The active CNN's first-layer filters (waveforms and responses); None without an active CNN."""
+    active = ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.ACTIVE).first()
+    if kind != ModelVersion.Kind.CNN or active is None:
+        return None
+    from ranking.cnn_runs import cnn_model_page_data
+
+    try:
+        filters: dict[str, Any] = cnn_model_page_data(model_version=active)["filters"]
+        return filters
+    except ModelArtifactError as error:
+        return {"error": str(error)}
+
+
+@require_safe
+@analyst_required
+def models_index(request: HttpRequest) -> HttpResponse:
+    return redirect("model-dashboard", kind=ModelVersion.Kind.RANKER)
+
+
+@require_safe
+@analyst_required
+def model_dashboard_page(request: HttpRequest, kind: str) -> HttpResponse:
+    data = model_dashboard_get(kind=_kind(kind))
+    data["filters"] = _cnn_filters(kind)
+    return render(request, "analyst/models.html", {
+        "kind": kind, "kinds": ModelVersion.Kind.choices, "data": data, "senior": user_is_senior_analyst(request.user),
+    })  # fmt: skip
+
+
+@require_safe
+@analyst_required
+def informative_page(request: HttpRequest) -> HttpResponse:
+    measure = request.GET.get("measure", "entropy")
+    if measure not in ("entropy", "margin"):
+        measure = "entropy"
+    return render(request, "analyst/models_learning.html", {
+        "view": "informative", "measure": measure, "rows": events_most_informative(measure=measure),
+        "senior": user_is_senior_analyst(request.user),
+    })  # fmt: skip
+
+
+@require_safe
+@analyst_required
+def mislabelled_page(request: HttpRequest) -> HttpResponse:
+    if not user_is_senior_analyst(request.user):
+        raise PermissionDenied("the likely-mislabelled view is for senior analysts")
+    return render(request, "analyst/models_learning.html", {
+        "view": "mislabelled", "rows": events_likely_mislabelled(), "senior": True,
+    })  # fmt: skip
+
+
+@require_safe
+@analyst_required
+def labels_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "analyst/models_learning.html", {
+        "view": "labels", "agreement": label_agreement(),
+        "disagreements": event_label_decisions(disagreeing_only=True, limit=100),
+        "senior": user_is_senior_analyst(request.user),
+    })  # fmt: skip

@@ -1,0 +1,466 @@
+"""The event importer: one file, one transaction, bulk inserts, idempotent re-import."""
+
+import datetime as dt
+import logging
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from obspy.core.event import Catalog
+from obspy.core.event import Event as ObspyEvent
+from obspy.geodetics import FlinnEngdahl
+
+from events.importers.bulk import bulk_update_rows
+from events.importers.reading import read_event_file
+from events.models import Amplitude, Arrival, Event, EventLabel, Magnitude, Origin, Pick
+from events.vocabulary import QUAKEML_EVENT_TYPES, ReviewState, TypeCertainty
+from fileimport.errors import ImportFileError
+
+logger = logging.getLogger(__name__)
+
+KM_PER_DEGREE = 111.19492664455873
+_GENERATED_ID = re.compile(r"^smi:local/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?P<rest>/.*)?$")
+_EVENT_UPDATE_FIELDS = [f.name for f in Event._meta.concrete_fields if f.name not in {"id", "public_id", "created_at"}]
+ANALYST_OWNED_STATES = (ReviewState.IN_REVIEW, ReviewState.ACCEPTED, ReviewState.REJECTED)
+
+
+@dataclass
+class EventImportReport:
+    path: str
+    format: str = ""
+    events_created: int = 0
+    events_updated: int = 0
+    events_skipped: int = 0
+    origins: int = 0
+    magnitudes: int = 0
+    picks: int = 0
+    arrivals: int = 0
+    amplitudes: int = 0
+    labels: int = 0
+    skipped_reasons: list[str] = field(default_factory=list)
+    event_ids: list[int] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{self.path} [{self.format}]: events {self.events_created} created, {self.events_updated} updated, "
+            f"{self.events_skipped} skipped; {self.origins} origins, {self.magnitudes} magnitudes, "
+            f"{self.picks} picks, {self.arrivals} arrivals, {self.amplitudes} amplitudes, {self.labels} labels"
+        )
+
+
+@lru_cache(maxsize=1)
+def _flinn_engdahl() -> FlinnEngdahl:
+    return FlinnEngdahl()
+
+
+def region_name(latitude: float, longitude: float) -> str:
+    """Flinn-Engdahl region name for an epicentre (degrees)."""
+    words = str(_flinn_engdahl().get_region(longitude, latitude)).lower().split()
+    small = {"and", "of", "the", "off", "near", "in"}
+    return " ".join(w if w in small and i else w.capitalize() for i, w in enumerate(words))
+
+
+def stable_id(resource_id: object, format_name: str) -> str | None:
+    """ObsPy invents random `smi:local/<uuid>` ids for formats without ids; those are not stable."""
+    text = str(resource_id) if resource_id is not None else ""
+    match = _GENERATED_ID.match(text)
+    if match is None:
+        return text or None
+    rest = match.group("rest")
+    return f"smi:local/{format_name.lower()}{rest}" if rest else None
+
+
+def _utc(value: Any) -> dt.datetime:
+    return value.datetime.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
+
+
+def _uncertainty(errors: Any) -> float | None:
+    return None if errors is None else errors.uncertainty
+
+
+def _m_to_km(value: float | None) -> float | None:
+    return None if value is None else value / 1000.0
+
+
+def _creation(obj: Any) -> tuple[str, str]:
+    info = getattr(obj, "creation_info", None)
+    if info is None:
+        return "", ""
+    return (info.agency_id or "")[:64], (info.author or "")[:128]
+
+
+def _text(value: Any, limit: int = 255) -> str:
+    return "" if value is None else str(value)[:limit]
+
+
+def _is_located(origin: Any) -> bool:
+    return origin.time is not None and origin.latitude is not None and origin.longitude is not None
+
+
+def _preferred_origin(obspy_event: ObspyEvent) -> Any:
+    preferred = obspy_event.preferred_origin()
+    if preferred is not None and preferred in obspy_event.origins:
+        return preferred
+    return obspy_event.origins[0] if obspy_event.origins else None
+
+
+class _FileImport:
+    """State for one file's import; all writes happen inside the caller's transaction."""
+
+    def __init__(self, path: Path, catalog: Catalog, format_name: str, reviewed: bool) -> None:
+        self.path = path
+        self.catalog = catalog
+        self.format_name = format_name
+        self.reviewed = reviewed
+        self.report = EventImportReport(path=str(path), format=format_name)
+
+    def fail(self, event_index: int, reason: str) -> ImportFileError:
+        return ImportFileError(self.path, f"event {event_index + 1}: {reason}")
+
+    def run(self) -> EventImportReport:
+        batch_size = settings.SEISTRIAGE_IMPORT_BATCH_SIZE
+        events = list(self.catalog)
+        for start in range(0, len(events), batch_size):
+            self.import_batch(events[start : start + batch_size], offset=start)
+        return self.report
+
+    def validate(self, index: int, obspy_event: ObspyEvent) -> None:
+        if obspy_event.event_type is not None and obspy_event.event_type not in QUAKEML_EVENT_TYPES:
+            raise self.fail(index, f"field 'event_type': {obspy_event.event_type!r} is not a QuakeML 1.2 type")
+        for origin in obspy_event.origins:
+            if not _is_located(origin):
+                continue
+            if not (-90 <= origin.latitude <= 90 and -180 <= origin.longitude <= 360):
+                raise self.fail(index, f"origin {origin.resource_id} has coordinates outside the globe")
+            if origin.depth is not None and not math.isfinite(origin.depth):
+                raise self.fail(index, f"origin {origin.resource_id} has a non-finite depth")
+        for magnitude in obspy_event.magnitudes:
+            if magnitude.mag is None or not math.isfinite(magnitude.mag):
+                raise self.fail(index, f"magnitude {magnitude.resource_id} has no finite value")
+
+    def public_id_for(self, obspy_event: ObspyEvent, origin: Any) -> tuple[str, bool]:
+        """The event's public id and whether it came from the file (False: derived from time/place)."""
+        from_file = stable_id(obspy_event.resource_id, self.format_name)
+        if from_file is not None:
+            if len(from_file) > 255:
+                raise ImportFileError(self.path, f"event public id longer than 255 characters: {from_file[:60]}...")
+            return from_file, True
+        time = origin.time.datetime
+        derived = (
+            f"smi:seistriage.local/{self.format_name.lower()}/"
+            f"{time:%Y%m%dT%H%M%S.%f}_{origin.latitude:.3f}_{origin.longitude:.3f}"
+        )
+        return derived, False
+
+    def find_by_time_and_place(self, origin: Any) -> Event | None:
+        seconds = settings.SEISTRIAGE_MATCH_SECONDS
+        degrees = settings.SEISTRIAGE_MATCH_KM / KM_PER_DEGREE
+        time = _utc(origin.time)
+        assert time is not None
+        candidates = Event.objects.filter(
+            origin_time__range=(time - dt.timedelta(seconds=seconds), time + dt.timedelta(seconds=seconds)),
+            latitude__range=(origin.latitude - degrees, origin.latitude + degrees),
+        )
+        best: tuple[float, Event] | None = None
+        for candidate in candidates:
+            assert candidate.origin_time is not None and candidate.latitude is not None
+            assert candidate.longitude is not None
+            distance = math.hypot(
+                candidate.latitude - origin.latitude,
+                (candidate.longitude - origin.longitude) * math.cos(math.radians(origin.latitude)),
+            )
+            if distance <= degrees and (best is None or distance < best[0]):
+                best = (distance, candidate)
+        return None if best is None else best[1]
+
+    def import_batch(self, batch: Sequence[ObspyEvent], offset: int) -> None:
+        prepared: list[tuple[ObspyEvent, str, bool]] = []
+        for index, obspy_event in enumerate(batch, start=offset):
+            self.validate(index, obspy_event)
+            # Bulletins carry origins with a time but no location yet; those cannot be reviewed on a map.
+            unlocated = [o for o in obspy_event.origins if not _is_located(o)]
+            for origin in unlocated:
+                obspy_event.origins.remove(origin)
+            origin = _preferred_origin(obspy_event)
+            if origin is None:
+                self.report.events_skipped += 1
+                self.report.skipped_reasons.append(
+                    f"event {index + 1} ({obspy_event.resource_id}): no origin with time, latitude and longitude"
+                )
+                continue
+            public_id, from_file = self.public_id_for(obspy_event, origin)
+            prepared.append((obspy_event, public_id, from_file))
+
+        existing = {e.public_id: e for e in Event.objects.filter(public_id__in=[p for _, p, _ in prepared])}
+        rows: list[tuple[ObspyEvent, Event]] = []
+        seen: set[str] = set()
+        for obspy_event, public_id, from_file in prepared:
+            event = existing.get(public_id)
+            if event is None and not from_file:
+                event = self.find_by_time_and_place(_preferred_origin(obspy_event))
+            if event is not None and event.public_id in seen:
+                raise ImportFileError(self.path, f"event {event.public_id} appears twice in the file")
+            if event is None:
+                event = Event(public_id=public_id)
+            seen.add(event.public_id)
+            rows.append((obspy_event, event))
+
+        to_update = [event for _, event in rows if event.pk is not None]
+        Origin.objects.filter(event__in=to_update).delete()
+        Magnitude.objects.filter(event__in=to_update).delete()
+        Pick.objects.filter(event__in=to_update).delete()
+        Amplitude.objects.filter(event__in=to_update).delete()
+
+        for obspy_event, event in rows:
+            self.fill_event(obspy_event, event)
+        created = [event for _, event in rows if event.pk is None]
+        Event.objects.bulk_create(created)
+        self.report.events_created += len(created)
+        self.report.events_updated += len(to_update)
+
+        self.store_children(rows)
+        bulk_update_rows([event for _, event in rows], _EVENT_UPDATE_FIELDS)
+        if self.reviewed:
+            self.store_labels(rows)
+        self.report.event_ids.extend(event.pk for _, event in rows)
+
+    def fill_event(self, obspy_event: ObspyEvent, event: Event) -> None:
+        analyst_owned = event.pk is not None and event.review_state in ANALYST_OWNED_STATES and not self.reviewed
+        if not analyst_owned:
+            event.event_type = obspy_event.event_type or ""
+            event.event_type_certainty = obspy_event.event_type_certainty or ""
+            if self.reviewed and event.event_type:
+                rejected = event.event_type == "not existing"
+                event.review_state = ReviewState.REJECTED if rejected else ReviewState.ACCEPTED
+                event.event_type_certainty = event.event_type_certainty or TypeCertainty.KNOWN
+        if event.pk is not None:
+            event.version += 1
+        descriptions = [d.text for d in obspy_event.event_descriptions if d.text]
+        event.description = "\n".join(descriptions)[:4000]
+        event.agency_id, event.author = _creation(obspy_event)
+        event.source_file = str(self.path)[:1024]
+        event.source_format = self.format_name[:32]
+        event.updated_at = dt.datetime.now(dt.UTC)
+
+    def store_children(self, rows: list[tuple[ObspyEvent, Event]]) -> None:
+        origins: list[Origin] = []
+        origin_by_rid: dict[tuple[int, str], Origin] = {}
+        picks: list[Pick] = []
+        pick_by_rid: dict[tuple[int, str], Pick] = {}
+        for obspy_event, event in rows:
+            for origin_index, origin in enumerate(obspy_event.origins):
+                row = self.origin_row(event, origin, origin_index)
+                origins.append(row)
+                origin_by_rid[(id(event), str(origin.resource_id))] = row
+            for pick_index, pick in enumerate(obspy_event.picks):
+                pick_row = self.pick_row(event, pick, pick_index)
+                picks.append(pick_row)
+                pick_by_rid[(id(event), str(pick.resource_id))] = pick_row
+        Origin.objects.bulk_create(origins)
+        Pick.objects.bulk_create(picks)
+
+        arrivals: list[Arrival] = []
+        magnitudes: list[Magnitude] = []
+        magnitude_by_rid: dict[tuple[int, str], Magnitude] = {}
+        amplitudes: list[Amplitude] = []
+        for obspy_event, event in rows:
+            for origin in obspy_event.origins:
+                stored_origin = origin_by_rid[(id(event), str(origin.resource_id))]
+                for arrival in origin.arrivals:
+                    arrival_pick = pick_by_rid.get((id(event), str(arrival.pick_id)))
+                    arrivals.append(self.arrival_row(stored_origin, arrival_pick, arrival))
+            for magnitude_index, magnitude in enumerate(obspy_event.magnitudes):
+                magnitude_origin = origin_by_rid.get((id(event), str(magnitude.origin_id)))
+                magnitude_row = self.magnitude_row(event, magnitude_origin, magnitude, magnitude_index)
+                magnitudes.append(magnitude_row)
+                magnitude_by_rid[(id(event), str(magnitude.resource_id))] = magnitude_row
+            for amplitude_index, amplitude in enumerate(obspy_event.amplitudes):
+                if amplitude.generic_amplitude is None:
+                    continue
+                amplitude_pick = pick_by_rid.get((id(event), str(amplitude.pick_id)))
+                amplitudes.append(self.amplitude_row(event, amplitude_pick, amplitude, amplitude_index))
+        Arrival.objects.bulk_create(arrivals)
+        Magnitude.objects.bulk_create(magnitudes)
+        Amplitude.objects.bulk_create(amplitudes)
+        self.report.origins += len(origins)
+        self.report.picks += len(picks)
+        self.report.arrivals += len(arrivals)
+        self.report.magnitudes += len(magnitudes)
+        self.report.amplitudes += len(amplitudes)
+
+        for obspy_event, event in rows:
+            preferred = _preferred_origin(obspy_event)
+            preferred_magnitude = obspy_event.preferred_magnitude() or (
+                obspy_event.magnitudes[0] if obspy_event.magnitudes else None
+            )
+            event_queue_columns_refresh(
+                event=event,
+                origin=origin_by_rid[(id(event), str(preferred.resource_id))],
+                magnitude=magnitude_by_rid.get((id(event), str(preferred_magnitude.resource_id)))
+                if preferred_magnitude is not None
+                else None,
+            )
+
+    def child_id(self, event: Event, resource_id: Any, kind: str, index: int) -> str:
+        return stable_id(resource_id, self.format_name) or f"{event.public_id}/{kind}/{index}"
+
+    def origin_row(self, event: Event, origin: Any, index: int) -> Origin:
+        quality = origin.quality
+        agency, author = _creation(origin)
+        latitude_error = _uncertainty(origin.latitude_errors)
+        longitude_error = _uncertainty(origin.longitude_errors)
+        horizontal = getattr(origin.origin_uncertainty, "horizontal_uncertainty", None)
+        cos_lat = max(math.cos(math.radians(origin.latitude)), 1e-6)
+        return Origin(
+            event=event,
+            public_id=_text(self.child_id(event, origin.resource_id, "origin", index)),
+            time=_utc(origin.time),
+            time_uncertainty=_uncertainty(origin.time_errors),
+            latitude=origin.latitude,
+            latitude_uncertainty=(latitude_error * KM_PER_DEGREE)
+            if latitude_error is not None
+            else _m_to_km(horizontal),
+            longitude=origin.longitude,
+            longitude_uncertainty=(longitude_error * KM_PER_DEGREE * cos_lat)
+            if longitude_error is not None
+            else _m_to_km(horizontal),
+            depth=_m_to_km(origin.depth),
+            depth_uncertainty=_m_to_km(_uncertainty(origin.depth_errors)),
+            used_phase_count=getattr(quality, "used_phase_count", None),
+            used_station_count=getattr(quality, "used_station_count", None),
+            azimuthal_gap=getattr(quality, "azimuthal_gap", None),
+            minimum_distance=getattr(quality, "minimum_distance", None),
+            standard_error=getattr(quality, "standard_error", None),
+            evaluation_mode=origin.evaluation_mode or "",
+            evaluation_status=origin.evaluation_status or "",
+            method_id=_text(origin.method_id),
+            earth_model_id=_text(origin.earth_model_id),
+            agency_id=agency,
+            author=author,
+        )
+
+    def pick_row(self, event: Event, pick: Any, index: int) -> Pick:
+        if pick.time is None:
+            raise ImportFileError(self.path, f"pick {pick.resource_id} of event {event.public_id} has no time")
+        waveform = pick.waveform_id
+        agency, author = _creation(pick)
+        return Pick(
+            event=event,
+            public_id=_text(self.child_id(event, pick.resource_id, "pick", index)),
+            network=_text(getattr(waveform, "network_code", None), 8),
+            station=_text(getattr(waveform, "station_code", None), 8),
+            location=_text(getattr(waveform, "location_code", None), 8),
+            channel=_text(getattr(waveform, "channel_code", None), 8),
+            time=_utc(pick.time),
+            time_uncertainty=_uncertainty(pick.time_errors),
+            phase_hint=_text(pick.phase_hint, 16),
+            onset=pick.onset or "",
+            polarity=pick.polarity or "",
+            backazimuth=pick.backazimuth,
+            evaluation_mode=pick.evaluation_mode or "",
+            evaluation_status=pick.evaluation_status or "",
+            method_id=_text(pick.method_id),
+            agency_id=agency,
+            author=author,
+        )
+
+    def arrival_row(self, origin: Origin, pick: Pick | None, arrival: Any) -> Arrival:
+        return Arrival(
+            origin=origin,
+            pick=pick,
+            public_id=_text(stable_id(arrival.resource_id, self.format_name)),
+            phase=_text(arrival.phase, 16),
+            distance=arrival.distance,
+            azimuth=arrival.azimuth,
+            takeoff_angle=arrival.takeoff_angle,
+            time_residual=arrival.time_residual,
+            time_weight=arrival.time_weight,
+        )
+
+    def magnitude_row(self, event: Event, origin: Origin | None, magnitude: Any, index: int) -> Magnitude:
+        agency, author = _creation(magnitude)
+        return Magnitude(
+            event=event,
+            origin=origin,
+            public_id=_text(self.child_id(event, magnitude.resource_id, "magnitude", index)),
+            value=magnitude.mag,
+            magnitude_type=_text(magnitude.magnitude_type, 16),
+            uncertainty=_uncertainty(magnitude.mag_errors),
+            station_count=magnitude.station_count,
+            evaluation_mode=magnitude.evaluation_mode or "",
+            evaluation_status=magnitude.evaluation_status or "",
+            method_id=_text(magnitude.method_id),
+            agency_id=agency,
+            author=author,
+        )
+
+    def amplitude_row(self, event: Event, pick: Pick | None, amplitude: Any, index: int) -> Amplitude:
+        waveform = amplitude.waveform_id
+        return Amplitude(
+            event=event,
+            pick=pick,
+            public_id=_text(self.child_id(event, amplitude.resource_id, "amplitude", index)),
+            generic_amplitude=amplitude.generic_amplitude,
+            amplitude_type=_text(amplitude.type, 32),
+            unit=_text(amplitude.unit, 16),
+            period=amplitude.period,
+            snr=amplitude.snr,
+            network=_text(getattr(waveform, "network_code", None), 8),
+            station=_text(getattr(waveform, "station_code", None), 8),
+            location=_text(getattr(waveform, "location_code", None), 8),
+            channel=_text(getattr(waveform, "channel_code", None), 8),
+            magnitude_hint=_text(amplitude.magnitude_hint, 16),
+            evaluation_mode=amplitude.evaluation_mode or "",
+        )
+
+    def store_labels(self, rows: list[tuple[ObspyEvent, Event]]) -> None:
+        labelled = [event for _, event in rows if event.event_type]
+        EventLabel.objects.filter(event__in=labelled, source=EventLabel.Source.IMPORTED_REVIEW).delete()
+        labels = [
+            EventLabel(
+                event=event,
+                event_type=event.event_type,
+                event_type_certainty=event.event_type_certainty,
+                review_state=event.review_state,
+                source=EventLabel.Source.IMPORTED_REVIEW,
+                source_file=str(self.path)[:1024],
+            )
+            for event in labelled
+        ]
+        EventLabel.objects.bulk_create(labels)
+        self.report.labels += len(labels)
+
+
+def event_queue_columns_refresh(*, event: Event, origin: Origin | None, magnitude: Magnitude | None) -> None:
+    """Copy the preferred origin and magnitude onto the event's indexed queue columns (not saved)."""
+    event.preferred_origin = origin
+    event.preferred_magnitude = magnitude
+    if origin is not None:
+        event.origin_time = origin.time
+        event.latitude = origin.latitude
+        event.longitude = origin.longitude
+        event.depth = origin.depth
+        event.phase_count = origin.used_phase_count
+        event.azimuthal_gap = origin.azimuthal_gap
+        event.rms = origin.standard_error
+        event.region = region_name(origin.latitude, origin.longitude)[:128]
+    event.magnitude = magnitude.value if magnitude is not None else None
+    event.magnitude_type = magnitude.magnitude_type if magnitude is not None else ""
+
+
+def events_import_file(*, path: Path, format: str | None = None, reviewed: bool = False) -> EventImportReport:
+    """Import one event file in one transaction; raise ImportFileError and write nothing on bad input.
+
+    Schedules nothing: analyst.ingest.services.events_ingest_file imports and sends the events to scoring."""
+    path = Path(path).absolute()
+    catalog, format_name = read_event_file(path, format)
+    with transaction.atomic():
+        report = _FileImport(path, catalog, format_name, reviewed).run()
+    logger.debug("%s", report.summary())
+    return report

@@ -1,0 +1,112 @@
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ranking.management.commands.train import utc_date
+from ranking.models import ModelVersion
+from ranking.registry import ModelArtifactError
+from ranking.training import TrainingDataError, ranker_evaluate
+
+LEVEL_TITLES = {
+    "event": "event level (stations aggregated, SNR-weighted)",
+    "event_spectral": "event level (event spectral regression alone)",
+    "event_combined": "event level (CNN aggregate x event spectral regression)",
+    "event_selected": "event level (per fold, the decision its validation split chose, as training does)",
+}
+
+
+class Command(BaseCommand):
+    help = "Evaluate a ranker on held-out labelled events: P/R, AP, ROC AUC, ECE, review effort; plots as files."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--kind", choices=["ranker", "cnn"], default="ranker")
+        parser.add_argument("--model", help="model version (default: the active ranker)")
+        parser.add_argument("--since", type=utc_date, help="evaluate on events from this UTC date")
+        parser.add_argument("--until", type=utc_date, help="evaluate on events before this UTC date")
+        parser.add_argument("--plots", type=Path, help="folder for the PNG plots")
+        parser.add_argument("--compare", action="store_true", help="also fit and compare RF and LR on the same split")
+        parser.add_argument("--data", type=Path, help="cnn: the shared data folder (default SEISTRIAGE_SHARED_DATA)")
+        parser.add_argument("--limit", type=int, help="cnn: at most this many events/records per data source")
+        parser.add_argument("--json", action="store_true", help="cnn: print the metrics as JSON")
+        parser.add_argument(
+            "--folds", type=int, default=0, help="cnn: also cross-validate fresh networks over this many time blocks"
+        )
+        parser.add_argument("--epochs", type=int, default=80, help="cnn: at most this many epochs per fold")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        version = None
+        if options["model"]:
+            version = ModelVersion.objects.filter(kind=options["kind"], version=options["model"]).first()
+            if version is None:
+                raise CommandError(f"no {options['kind']} model version {options['model']!r}")
+        if options["kind"] == "cnn":
+            self._evaluate_cnn(version, options)
+            return
+        try:
+            result = ranker_evaluate(
+                model_version=version, since=options["since"], until=options["until"], plots=options["plots"],
+                compare=options["compare"],
+            )  # fmt: skip
+        except (TrainingDataError, ModelArtifactError) as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(json.dumps(result, indent=2))
+
+    def _evaluate_cnn(self, version: ModelVersion | None, options: dict[str, Any]) -> None:
+        from ranking.cnn_runs import CnnTrainingError, cnn_evaluate
+        from ranking.ml.cnn.datasets import DatasetError
+
+        try:
+            if options["folds"] == 1 or options["folds"] < 0:
+                raise CommandError("--folds must be 0 (no cross-validation) or at least 2")
+            result = cnn_evaluate(
+                model_version=version, data_dir=options["data"], limit=options["limit"], folds=options["folds"],
+                epochs=options["epochs"], progress=None if options["json"] else self.stdout.write,
+            )  # fmt: skip
+        except (CnnTrainingError, DatasetError, ModelArtifactError) as error:
+            raise CommandError(str(error)) from None
+        if options["json"]:
+            self.stdout.write(json.dumps(result, indent=2))
+            return
+        self.stdout.write(
+            f"CNN {result['model']} on {result['held_out_windows']} held-out windows {result['held_out_labels']}"
+        )
+        self._write_metrics(result, "held-out split")
+        if "cross_validation" in result:
+            cv = result["cross_validation"]
+            self.stdout.write(
+                f"\n#### grouped {cv['folds']}-fold cross-validation over time blocks (every event tested once); "
+                f"per-fold event macro F1 {cv['fold_event_macro_f1']}"
+            )
+            self._write_metrics(cv, f"{cv['folds']}-fold cross-validation")
+            self.stdout.write(f"\n== CNN event level by data source, {cv['folds']}-fold cross-validation ==")
+            for source, metrics in cv["by_source"].items():
+                self.stdout.write(
+                    f"  {source:<10} events {metrics['n']:>4}  accuracy {metrics['accuracy']}  "
+                    f"earthquake-vs-explosion accuracy {metrics['earthquake_vs_explosion_accuracy']} "
+                    f"(n={metrics['earthquake_vs_explosion_n']}, AUC {metrics['earthquake_vs_explosion_auc']})"
+                )
+
+    def _write_metrics(self, result: dict[str, Any], where: str) -> None:
+        from ranking.ml.cnn.evaluation import confusion_text
+
+        for name in ("cnn", "baseline"):
+            title = "CNN" if name == "cnn" else "baseline: logistic regression on high/low ratio, P/S ratio, dominant f"
+            for level in ("trace", *LEVEL_TITLES):
+                if level not in result[name]:
+                    continue
+                metrics = result[name][level]
+                shown = LEVEL_TITLES.get(level, f"{level} level")
+                self.stdout.write(f"\n== {title}, {shown}, {where} (n={metrics['n']}) ==")
+                self.stdout.write(confusion_text(metrics["confusion"]))
+                for cls, row in metrics["per_class"].items():
+                    self.stdout.write(
+                        f"  {cls:<14} P {row['precision']:.3f}  R {row['recall']:.3f}  F1 {row['f1']:.3f}  "
+                        f"n {row['support']}"
+                    )
+                self.stdout.write(
+                    f"  macro F1 {metrics['macro_f1']}  accuracy {metrics['accuracy']}  earthquake-vs-explosion "
+                    f"accuracy {metrics['earthquake_vs_explosion_accuracy']} "
+                    f"(n={metrics['earthquake_vs_explosion_n']}, AUC {metrics['earthquake_vs_explosion_auc']})"
+                )

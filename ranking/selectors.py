@@ -1,0 +1,276 @@
+"""Reads of the learning loop: label history and disagreement, active-learning views, the model page."""
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+import numpy as np
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from events.models import Event, EventLabel
+from events.vocabulary import ReviewState
+from ranking.ml.classes import DECISION_CLASSES
+from ranking.ml.learning import class_uncertainty, rater_agreement
+from ranking.models import EventScore, ModelPromotion, ModelVersion, TrainingRun
+from ranking.scoring import UNREVIEWED_STATES, class_of_review
+
+REVIEWED_STATES = (ReviewState.ACCEPTED, ReviewState.REJECTED)
+
+
+def _decision(row: Any) -> dict[str, Any]:
+    return {
+        "analyst": row["analyst__username"] or "",
+        "source": row["source"],
+        "at": row["created_at"].isoformat(),
+        "event_type": row["event_type"],
+        "certainty": row["event_type_certainty"],
+        "review_state": row["review_state"],
+        "decision_class": class_of_review(review_state=row["review_state"], event_type=row["event_type"]),
+        "predicted": row["predicted"],
+    }
+
+
+def event_label_decisions(
+    *, event_ids: list[int] | None = None, disagreeing_only: bool = False, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Per event, every decision in time order, the label (the latest decision) and whether they disagree.
+
+    Two decisions disagree when they stand for different decision classes (a type change within one class,
+    e.g. explosion -> quarry blast, is a refinement, not a disagreement).
+    """
+    labels = EventLabel.objects.all()
+    if event_ids is not None:
+        labels = labels.filter(event_id__in=event_ids)
+    else:
+        repeated = EventLabel.objects.values("event_id").annotate(n=Count("id")).filter(n__gt=1).values_list("event_id")
+        labels = labels.filter(event_id__in=repeated)
+    rows = labels.order_by("event_id", "created_at", "id").values(
+        "event_id", "event__public_id", "analyst__username", "source", "created_at", "event_type",
+        "event_type_certainty", "review_state", "predicted",
+    )  # fmt: skip
+    by_event: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        entry = by_event.setdefault(
+            row["event_id"], {"event_id": row["event_id"], "public_id": row["event__public_id"], "decisions": []}
+        )
+        entry["decisions"].append(_decision(row))
+    result = []
+    for entry in by_event.values():
+        classes = {d["decision_class"] for d in entry["decisions"] if d["decision_class"] is not None}
+        entry["label"] = entry["decisions"][-1]
+        entry["disagree"] = len(classes) > 1
+        if entry["disagree"] or not disagreeing_only:
+            result.append(entry)
+    result.sort(key=lambda entry: entry["label"]["at"], reverse=True)
+    return result[:limit]
+
+
+def label_agreement() -> dict[str, Any]:
+    """Agreement between analysts on events decided more than once, and between analysts and the imported
+    catalogue; plus how many events were decided more than once and how many of those disagree."""
+    rows = EventLabel.objects.filter(
+        event_id__in=EventLabel.objects.values("event_id").annotate(n=Count("id")).filter(n__gt=1).values("event_id")
+    ).order_by("event_id", "created_at", "id")
+    history: dict[int, list[tuple[str, int | None, str | None]]] = {}
+    for event_id, source, analyst_id, review_state, event_type in rows.values_list(
+        "event_id", "source", "analyst_id", "review_state", "event_type"
+    ):
+        history.setdefault(event_id, []).append(
+            (source, analyst_id, class_of_review(review_state=review_state, event_type=event_type))
+        )
+    analyst_pairs: tuple[list[str], list[str]] = ([], [])
+    catalogue_pairs: tuple[list[str], list[str]] = ([], [])
+    disagreeing: int = 0
+    for decisions in history.values():
+        known = [d for d in decisions if d[2] is not None]
+        disagreeing += 1 if len({d[2] for d in known}) > 1 else 0
+        people = [d for d in known if d[0] == EventLabel.Source.ANALYST]
+        # The first decision of each of the first two analysts who decided the event.
+        firsts: dict[int | None, str] = {}
+        for _, person, decision_class in people:
+            firsts.setdefault(person, str(decision_class))
+        if len(firsts) >= 2:
+            first, second = list(firsts.values())[:2]
+            analyst_pairs[0].append(first)
+            analyst_pairs[1].append(second)
+        imported = [d for d in known if d[0] == EventLabel.Source.IMPORTED_REVIEW]
+        if imported and people:
+            catalogue_pairs[0].append(str(imported[-1][2]))
+            catalogue_pairs[1].append(str(people[-1][2]))
+    return {
+        "events_decided_more_than_once": len(history),
+        "events_with_disagreement": disagreeing,
+        "between_analysts": rater_agreement(*analyst_pairs),
+        "analyst_vs_catalogue": rater_agreement(*catalogue_pairs),
+    }
+
+
+def _latest_probabilities(scores: Any) -> dict[int, dict[str, float]]:
+    latest: dict[int, dict[str, float]] = {}
+    for event_id, probabilities in scores.order_by("event_id", "-scored_at", "-id").values_list(
+        "event_id", "class_probabilities"
+    ):
+        latest.setdefault(event_id, probabilities)
+    return latest
+
+
+def _matrix(probabilities: list[dict[str, float]]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    return np.array([[row.get(name, 0.0) for name in DECISION_CLASSES] for row in probabilities], dtype=np.float64)
+
+
+def events_most_informative(*, limit: int = 100, measure: str = "entropy") -> list[dict[str, Any]]:
+    """Unreviewed scored events where the ranker is least certain: highest entropy (or smallest margin)
+    of their latest class probabilities first. Reviewing these teaches the model fastest."""
+    if measure not in ("entropy", "margin"):
+        raise ValueError(f"measure must be entropy or margin, got {measure!r}")
+    latest = _latest_probabilities(EventScore.objects.filter(event__review_state__in=UNREVIEWED_STATES))
+    if not latest:
+        return []
+    ids = list(latest)
+    entropy, margin = class_uncertainty(_matrix([latest[i] for i in ids]))
+    order = np.argsort(-entropy if measure == "entropy" else margin, kind="stable")[:limit]
+    chosen = [ids[i] for i in order]
+    events = Event.objects.in_bulk(chosen)
+    return [
+        {
+            "event": events[ids[i]], "entropy": round(float(entropy[i]), 4), "margin": round(float(margin[i]), 4),
+            "probabilities": latest[ids[i]],
+        }
+        for i in order
+        if ids[i] in events
+    ]  # fmt: skip
+
+
+def events_likely_mislabelled(*, confidence: float = 0.8, limit: int = 100) -> list[dict[str, Any]]:
+    """Reviewed events whose label the ranker confidently contradicts: its top class (probability >=
+    ``confidence``) differs from the label's class. Most confident contradictions first."""
+    latest = _latest_probabilities(EventScore.objects.filter(event__review_state__in=REVIEWED_STATES))
+    if not latest:
+        return []
+    events = Event.objects.in_bulk(list(latest))
+    found: list[dict[str, Any]] = []
+    for event_id, probabilities in latest.items():
+        event = events.get(event_id)
+        if event is None:
+            continue
+        label = class_of_review(review_state=event.review_state, event_type=event.event_type)
+        if label is None:
+            continue
+        top = max(DECISION_CLASSES, key=lambda name: probabilities.get(name, 0.0))
+        p_top = float(probabilities.get(top, 0.0))
+        if top != label and p_top >= confidence:
+            found.append({
+                "event": event, "label": label, "model_class": top, "model_probability": round(p_top, 4),
+                "label_probability": round(float(probabilities.get(label, 0.0)), 4),
+            })  # fmt: skip
+    found.sort(key=lambda row: (row["label_probability"], -row["model_probability"]))
+    return found[:limit]
+
+
+def labels_per_day(*, days: int = 90) -> dict[str, Any]:
+    """Labels recorded per day (by source) and per decision class over the last ``days`` days."""
+    since = timezone.now() - dt.timedelta(days=days)
+    recent = EventLabel.objects.filter(created_at__gte=since)
+    per_day: dict[str, dict[str, int]] = {}
+    for day, source, n in (
+        recent.annotate(day=TruncDate("created_at"))
+        .values_list("day", "source")
+        .annotate(n=Count("id"))
+        .order_by("day", "source")
+    ):
+        per_day.setdefault(day.isoformat(), {})[source] = n
+    per_class: Counter[str] = Counter()
+    for review_state, event_type in recent.values_list("review_state", "event_type"):
+        per_class[class_of_review(review_state=review_state, event_type=event_type) or "no class"] += 1
+    return {"per_day": per_day, "per_class": dict(per_class), "days": days}
+
+
+def training_run_data(run: TrainingRun) -> dict[str, Any]:
+    return {
+        "id": run.pk, "kind": run.kind, "status": run.status, "trigger": run.trigger,
+        "requested_by": run.requested_by, "progress": round(run.progress, 3),
+        "created_at": run.created_at.isoformat(),
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "duration_s": run.duration_s, "error": run.error, "log": run.log[-4000:],
+        "candidate": run.candidate.version if run.candidate else None,
+        "compared_with": run.compared_with.version if run.compared_with else None,
+        "data_summary": run.data_summary, "promotion_decision": run.promotion_decision,
+    }  # fmt: skip
+
+
+def _version_data(version: ModelVersion) -> dict[str, Any]:
+    return {
+        "version": version.version, "status": version.status, "created_at": version.created_at.isoformat(),
+        "created_by": version.created_by, "estimator": version.estimator,
+        "promoted_at": version.promoted_at.isoformat() if version.promoted_at else None,
+        "training_summary": version.training_summary,
+        "trained_on": version.training_summary.get("events") or version.training_summary.get("windows"),
+    }  # fmt: skip
+
+
+def _promotion_data(promotion: ModelPromotion) -> dict[str, Any]:
+    return {
+        "action": promotion.action, "version": promotion.model_version.version,
+        "previous": promotion.previous.version if promotion.previous else None, "by": promotion.by,
+        "reason": promotion.reason, "at": promotion.created_at.isoformat(),
+    }  # fmt: skip
+
+
+def model_dashboard_get(*, kind: str) -> dict[str, Any]:
+    """Everything the model page shows for one kind: versions, the latest comparison with its plot data,
+    the runs, the promotions, label counts and (for the CNN) the first-layer filters."""
+    versions = list(ModelVersion.objects.filter(kind=kind).order_by("-created_at")[:50])
+    active = next((v for v in versions if v.status == ModelVersion.Status.ACTIVE), None)
+    runs = list(TrainingRun.objects.filter(kind=kind).select_related("candidate", "compared_with")[:20])
+    runs.sort(key=lambda run: run.created_at, reverse=True)
+    compared = next((r for r in runs if r.status == TrainingRun.Status.SUCCEEDED and r.candidate is not None), None)
+    promotions = ModelPromotion.objects.filter(kind=kind).select_related("model_version", "previous")
+    data: dict[str, Any] = {
+        "kind": kind,
+        "active": _version_data(active) if active else None,
+        "versions": [_version_data(v) for v in versions],
+        "runs": [training_run_data(r) for r in runs],
+        "comparison": None,
+        "promotions": [_promotion_data(p) for p in promotions.order_by("-created_at")[:20]],
+        "labels": labels_per_day(),
+    }
+    if compared is not None and compared.candidate is not None:
+        data["comparison"] = {
+            "run": compared.pk,
+            "candidate": _version_data(compared.candidate),
+            "compared_with": _version_data(compared.compared_with) if compared.compared_with else None,
+            "candidate_metrics": compared.candidate_metrics,
+            "active_metrics": compared.active_metrics,
+            "side_by_side": metrics_side_by_side(compared.candidate_metrics, compared.active_metrics),
+            "curves": compared.curves,
+            "data_summary": compared.data_summary,
+        }
+    return data
+
+
+def _flatten(metrics: Any, prefix: str = "") -> dict[str, float]:
+    flat: dict[str, float] = {}
+    if isinstance(metrics, dict):
+        for key, value in metrics.items():
+            if key in ("review_effort", "confusion", "confusion_matrix"):
+                continue  # shown as plots
+            flat.update(_flatten(value, f"{prefix}{key}."))
+    elif isinstance(metrics, int | float) and not isinstance(metrics, bool):
+        flat[prefix.rstrip(".")] = float(metrics)
+    return flat
+
+
+def metrics_side_by_side(candidate: dict[str, Any], active: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Rows (metric, candidate value, active value, difference) of every number both metric sets hold."""
+    ours, theirs = _flatten(candidate), _flatten(active or {})
+    rows = []
+    for name in ours.keys() | theirs.keys():
+        a, b = ours.get(name), theirs.get(name)
+        rows.append({
+            "metric": name, "candidate": a, "active": b,
+            "difference": None if a is None or b is None else round(a - b, 4),
+        })  # fmt: skip
+    return sorted(rows, key=lambda row: (row["metric"].count("."), row["metric"]))

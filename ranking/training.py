@@ -1,0 +1,196 @@
+"""Training and evaluating the ranker from the labelled events in the store (the analysts' decisions)."""
+
+import datetime as dt
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from events.models import Event, EventLabel
+from ranking.cnn_runs import cnn_trained_on_events
+from ranking.ml.classes import DECISION_CLASSES
+from ranking.ml.evaluation import ranker_metrics, ranker_plots
+from ranking.ml.features import FEATURE_NAMES, FEATURE_VERSION
+from ranking.ml.ranker import ESTIMATORS, ranker_fit
+from ranking.models import ModelVersion
+from ranking.registry import model_artifact_load, model_version_active, model_version_promote, model_version_register
+from ranking.scoring import (
+    class_of_review,
+    class_weights,
+    events_cnn_features,
+    events_feature_matrix,
+    events_rescore_unreviewed,
+)
+
+
+class TrainingDataError(Exception):
+    """Not enough labelled events to train or evaluate."""
+
+
+@dataclass
+class LabelledEvents:
+    event_ids: list[int]
+    features: npt.NDArray[np.float64]
+    labels: npt.NDArray[np.int64]
+    times: npt.NDArray[np.float64]
+    magnitudes: npt.NDArray[np.float64]
+    cnn_versions: dict[int, str] = field(default_factory=dict)  # event id -> CNN version of its CNN features
+    cnn_in_sample: int = 0  # events whose CNN features were left out: that CNN was trained on them
+
+
+def labelled_events(*, since: dt.datetime | None = None, until: dt.datetime | None = None) -> LabelledEvents:
+    """Located events with a decision label (each event's latest label), in origin-time order.
+
+    Their CNN features come from the stored predictions (the active CNN's, else the newest), so a ranker
+    trained after a CNN promotion stacks on that CNN wherever it has classified the labelled events; except
+    where that CNN was trained on the event itself: its probabilities there are in-sample (over-confident), and
+    a ranker that learned from them would over-trust the CNN, so those events train with NaN CNN features.
+    """
+    events = Event.objects.filter(origin_time__isnull=False, latitude__isnull=False, longitude__isnull=False)
+    if since is not None:
+        events = events.filter(origin_time__gte=since)
+    if until is not None:
+        events = events.filter(origin_time__lt=until)
+    latest: dict[int, int] = {}
+    for event_id, review_state, event_type in (
+        EventLabel.objects.filter(event__in=events)
+        .order_by("event_id", "-created_at", "-id")
+        .values_list("event_id", "review_state", "event_type")
+    ):
+        if event_id in latest:
+            continue
+        decision_class = class_of_review(review_state=review_state, event_type=event_type)
+        if decision_class is not None:
+            latest[event_id] = DECISION_CLASSES.index(decision_class)
+    rows = list(events.filter(pk__in=list(latest)).select_related("preferred_origin").order_by("origin_time", "pk"))
+    cnn = events_cnn_features(event_ids=[e.pk for e in rows])
+    trained_on = cnn_trained_on_events(versions={found.version for found in cnn.values()})
+    in_sample = [event_id for event_id, found in cnn.items() if event_id in trained_on.get(found.version, set())]
+    for event_id in in_sample:
+        del cnn[event_id]
+    return LabelledEvents(
+        event_ids=[e.pk for e in rows],
+        features=events_feature_matrix(events=rows, cnn=cnn),
+        labels=np.array([latest[e.pk] for e in rows], dtype=np.int64),
+        times=np.array([e.origin_time.timestamp() for e in rows if e.origin_time], dtype=np.float64),
+        magnitudes=np.array([np.nan if e.magnitude is None else e.magnitude for e in rows], dtype=np.float64),
+        cnn_versions={event_id: found.version for event_id, found in cnn.items()},
+        cnn_in_sample=len(in_sample),
+    )
+
+
+def ranker_train(
+    *,
+    created_by: str,
+    until: dt.datetime | None = None,
+    estimator: str = "hist_gradient_boosting",
+    promote: bool = False,
+) -> ModelVersion:
+    """Train a ranker on the labelled events before ``until`` and register it (and promote it when asked)."""
+    data = labelled_events(until=until)
+    if len(data.labels) < 20 or len(np.unique(data.labels)) < 2:
+        raise TrainingDataError(
+            f"{len(data.labels)} labelled events in {len(np.unique(data.labels))} classes: "
+            "a ranker needs at least 20 events in two decision classes"
+        )
+    started = time.perf_counter()
+    try:
+        model = ranker_fit(
+            data.features, data.labels, data.times, feature_names=FEATURE_NAMES, feature_version=FEATURE_VERSION,
+            estimator_name=estimator,
+        )  # fmt: skip
+    except ValueError as error:  # e.g. the time-ordered training part holds one class only
+        raise TrainingDataError(str(error)) from None
+    counts = np.bincount(data.labels, minlength=len(DECISION_CLASSES))
+    version = model_version_register(
+        kind=ModelVersion.Kind.RANKER,
+        model=model,
+        created_by=created_by,
+        feature_names=list(FEATURE_NAMES),
+        feature_version=FEATURE_VERSION,
+        estimator=estimator,
+        training_summary={
+            "events": len(data.labels),
+            "labels": {name: int(count) for name, count in zip(DECISION_CLASSES, counts, strict=True)},
+            "first_origin_time": dt.datetime.fromtimestamp(data.times.min(), dt.UTC).isoformat(),
+            "last_origin_time": dt.datetime.fromtimestamp(data.times.max(), dt.UTC).isoformat(),
+            "features_used": [FEATURE_NAMES[c] for c in model.used_columns],
+            "cnn": {
+                "events": len(data.cnn_versions),
+                "versions": dict(Counter(data.cnn_versions.values()).most_common()),
+                "in_sample_left_out": data.cnn_in_sample,
+            },
+            "fit_seconds": round(time.perf_counter() - started, 2),
+        },
+    )
+    if promote:
+        model_version_promote(model_version=version)
+        events_rescore_unreviewed()
+    return version
+
+
+def ranker_evaluate(
+    *,
+    model_version: ModelVersion | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    plots: Path | None = None,
+    compare: bool = False,
+) -> dict[str, Any]:
+    """Metrics of a stored ranker (default: the active one) on the labelled events in [since, until).
+
+    With ``compare``, the three estimator families are also trained on the events before ``since``
+    and scored on the same held-out events, so the choice of estimator can be justified.
+    """
+    version = model_version or model_version_active(kind=ModelVersion.Kind.RANKER)
+    if version is None:
+        raise TrainingDataError("no ranker to evaluate: train one, or name it with --model")
+    model = model_artifact_load(model_version=version)
+    held_out = labelled_events(since=since, until=until)
+    if len(held_out.labels) == 0:
+        raise TrainingDataError("no labelled events in the evaluation window")
+    weights = class_weights()
+    probabilities = model.predict_proba(held_out.features)
+    result: dict[str, Any] = {
+        "model": version.version,
+        "window": [since.isoformat() if since else None, until.isoformat() if until else None],
+        "metrics": ranker_metrics(held_out.labels, probabilities, held_out.times, held_out.magnitudes, weights),
+    }
+    if plots is not None:
+        written = ranker_plots(plots, held_out.labels, probabilities, held_out.times, held_out.magnitudes, weights)
+        result["plots"] = [str(path) for path in written]
+    if compare:
+        result["comparison"] = _compare_estimators(since=since, held_out=held_out, weights=weights)
+    version.metrics = {**version.metrics, "latest_evaluation": result["metrics"]}
+    version.save(update_fields=["metrics"])
+    return result
+
+
+def _compare_estimators(
+    *, since: dt.datetime | None, held_out: LabelledEvents, weights: dict[str, float]
+) -> dict[str, Any]:
+    training = labelled_events(until=since)
+    comparison: dict[str, Any] = {}
+    for name in ESTIMATORS:
+        started = time.perf_counter()
+        model = ranker_fit(
+            training.features, training.labels, training.times, feature_names=FEATURE_NAMES,
+            feature_version=FEATURE_VERSION, estimator_name=name,
+        )  # fmt: skip
+        fit_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        probabilities = model.predict_proba(held_out.features)
+        predict_seconds = time.perf_counter() - started
+        metrics = ranker_metrics(held_out.labels, probabilities, held_out.times, held_out.magnitudes, weights)
+        comparison[name] = {
+            "explosion_vs_earthquake_average_precision": metrics["explosion_vs_earthquake_average_precision"],
+            "importance_average_precision": metrics["importance"]["average_precision"],
+            "expected_calibration_error": metrics["expected_calibration_error"],
+            "fit_seconds": round(fit_seconds, 2),
+            "predict_rows_per_second": round(len(held_out.labels) / max(predict_seconds, 1e-9)),
+        }
+    return comparison
