@@ -28,8 +28,8 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from obspy.core.event import Catalog, ResourceIdentifier  # noqa: E402
 
+from analyst.ingest.services import events_ingest_file  # noqa: E402
 from events.importers.reading import read_event_file  # noqa: E402
-from events.importers.store import events_import_file  # noqa: E402
 from events.models import Event  # noqa: E402
 
 
@@ -73,10 +73,10 @@ def measure(label: str, path: Path, obspy_path: Path) -> None:
     obspy_catalog = obspy.read_events(str(obspy_path))
     obspy_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    report = events_import_file(path=path)
+    report = events_ingest_file(path=path)
     ours = time.perf_counter() - started
     started = time.perf_counter()
-    events_import_file(path=path)
+    events_ingest_file(path=path)
     reimport = time.perf_counter() - started
     count = report.events_created
     picks = report.picks

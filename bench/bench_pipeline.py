@@ -63,12 +63,14 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import override_settings  # noqa: E402
 
+from analyst.ingest.services import events_ingest_file  # noqa: E402
 from config.celery_app import app  # noqa: E402
-from events.importers.store import events_import_file  # noqa: E402
 from events.models import Event  # noqa: E402
-from events.vocabulary import ScoringState  # noqa: E402
+from events.vocabulary import (  # noqa: E402
+    UNREVIEWED_STATES,
+    ScoringState,
+)
 from ranking.models import EventScore  # noqa: E402
-from ranking.scoring import UNREVIEWED_STATES  # noqa: E402
 from ranking.training import ranker_train  # noqa: E402
 from tests.support.worker import CeleryWorkerProcess  # noqa: E402
 
@@ -102,14 +104,14 @@ def run_pipeline(*, mode: str, concurrency: int, folder: Path) -> dict[str, floa
     worker = CeleryWorkerProcess(log=log, env=env, queues="cpu", concurrency=concurrency, name=f"bench-{mode}")
     try:
         with override_settings(SEISTRIAGE_SCORING_BATCH_SIZE=1):  # warm-up: every child gets events
-            warm = sorted(set(events_import_file(path=WARM_UP).event_ids))
+            warm = sorted(set(events_ingest_file(path=WARM_UP).event_ids))
         wait_scored(warm, what="warm-up")
         events_delete(warm)
         tasks_before = log.read_text().count("succeeded in")
 
         started = dt.datetime.now(dt.UTC)
         with override_settings(SEISTRIAGE_SCORING_BATCH_SIZE=batch_size):
-            report = events_import_file(path=WEEK)
+            report = events_ingest_file(path=WEEK)
         imported = dt.datetime.now(dt.UTC)
         # Week rows that are PNSN events the reviewed catalogue already holds merge into them and stay reviewed.
         ids = list(
@@ -175,7 +177,7 @@ def main() -> None:
     )
 
     started = time.perf_counter()
-    reviewed = events_import_file(path=REVIEWED, reviewed=True)
+    reviewed = events_ingest_file(path=REVIEWED, reviewed=True)
     imported_s = time.perf_counter() - started
     started = time.perf_counter()
     version = ranker_train(created_by="bench_pipeline", promote=True)

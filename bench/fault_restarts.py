@@ -50,12 +50,13 @@ from django.core.management import call_command
 from django.db import close_old_connections
 from rest_framework.authtoken.models import Token
 
+from analyst.ingest.services import events_ingest_file
 from analyst.models import AuditEntry
 from analyst.roles import roles_ensure
-from events.importers.store import events_import_file
 from events.models import Event
+from events.vocabulary import UNREVIEWED_STATES
 from ranking.models import EventScore
-from ranking.scoring import UNREVIEWED_STATES, events_scoring_sweep
+from ranking.scoring import events_scoring_sweep
 from ranking.training import ranker_train
 
 PG_VERSION = sorted(os.listdir("/etc/postgresql"))[-1]
@@ -162,7 +163,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="faults-") as tmp:
         folder = Path(tmp)
         (folder / "train.csv").write_text("\n".join(lines[:1501]) + "\n")
-        events_import_file(path=folder / "train.csv", reviewed=True)
+        events_ingest_file(path=folder / "train.csv", reviewed=True)
         ranker_train(created_by="fault_restarts", promote=True)
         groups = roles_ensure()
         user = User.objects.create_user("fault-analyst")

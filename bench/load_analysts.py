@@ -75,9 +75,9 @@ from django.core.management import call_command  # noqa: E402
 from django.db.models import Count, Min  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
+from analyst.ingest.services import events_ingest_file  # noqa: E402
 from analyst.models import AuditAction, AuditEntry  # noqa: E402
 from analyst.roles import roles_ensure  # noqa: E402
-from events.importers.store import events_import_file  # noqa: E402
 from events.models import Event, EventLabel  # noqa: E402
 from ranking.models import EventScore  # noqa: E402
 from ranking.training import ranker_train  # noqa: E402
@@ -339,9 +339,9 @@ def main() -> None:
         folder = Path(tmp)
         lines = PNSN.read_text().splitlines()
         (folder / "train.csv").write_text("\n".join(lines[: TRAIN_ROWS + 1]) + "\n")
-        events_import_file(path=folder / "train.csv", reviewed=True)
+        events_ingest_file(path=folder / "train.csv", reviewed=True)
         version = ranker_train(created_by="load_analysts", promote=True)
-        waveform_events = sorted(set(events_import_file(path=PNW / "events.csv").event_ids))
+        waveform_events = sorted(set(events_ingest_file(path=PNW / "events.csv").event_ids))
         call_command("import_waveforms", str(PNW / "waveforms"), stdout=io.StringIO())
         print(f"setup: {TRAIN_ROWS} reviewed PNSN rows, ranker {version.version} promoted, {len(waveform_events)} "
               f"PNW events with their waveforms, in {time.perf_counter() - started:.0f} s")  # fmt: skip

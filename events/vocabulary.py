@@ -57,6 +57,7 @@ class PickPolarity(models.TextChoices):
 
 
 REVIEWED_STATES = (ReviewState.ACCEPTED, ReviewState.REJECTED)
+UNREVIEWED_STATES = (ReviewState.NEW, ReviewState.SCORED)
 
 
 class ScoringState(models.TextChoices):

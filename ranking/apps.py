@@ -8,7 +8,7 @@ class RankingConfig(AppConfig):
 
     def ready(self) -> None:
         # Every process (web, worker, command) refuses to start on bad class weights, naming the variable.
-        from ranking.scoring import class_weights
+        from ranking.inputs import class_weights
 
         try:
             class_weights()

@@ -43,6 +43,7 @@ from ranking.ml.cnn.windows import (
     window_prepare,
 )
 from ranking.models import CnnPrediction, ModelVersion
+from ranking.pipeline import events_schedule_cnn
 from ranking.registry import (
     cnn_active_load,
     model_artifact_load,
@@ -243,35 +244,6 @@ def cnn_event_model(*, model_version: ModelVersion) -> Any:
 
 
 _predictors: dict[str, Any] = {}
-
-
-def events_enqueue_cnn(*, event_ids: Sequence[int], batch_size: int = 200) -> int:
-    """Send the events that the active CNN has not classified yet to the `gpu` queue in batches (windows of
-    a whole batch share the network's batches); returns how many were sent (0 without an active CNN)."""
-    from ranking.tasks import classify_events_cnn  # the tasks module imports this one
-
-    active = model_version_active(kind=ModelVersion.Kind.CNN)
-    ids = sorted(set(event_ids))
-    if active is None or not ids:
-        return 0
-    done = set(
-        CnnPrediction.objects.filter(event_id__in=ids, model_version=active.version).values_list("event_id", flat=True)
-    )
-    todo = [i for i in ids if i not in done]
-    try:
-        for start in range(0, len(todo), batch_size):
-            classify_events_cnn.delay(todo[start : start + batch_size])
-    except Exception:  # the broker is down: the next measurement of these events sends them again
-        logger.exception("could not send %d events to the CNN", len(todo))
-        return 0
-    return len(todo)
-
-
-def events_schedule_cnn(*, event_ids: Sequence[int]) -> None:
-    """Classify these events (with waveforms) by the active CNN once the current transaction commits."""
-    ids = list(event_ids)
-    if ids:
-        transaction.on_commit(lambda: events_enqueue_cnn(event_ids=ids))
 
 
 def _predictor(version: str, model: Any, factory: Callable[..., Any]) -> Any:

@@ -7,11 +7,8 @@ requeues the failed and the stalled ones, so no event waits unscored without any
 
 import datetime as dt
 import logging
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from django.conf import settings
@@ -19,34 +16,25 @@ from django.db import OperationalError, transaction
 from django.db.models import Max, Q
 
 from events.models import Event
-from events.vocabulary import ReviewState, ScoringState
-from ranking.cnn_runs import cnn_features_for_events, events_schedule_cnn
-from ranking.ml.classes import DECISION_CLASSES, NOT_EXISTING, class_weights_parse, decision_class_for
+from events.vocabulary import UNREVIEWED_STATES, ReviewState, ScoringState
+from ranking.inputs import (
+    class_weights,
+    events_cnn_features,
+    events_feature_matrix,
+)
+from ranking.ml.classes import DECISION_CLASSES
 from ranking.ml.explain import explain_importance
 from ranking.ml.features import (
     FEATURE_VERSION,
-    KM_PER_DEGREE,
-    NEIGHBOUR_RADIUS_KM,
-    EventInputs,
-    FloatArray,
-    ReviewedCatalogue,
-    feature_matrix,
-    posix_seconds,
 )
-from ranking.ml.gazetteer import Gazetteer, GazetteerError, gazetteer_read
 from ranking.ml.ranker import importance
-from ranking.models import CnnPrediction, EventScore, EventWaveformFeatures, ModelVersion
+from ranking.models import CnnPrediction, EventScore, EventWaveformFeatures
+from ranking.pipeline import SCORING_WANTED, events_enqueue_scoring, events_schedule_cnn
 from ranking.registry import LoadedRanker, ModelArtifactError, model_version_active, ranker_active_load
-from ranking.waveform_features import events_waveform_features, measurements_of
+from ranking.waveform_features import events_waveform_features
 
 logger = logging.getLogger(__name__)
 
-UNREVIEWED_STATES = (ReviewState.NEW, ReviewState.SCORED)
-# An analyst can decide on an event in the second between its import and its scoring. Its score was asked for
-# and is still wanted (it records what the model would have said), and it must not stay "queued" for ever.
-SCORING_WANTED = Q(review_state__in=UNREVIEWED_STATES) | Q(
-    scoring_state__in=(ScoringState.PENDING, ScoringState.QUEUED)
-)
 NO_MODEL_MESSAGE = "not scored: no active model"
 
 
@@ -59,236 +47,6 @@ class ScoringOutcome:
 
     def as_dict(self) -> dict[str, object]:
         return {"scored": len(self.scored), "skipped": len(self.skipped), "state": self.state, "error": self.error}
-
-
-def class_weights() -> dict[str, float]:
-    """Importance weight per decision class: SEISTRIAGE_CLASS_WEIGHTS over the defaults (ValueError if bad)."""
-    return class_weights_parse(settings.SEISTRIAGE_CLASS_WEIGHTS)
-
-
-def class_of_review(*, review_state: str, event_type: str) -> str | None:
-    """The decision class an analyst decision stands for (a rejection is a false event, whatever the type)."""
-    if review_state == ReviewState.REJECTED:
-        return NOT_EXISTING
-    return decision_class_for(event_type) if event_type else None
-
-
-def _gazetteer_mtime(path: Path) -> float | None:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return None
-
-
-@lru_cache(maxsize=4)
-def _gazetteer_cached(path: str, mtime: float) -> Gazetteer:
-    return gazetteer_read(Path(path))
-
-
-def gazetteer_current() -> Gazetteer | None:
-    """The configured gazetteer, re-read when the file changes; None when there is none (feature stays NaN)."""
-    path = Path(settings.SEISTRIAGE_GAZETTEER)
-    mtime = _gazetteer_mtime(path)
-    if mtime is None:
-        return None
-    try:
-        return _gazetteer_cached(str(path), mtime)
-    except GazetteerError:
-        logger.exception("ignoring the gazetteer")
-        return None
-
-
-def reviewed_catalogue(*, near: Sequence[Event] | None = None) -> ReviewedCatalogue:
-    """Reviewed events (accepted or rejected, with a decision class), optionally only around ``near`` events."""
-    rows = Event.objects.filter(
-        review_state__in=(ReviewState.ACCEPTED, ReviewState.REJECTED),
-        origin_time__isnull=False,
-        latitude__isnull=False,
-        longitude__isnull=False,
-    )
-    if near is not None:
-        coordinates = [(e.latitude, e.longitude) for e in near if e.latitude is not None and e.longitude is not None]
-        if not coordinates:
-            return ReviewedCatalogue.empty()
-        lats = [lat for lat, _ in coordinates]
-        lons = [lon for _, lon in coordinates]
-        lat_margin = NEIGHBOUR_RADIUS_KM / KM_PER_DEGREE
-        top = max(abs(lat) for lat in lats) + lat_margin
-        lon_margin = lat_margin / max(math.cos(math.radians(min(top, 89.0))), 0.02)
-        rows = rows.filter(
-            latitude__range=(min(lats) - lat_margin, max(lats) + lat_margin),
-            longitude__range=(min(lons) - lon_margin, max(lons) + lon_margin),
-        )
-    times: list[float] = []
-    latitudes: list[float] = []
-    longitudes: list[float] = []
-    classes: list[int] = []
-    for origin_time, latitude, longitude, review_state, event_type in rows.values_list(
-        "origin_time", "latitude", "longitude", "review_state", "event_type"
-    ):
-        decision_class = class_of_review(review_state=review_state, event_type=event_type)
-        if decision_class is None or origin_time is None or latitude is None or longitude is None:
-            continue
-        times.append(origin_time.timestamp())
-        latitudes.append(latitude)
-        longitudes.append(longitude)
-        classes.append(DECISION_CLASSES.index(decision_class))
-    return ReviewedCatalogue(
-        np.array(times, dtype=np.float64),
-        np.array(latitudes, dtype=np.float64),
-        np.array(longitudes, dtype=np.float64),
-        np.array(classes, dtype=np.int64),
-    )
-
-
-@dataclass(frozen=True)
-class CnnFeatures:
-    """An event's stacking features (ranking.ml.features.CNN_FEATURE_NAMES -> value) and their CNN version."""
-
-    version: str
-    values: dict[str, float]
-
-
-def events_cnn_features(*, event_ids: Sequence[int]) -> dict[int, CnnFeatures]:
-    """The CNN features of the events that have a prediction with probabilities (the active CNN's, else the
-    newest), with that prediction's CNN version; events without one are absent (their features stay NaN)."""
-    values = cnn_features_for_events(list(event_ids))
-    if not values:
-        return {}
-    active = model_version_active(kind=ModelVersion.Kind.CNN)
-    versions: dict[int, str] = {}
-    # The same choice as cnn_features_for_events: the active CNN's row, else the newest row.
-    for event_id, version in (
-        CnnPrediction.objects.filter(event_id__in=list(values))
-        .exclude(class_probabilities={})
-        .order_by("event_id", "-created_at", "-pk")
-        .values_list("event_id", "model_version")
-    ):
-        if event_id not in versions or (active is not None and version == active.version):
-            versions[event_id] = version
-    return {event_id: CnnFeatures(versions[event_id], row) for event_id, row in values.items() if event_id in versions}
-
-
-def event_inputs(
-    *,
-    event: Event,
-    waveform_features: EventWaveformFeatures | None = None,
-    cnn_features: Mapping[str, float] | None = None,
-) -> EventInputs:
-    """The ranker's inputs for one located event (its preferred origin must be loaded alongside)."""
-    assert event.origin_time is not None and event.latitude is not None and event.longitude is not None
-    origin = event.preferred_origin
-    uncertainties = [] if origin is None else [origin.latitude_uncertainty, origin.longitude_uncertainty]
-    known = [u for u in uncertainties if u is not None]
-    return EventInputs(
-        origin_time=posix_seconds(event.origin_time),
-        latitude=event.latitude,
-        longitude=event.longitude,
-        depth_km=event.depth,
-        magnitude=event.magnitude,
-        magnitude_type=event.magnitude_type,
-        used_phase_count=event.phase_count,
-        used_station_count=None if origin is None else origin.used_station_count,
-        azimuthal_gap_deg=event.azimuthal_gap,
-        minimum_distance_deg=None if origin is None else origin.minimum_distance,
-        rms_s=event.rms,
-        horizontal_uncertainty_km=max(known) if known else None,
-        depth_uncertainty_km=None if origin is None else origin.depth_uncertainty,
-        measurements=measurements_of(waveform_features),
-        similarity_correlation=None if waveform_features is None else waveform_features.similarity_correlation,
-        similarity_class=(
-            DECISION_CLASSES.index(waveform_features.similarity_class)
-            if waveform_features is not None and waveform_features.similarity_class
-            else None
-        ),
-        similarity_channels=None if waveform_features is None else waveform_features.similarity_channels,
-        cnn_features=dict(cnn_features or {}),
-    )
-
-
-def events_feature_matrix(
-    *,
-    events: Sequence[Event],
-    waveform: Mapping[int, EventWaveformFeatures] | None = None,
-    cnn: Mapping[int, CnnFeatures] | None = None,
-) -> FloatArray:
-    """Features of located events, rows in ``events`` order (see ranking.ml.features.FEATURES).
-
-    Waveform features come from the per-event cache, measured first where missing or stale; the CNN features
-    from the stored CNN predictions. Either is read here unless given (``waveform``, ``cnn``).
-    """
-    if waveform is None:
-        waveform = events_waveform_features(events=events)
-    if cnn is None:
-        cnn = events_cnn_features(event_ids=[event.pk for event in events])
-    return feature_matrix(
-        [
-            event_inputs(
-                event=event,
-                waveform_features=waveform.get(event.pk),
-                cnn_features=found.values if (found := cnn.get(event.pk)) else None,
-            )
-            for event in events
-        ],
-        gazetteer=gazetteer_current(),
-        reviewed=reviewed_catalogue(near=events),
-    )
-
-
-def _batches(ids: Sequence[int], size: int) -> Iterable[list[int]]:
-    for start in range(0, len(ids), size):
-        yield list(ids[start : start + size])
-
-
-def events_enqueue_scoring(
-    *, event_ids: Sequence[int], batch_size: int | None = None, measure: bool = True, only_unreviewed: bool = True
-) -> int:
-    """Mark unreviewed events queued and send them to the workers in batches; returns how many were sent.
-
-    Each batch is a chain on the `cpu` queue: measure the waveform features (cached per event), then
-    score. The scoring step measures whatever the first step could not, so a lost first step costs time only.
-    Without ``measure`` only the scoring task is sent: measuring queues the CNN, scoring alone never does.
-    """
-    from ranking.tasks import measure_waveforms, score_events  # the tasks module imports this one
-
-    wanted = Q(review_state__in=UNREVIEWED_STATES) if only_unreviewed else SCORING_WANTED
-    ids = list(Event.objects.filter(wanted, pk__in=list(event_ids)).order_by("pk").values_list("pk", flat=True))
-    if not ids:
-        return 0
-    Event.objects.filter(pk__in=ids).update(
-        scoring_state=ScoringState.QUEUED, scoring_requested_at=dt.datetime.now(dt.UTC)
-    )
-    try:
-        for batch in _batches(ids, batch_size or settings.SEISTRIAGE_SCORING_BATCH_SIZE):
-            if measure:
-                (measure_waveforms.si(batch) | score_events.si(batch)).delay()
-            else:
-                score_events.delay(batch)
-    except Exception:  # the broker is down: the sweep sends them again once it is back
-        logger.exception("could not send %d events to scoring; the sweep will retry", len(ids))
-    return len(ids)
-
-
-def events_schedule_scoring(*, event_ids: Sequence[int], measure: bool = True) -> None:
-    """Score these events once the current transaction commits (at once outside a transaction)."""
-    ids = list(event_ids)
-    if ids:
-        transaction.on_commit(lambda: events_enqueue_scoring(event_ids=ids, measure=measure))
-
-
-def events_rescore_after_cnn(*, event_ids: Sequence[int]) -> None:
-    """The CNN stored predictions for these events: score again, once committed, those it found windows for.
-
-    Scoring only (no measuring, which would queue the CNN again); an event whose score already includes the
-    prediction is skipped by events_score, so the rescoring is idempotent whichever task finishes first.
-    """
-    ids = list(
-        CnnPrediction.objects.filter(event_id__in=list(event_ids))
-        .exclude(class_probabilities={})
-        .values_list("event_id", flat=True)
-        .distinct()
-    )
-    events_schedule_scoring(event_ids=sorted(ids), measure=False)
 
 
 def _mark(ids: Sequence[int], state: str, error: str) -> None:

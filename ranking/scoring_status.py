@@ -9,8 +9,7 @@ from django.db.models import Count, Min
 from django.db.models.functions import Coalesce
 
 from events.models import Event
-from events.vocabulary import ScoringState
-from ranking.scoring import UNREVIEWED_STATES
+from events.vocabulary import UNREVIEWED_STATES, ScoringState
 
 WAITING_STATES = (ScoringState.PENDING, ScoringState.QUEUED)
 

@@ -10,13 +10,11 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from events.models import Event, EventLabel
-from events.vocabulary import ReviewState
+from events.vocabulary import REVIEWED_STATES, UNREVIEWED_STATES
+from ranking.inputs import class_of_review
 from ranking.ml.classes import DECISION_CLASSES
 from ranking.ml.learning import class_uncertainty, rater_agreement
 from ranking.models import EventScore, ModelPromotion, ModelVersion, TrainingRun
-from ranking.scoring import UNREVIEWED_STATES, class_of_review
-
-REVIEWED_STATES = (ReviewState.ACCEPTED, ReviewState.REJECTED)
 
 
 def _decision(row: Any) -> dict[str, Any]:

@@ -17,9 +17,9 @@ from django.db import InterfaceError, OperationalError
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from ranking.cnn_runs import cnn_train, events_classify_cnn
+from ranking.pipeline import events_rescore_after_cnn
 from ranking.scoring import (
     events_measure_waveforms,
-    events_rescore_after_cnn,
     events_rescore_unreviewed,
     events_score,
     events_scoring_sweep,

@@ -12,19 +12,14 @@ import numpy.typing as npt
 
 from events.models import Event, EventLabel
 from ranking.cnn_runs import cnn_trained_on_events
+from ranking.inputs import class_of_review, class_weights, events_cnn_features, events_feature_matrix
 from ranking.ml.classes import DECISION_CLASSES
 from ranking.ml.evaluation import ranker_metrics, ranker_plots
 from ranking.ml.features import FEATURE_NAMES, FEATURE_VERSION
 from ranking.ml.ranker import ESTIMATORS, ranker_fit
 from ranking.models import ModelVersion
 from ranking.registry import model_artifact_load, model_version_active, model_version_promote, model_version_register
-from ranking.scoring import (
-    class_of_review,
-    class_weights,
-    events_cnn_features,
-    events_feature_matrix,
-    events_rescore_unreviewed,
-)
+from ranking.scoring import events_rescore_unreviewed
 
 
 class TrainingDataError(Exception):

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from events.models import Event, EventLabel
 from ranking.cnn_runs import cnn_promoted
+from ranking.inputs import class_weights
 from ranking.ml.classes import DECISION_CLASSES
 from ranking.ml.evaluation import ranker_metrics
 from ranking.ml.features import FEATURE_NAMES, FEATURE_VERSION
@@ -39,7 +40,7 @@ from ranking.registry import (
     model_version_register,
     model_versions_lock,
 )
-from ranking.scoring import class_weights, events_rescore_unreviewed
+from ranking.scoring import events_rescore_unreviewed
 from ranking.training import LabelledEvents, TrainingDataError, labelled_events
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from django.db import transaction
 
 from events.importers.store import EventImportReport, events_import_file
 from events.models import Event
-from ranking.scoring import UNREVIEWED_STATES, events_enqueue_scoring, events_schedule_scoring
+from events.vocabulary import UNREVIEWED_STATES
+from ranking.pipeline import events_enqueue_scoring, events_schedule_scoring
 from waveforms.importing.stations import StationImportReport, stations_import_file
 from waveforms.importing.waveform_files import WaveformImportReport, waveform_file_import
 from waveforms.selectors import waveform_file_span

@@ -15,8 +15,8 @@ from obspy import UTCDateTime
 
 from analyst.selectors.map_geometry import MapBox, borders_in, coastlines_in
 from events.models import Event, Pick
+from ranking.inputs import gazetteer_current
 from ranking.ml.gazetteer import haversine_km
-from ranking.scoring import gazetteer_current
 from waveforms import sources
 from waveforms.windows import station_window
 

@@ -7,9 +7,9 @@ from django.contrib.auth.models import User
 from django.db.models import ProtectedError
 from rest_framework.test import APIClient
 
+from analyst.ingest.services import events_ingest_file
 from analyst.models import AuditEntry, AuditEntryImmutableError
 from analyst.review import event_review
-from events.importers.store import events_import_file
 from events.models import Event, EventLabel
 from ranking.models import EventScore
 from ranking.scoring import events_score
@@ -22,9 +22,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hash
 @pytest.fixture
 def scored_blast(shared_data: Path, obspy_data: Path, tmp_path: Path) -> Event:
     """The real Ostrava-area mining explosion, scored by a ranker trained on real PNSN reviews."""
-    events_import_file(path=pnsn_head(shared_data, tmp_path, rows=300), reviewed=True)
+    events_ingest_file(path=pnsn_head(shared_data, tmp_path, rows=300), reviewed=True)
     ranker_train(created_by="audit-tests", promote=True)
-    report = events_import_file(path=obspy_data / "io/iaspei/tests/data/ipe202409sel_ims.txt")
+    report = events_ingest_file(path=obspy_data / "io/iaspei/tests/data/ipe202409sel_ims.txt")
     events_score(event_ids=report.event_ids)
     return Event.objects.get(event_type="mining explosion")
 

@@ -8,8 +8,8 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from analyst.ingest.services import events_ingest_file
 from analyst.models import AuditEntry, EventClaim
-from events.importers.store import events_import_file
 from events.models import Event
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hash
 
 @pytest.fixture
 def events(obspy_data: Path) -> list[Event]:
-    events_import_file(path=obspy_data / "io/iaspei/tests/data/ipe202409sel_ims.txt")
+    events_ingest_file(path=obspy_data / "io/iaspei/tests/data/ipe202409sel_ims.txt")
     return list(Event.objects.order_by("id"))
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from events.importers.store import events_import_file
+from analyst.ingest.services import events_ingest_file
 from events.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def bulletin(obspy_data: Path) -> Event:
-    events_import_file(path=obspy_data / "io/iaspei/tests/data/ipe202409sel_ims.txt")
+    events_ingest_file(path=obspy_data / "io/iaspei/tests/data/ipe202409sel_ims.txt")
     return Event.objects.get(event_type="mining explosion")
 
 
@@ -76,7 +76,7 @@ def test_text_from_imported_files_is_escaped(client: Client, analyst: User, bull
 @pytest.fixture
 def nordic(obspy_data: Path) -> list[int]:
     """The 50 real events of ObsPy's Nordic catalogue; their ids newest first (ties by id)."""
-    events_import_file(path=obspy_data / "io/nordic/tests/data/select.out")
+    events_ingest_file(path=obspy_data / "io/nordic/tests/data/select.out")
     return list(Event.objects.order_by("-origin_time", "-id").values_list("id", flat=True))
 
 

@@ -17,8 +17,8 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from analyst.commit_buttons import DEFAULT_COMMIT_BUTTONS, commit_buttons_configured, commit_buttons_parse
+from analyst.ingest.services import events_ingest_file
 from analyst.selectors.map_geometry import MapBox, borders_in, coastlines_in
-from events.importers.store import events_import_file
 from events.models import Event
 from ranking.models import EventScore
 from tests.support.workbench_data import PNSN, pnsn_head
@@ -71,7 +71,7 @@ def test_a_box_that_is_not_a_box_is_refused() -> None:
 @pytest.fixture
 def lahar(shared_data: Path) -> Event:
     """The real 2014 Mount Spurr lahar of the ESEC catalogue, with its real stations and records."""
-    events_import_file(path=shared_data / "esec/IRISExoticEventCatalog.txt")
+    events_ingest_file(path=shared_data / "esec/IRISExoticEventCatalog.txt")
     call_command("import_stations", *map(str, sorted((shared_data / "esec/stations/1").glob("*.xml"))), verbosity=0)
     call_command("import_waveforms", *map(str, sorted((shared_data / "esec/waveforms/1").glob("*.mseed"))), verbosity=0)
     return Event.objects.get(origin_time__year=2014, origin_time__month=9, origin_time__day=10)
@@ -109,7 +109,7 @@ def quarry_gazetteer(shared_data: Path, tmp_path: Path, settings: Any) -> list[d
 
 
 def test_the_map_shows_known_quarries_within_150_km_only(client, analyst, shared_data, tmp_path, quarry_gazetteer):
-    events_import_file(path=pnsn_head(shared_data, tmp_path, rows=200), reviewed=True)
+    events_ingest_file(path=pnsn_head(shared_data, tmp_path, rows=200), reviewed=True)
     event = Event.objects.filter(event_type="explosion").order_by("id").first()
     assert event is not None and event.latitude is not None and event.longitude is not None
     client.force_login(analyst)

@@ -13,9 +13,9 @@ from obspy import read_events
 from obspy.io.iaspei.core import EVENT_TYPE_CERTAINTY
 
 from analyst.bulletins.types import IMS_CODES, SEISCOMP_EVENT_TYPES, ims_event_code
+from analyst.ingest.services import events_ingest_file
 from analyst.review import event_review
 from events.importers.catalog_csv import COMCAT_COLUMNS_22, read_comcat_csv
-from events.importers.store import events_import_file
 from events.models import Event
 from events.vocabulary import QUAKEML_EVENT_TYPES
 from tests.support.export_data import export, import_bundled, review_some
@@ -67,7 +67,7 @@ def test_obspy_reads_our_ims_bulletin_back_with_the_same_origins_magnitudes_and_
 
 
 def test_the_csv_has_comcats_22_columns_first_and_reads_back(shared_data: Path, tmp_path: Path, analyst: User) -> None:
-    events_import_file(path=shared_data / "catalogs/comcat_all_week_2021-05.csv")
+    events_ingest_file(path=shared_data / "catalogs/comcat_all_week_2021-05.csv")
     event = Event.objects.order_by("origin_time", "id").first()
     assert event is not None
     event_review(event_id=event.pk, user=analyst, version=event.version, decision="accept", event_type="earthquake")
@@ -133,7 +133,7 @@ def _types_in_export(format: str) -> set[str]:
 
 
 def test_every_quakeml_type_maps_into_each_formats_vocabulary(obspy_data: Path) -> None:
-    events_import_file(path=obspy_data / "io/nordic/tests/data/select.out")
+    events_ingest_file(path=obspy_data / "io/nordic/tests/data/select.out")
     events = list(Event.objects.order_by("id")[: len(QUAKEML_EVENT_TYPES)])
     assert len(events) == 44
     for event, event_type in zip(events, QUAKEML_EVENT_TYPES, strict=True):

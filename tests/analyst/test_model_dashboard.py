@@ -9,7 +9,7 @@ from django.contrib.staticfiles import finders
 from django.test import Client
 from rest_framework.test import APIClient
 
-from events.importers.store import events_import_file
+from analyst.ingest.services import events_ingest_file
 from ranking.models import ModelVersion, TrainingRun
 from ranking.registry import model_version_active
 from ranking.training import ranker_train
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hash
 @pytest.fixture
 def compared_run(shared_data: Path, tmp_path: Path) -> TrainingRun:
     """A first ranker on 600 real PNSN labels, then a finished run comparing a candidate with it."""
-    events_import_file(path=pnsn_head(shared_data, tmp_path, rows=600), reviewed=True)
+    events_ingest_file(path=pnsn_head(shared_data, tmp_path, rows=600), reviewed=True)
     ranker_train(created_by="first", promote=True)
     run = training_run_start(kind="ranker", trigger=TrainingRun.Trigger.UI, requested_by="sen")
     return training_run_execute(run_id=run.pk)

@@ -8,9 +8,9 @@ from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from analyst.ingest.services import events_ingest_file
 from analyst.models import AuditEntry, EventClaim
 from analyst.review import event_claim
-from events.importers.store import events_import_file
 from events.models import Event, EventLabel
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
@@ -19,14 +19,14 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hash
 @pytest.fixture
 def blast(obspy_data: Path) -> Event:
     """The real SeisComP mining explosion in Western Australia, as an automatic event."""
-    events_import_file(path=obspy_data / "io/seiscomp/tests/data/quakeml_1.2_quarryblast.xml")
+    events_ingest_file(path=obspy_data / "io/seiscomp/tests/data/quakeml_1.2_quarryblast.xml")
     return Event.objects.get()
 
 
 @pytest.fixture
 def untyped(obspy_data: Path) -> Event:
     """A real NonLinLoc location, which carries no event type."""
-    events_import_file(path=obspy_data / "io/nlloc/tests/data/nlloc.hyp")
+    events_ingest_file(path=obspy_data / "io/nlloc/tests/data/nlloc.hyp")
     event = Event.objects.get()
     assert event.event_type == ""
     return event
@@ -185,7 +185,7 @@ def test_saved_filters_and_column_choices_belong_to_their_user(analyst: User, se
 
 
 def test_the_evidence_lists_origins_picks_arrivals_stations_and_history(analyst: User, obspy_data: Path) -> None:
-    events_import_file(path=obspy_data / "io/iaspei/tests/data/ipe202409sel_ims.txt")
+    events_ingest_file(path=obspy_data / "io/iaspei/tests/data/ipe202409sel_ims.txt")
     blast = Event.objects.get(event_type="mining explosion")
     api = api_for(analyst)
     review(api, blast, decision="comment", comment="typical Ostrava blast")

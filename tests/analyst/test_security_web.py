@@ -24,16 +24,16 @@ from obspy.core.event import Comment, EventDescription
 from analyst.api.filters import QueueQuerySerializer
 from analyst.bulletins.fdsnws.params import ALIASES, PARAMETERS
 from analyst.bulletins.services import bulletin_criteria, bulletin_publish
+from analyst.ingest.services import events_ingest_file
 from analyst.models import Bulletin, SavedFilter
 from analyst.ratelimit import login_failures_reset
 from config import urls as project_urls
-from events.importers.store import events_import_file
 from events.models import Event
 from ranking.models import ModelVersion
 from ranking.registry import ModelArtifactError, model_artifact_load
 from ranking.training import ranker_train
-from tests.support.security_data import QUARRY_BLAST, SecurityWorld, security_world
 from tests.analyst.test_authorization_matrix import METHODS, ROUTES, url_for
+from tests.support.security_data import QUARRY_BLAST, SecurityWorld, security_world
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,7 +184,7 @@ def _assert_escaped(response: Any, url: str, *, shown: bool) -> None:
 def test_html_in_imported_files_and_user_input_is_escaped_on_every_page(
     tmp_path: Path, analyst: User, senior_analyst: User
 ) -> None:
-    report = events_import_file(path=_hostile_quakeml(tmp_path))
+    report = events_ingest_file(path=_hostile_quakeml(tmp_path))
     event = Event.objects.get(pk=report.event_ids[0])
     assert event.origin_time is not None
     # (the region is Flinn-Engdahl's name for the epicentre, never the file's text)
@@ -221,7 +221,7 @@ def test_a_model_trained_by_a_hostile_name_is_shown_escaped(senior_analyst: User
                                                              tmp_path: Path) -> None:  # fmt: skip
     lines = (shared_data / "catalogs/pnsn_comcat_2018-2022.csv").read_text().splitlines()[:201]
     (tmp_path / "pnsn.csv").write_text("\n".join(lines) + "\n")
-    events_import_file(path=tmp_path / "pnsn.csv", reviewed=True)
+    events_ingest_file(path=tmp_path / "pnsn.csv", reviewed=True)
     ranker_train(created_by=SCRIPT, promote=True)
     _assert_escaped(_client(senior_analyst).get("/models/ranker/"), "/models/ranker/", shown=True)
 

@@ -14,7 +14,7 @@ import obspy
 import pytest
 from django.test import Client
 
-from events.importers.store import events_import_file
+from analyst.ingest.services import events_ingest_file
 from events.models import Event
 from ranking.cnn_runs import cnn_features_for_events
 from ranking.ml.cnn.datasets import (
@@ -352,7 +352,7 @@ def test_a_real_worker_classifies_a_real_event_and_stores_probabilities_stations
     catalogue = tmp_path / "one_event.csv"
     with catalogue.open("w", newline="") as handle:
         csv.writer(handle).writerows([rows[0], next(r for r in rows if r[0] == PNW_EVENT)])
-    event_id = events_import_file(path=catalogue).event_ids[0]
+    event_id = events_ingest_file(path=catalogue).event_ids[0]
     for path in sorted((shared_data / "pnw" / "waveforms" / PNW_EVENT).glob("*.mseed")):
         waveform_file_import(path=path)
     version = model_version_register(
@@ -422,7 +422,7 @@ def test_training_reads_labelled_database_events_but_not_a_second_copy_of_a_shar
     settings.DATA_DIR = str(tmp_path)
     # the PNW catalogue imported as reviewed (analyst labels), with the waveforms of two of its events: the first
     # row's event is one of the 3 PNW events the shared data give with limit=3, the other one is not
-    events_import_file(path=shared_data / "pnw" / "events.csv", reviewed=True)
+    events_ingest_file(path=shared_data / "pnw" / "events.csv", reviewed=True)
     shared_event, other_event = PNW_EVENT, "uw61506451"
     for name in (shared_event, other_event):
         for path in sorted((shared_data / "pnw" / "waveforms" / name).glob("*.mseed")):

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from events.importers.store import events_import_file
+from analyst.ingest.services import events_ingest_file
 from events.models import Event, EventLabel
 from ranking.ml.classes import DECISION_CLASSES
 from ranking.models import EventScore, ModelVersion, TrainingRun
@@ -24,12 +24,12 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hash
 @pytest.fixture
 def scored_pnsn(shared_data: Path, tmp_path: Path) -> ModelVersion:
     """A ranker trained on 400 real PNSN labels scores the next 100 catalogue rows, imported as unreviewed."""
-    events_import_file(path=pnsn_head(shared_data, tmp_path, rows=400), reviewed=True)
+    events_ingest_file(path=pnsn_head(shared_data, tmp_path, rows=400), reviewed=True)
     version = ranker_train(created_by="first", promote=True)
     lines = (shared_data / PNSN).read_text().splitlines()
     following = tmp_path / "pnsn_next.csv"
     following.write_text("\n".join([lines[0], *lines[401:501]]) + "\n")
-    report = events_import_file(path=following)
+    report = events_ingest_file(path=following)
     assert len(events_score(event_ids=report.event_ids).scored) == 100
     return version
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from events.importers.store import events_import_file
+from analyst.ingest.services import events_ingest_file
 from events.models import EventLabel
 from ranking.models import ModelPromotion, ModelVersion, TrainingRun
 from ranking.registry import model_version_active
@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_broker")]
 @pytest.fixture
 def first_ranker(shared_data: Path, tmp_path: Path) -> ModelVersion:
     """The first 1,000 real PNSN reviewed events imported as labels, and a ranker trained on them and promoted."""
-    events_import_file(path=pnsn_head(shared_data, tmp_path, rows=1000), reviewed=True)
+    events_ingest_file(path=pnsn_head(shared_data, tmp_path, rows=1000), reviewed=True)
     return ranker_train(created_by="first", promote=True)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from events.importers.store import events_import_file
+from analyst.ingest.services import events_ingest_file
 from events.models import Event
 from events.vocabulary import ReviewState, ScoringState
 from ranking.models import EventScore
@@ -31,7 +31,7 @@ def _all_scored(ids: list[int]) -> bool:
 
 
 def test_imported_events_wait_with_a_clear_state_when_no_model_is_active(celery_worker_process, obspy_data) -> None:
-    report = events_import_file(path=obspy_data / "io/iaspei/tests/data/ipe202409sel_ims.txt")
+    report = events_ingest_file(path=obspy_data / "io/iaspei/tests/data/ipe202409sel_ims.txt")
     ids = report.event_ids
     wait_for(
         lambda: Event.objects.filter(pk__in=ids, scoring_state=ScoringState.NO_MODEL).count() == len(ids),
@@ -45,11 +45,11 @@ def test_imported_events_wait_with_a_clear_state_when_no_model_is_active(celery_
 def test_the_worker_scores_real_imported_events_with_a_trained_ranker(
     celery_worker_process, reviewed_2018, obspy_data
 ) -> None:
-    events_import_file(path=reviewed_2018, reviewed=True)
+    events_ingest_file(path=reviewed_2018, reviewed=True)
     version = ranker_train(created_by="test", promote=True)
     assert version.status == "active" and version.training_summary["labels"]["explosion_like"] > 100
 
-    report = events_import_file(path=obspy_data / "io/nordic/tests/data/select.out")
+    report = events_ingest_file(path=obspy_data / "io/nordic/tests/data/select.out")
     ids = report.event_ids
     assert len(ids) == 50
     wait_for(lambda: _all_scored(ids), what="50 Nordic events scored by the worker")
@@ -73,9 +73,9 @@ def test_the_worker_scores_real_imported_events_with_a_trained_ranker(
 def test_the_sweep_requeues_a_stalled_event_and_scoring_is_idempotent(
     celery_worker_process, reviewed_2018, obspy_data
 ) -> None:
-    events_import_file(path=reviewed_2018, reviewed=True)
+    events_ingest_file(path=reviewed_2018, reviewed=True)
     ranker_train(created_by="test", promote=True)
-    report = events_import_file(path=obspy_data / "io/quakeml/tests/data/usgs_event.xml")
+    report = events_ingest_file(path=obspy_data / "io/quakeml/tests/data/usgs_event.xml")
     [event_id] = report.event_ids
     wait_for(lambda: _all_scored([event_id]), what="the quarry blast scored")
     # A message lost with its worker: the event says queued, an hour ago, and nothing is coming.
@@ -100,7 +100,7 @@ def test_scoring_retries_after_a_real_lock_timeout_and_then_finishes(obspy_data:
 
     if connection.vendor != "postgresql":
         pytest.skip("lock timeouts are a PostgreSQL behaviour (CI runs this on PostgreSQL)")
-    report = events_import_file(path=obspy_data / "io/quakeml/tests/data/usgs_event.xml")
+    report = events_ingest_file(path=obspy_data / "io/quakeml/tests/data/usgs_event.xml")
     [event_id] = report.event_ids
     other = psycopg.connect(_database_url(connection.settings_dict), autocommit=False)
     other.execute("SELECT id FROM analyst_event WHERE id = %s FOR UPDATE", [event_id])
@@ -126,9 +126,9 @@ def test_scoring_retries_after_a_real_lock_timeout_and_then_finishes(obspy_data:
 def test_an_event_decided_before_its_score_came_is_still_scored_and_keeps_the_decision(
     celery_worker_process, reviewed_2018, obspy_data
 ) -> None:
-    events_import_file(path=reviewed_2018, reviewed=True)
+    events_ingest_file(path=reviewed_2018, reviewed=True)
     version = ranker_train(created_by="test", promote=True)
-    report = events_import_file(path=obspy_data / "io/quakeml/tests/data/usgs_event.xml")
+    report = events_ingest_file(path=obspy_data / "io/quakeml/tests/data/usgs_event.xml")
     [event_id] = report.event_ids
     wait_for(lambda: _all_scored([event_id]), what="the quarry blast scored")
     # As in the load test: the analyst accepts it while its (lost) scoring message is still on its way.

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from events.importers.store import events_import_file
+from analyst.ingest.services import events_ingest_file
 from ranking.scoring import events_score
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ def _status(*args: str) -> dict[str, object]:
 
 def test_it_counts_the_waiting_events_and_the_age_of_the_oldest(obspy_data: Path) -> None:
     assert _status("--no-broker")["waiting"] == 0 and _status("--no-broker")["oldest_waiting_age_s"] is None
-    report = events_import_file(path=obspy_data / "io/nordic/tests/data/select.out")
+    report = events_ingest_file(path=obspy_data / "io/nordic/tests/data/select.out")
     time.sleep(0.2)
     status = _status("--no-broker")
     assert status["waiting"] == 50 and status["by_state"]["pending"] == 50  # type: ignore[index]
@@ -41,7 +41,7 @@ def test_it_reports_the_broker_queue_lengths() -> None:
 
 
 def test_it_fails_for_monitoring_when_the_oldest_waits_too_long(obspy_data: Path) -> None:
-    events_import_file(path=obspy_data / "io/nordic/tests/data/select.out")
+    events_ingest_file(path=obspy_data / "io/nordic/tests/data/select.out")
     call_command("scoring_status", "--no-broker", "--max-age", "3600", stdout=StringIO())
     time.sleep(0.1)
     with pytest.raises(CommandError, match="has waited"):

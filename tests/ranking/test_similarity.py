@@ -16,13 +16,13 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
+from analyst.ingest.services import events_ingest_file
 from events.importers.catalog_csv import COMCAT_ID_PREFIX
-from events.importers.store import events_import_file
 from events.models import Event
 from events.vocabulary import ReviewState
+from ranking.inputs import events_feature_matrix
 from ranking.ml.features import FEATURE_NAMES
 from ranking.models import EventWaveformFeatures
-from ranking.scoring import events_feature_matrix
 from ranking.waveform_features import NO_WAVEFORMS, events_waveform_features
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def _import_pnw(
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    events_import_file(path=path, reviewed=True)
+    events_ingest_file(path=path, reviewed=True)
     for event_id in event_ids if waveforms else ():
         call_command("import_waveforms", str(shared_data / "pnw" / "waveforms" / event_id), stdout=io.StringIO())
     return {e: Event.objects.get(public_id=COMCAT_ID_PREFIX + e) for e in event_ids}
@@ -99,7 +99,7 @@ def test_cached_features_are_reused_until_the_waveforms_change(shared_data: Path
 
 
 def test_an_event_without_waveforms_gets_no_row_and_missing_features(obspy_data: Path) -> None:
-    report = events_import_file(path=obspy_data / "io/quakeml/tests/data/usgs_event.xml")
+    report = events_ingest_file(path=obspy_data / "io/quakeml/tests/data/usgs_event.xml")
     event = Event.objects.select_related("preferred_origin").get(pk=report.event_ids[0])
     assert events_waveform_features(events=[event]) == {}
     assert not EventWaveformFeatures.objects.filter(event=event).exists()

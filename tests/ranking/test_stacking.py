@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
+from analyst.ingest.services import events_ingest_file
 from analyst.models import AuditAction
 from analyst.review import event_review
-from events.importers.store import events_import_file
 from events.models import Event
 from events.vocabulary import ScoringState
 from ranking.ml.cnn.datasets import CLASSES, shared_windows, split_by_event
@@ -78,7 +78,7 @@ def test_an_active_ranker_trained_on_the_features_before_the_cnn_ones_asks_to_re
     )  # fmt: skip
     model_version_promote(model_version=version)
     models_cache_clear()
-    [event_id] = events_import_file(path=obspy_data / "io/quakeml/tests/data/usgs_event.xml").event_ids
+    [event_id] = events_ingest_file(path=obspy_data / "io/quakeml/tests/data/usgs_event.xml").event_ids
 
     outcome = events_score(event_ids=[event_id])
 
@@ -109,7 +109,7 @@ def test_a_real_worker_scores_a_measured_event_again_with_the_cnns_probabilities
     lines = (shared_data / "catalogs" / "pnsn_comcat_2018-2022.csv").read_text().splitlines()
     reviewed = tmp_path / "pnsn_2018_head.csv"
     reviewed.write_text("\n".join(line for line in lines[:1501] if not line.startswith(PNW_EVENT)) + "\n")
-    events_import_file(path=reviewed, reviewed=True)
+    events_ingest_file(path=reviewed, reviewed=True)
     ranker = ranker_train(created_by="test", promote=True)
     cnn = model_version_register(
         kind=ModelVersion.Kind.CNN, model=tiny_cnn, created_by="test", feature_names=list(CLASSES),
@@ -124,7 +124,7 @@ def test_a_real_worker_scores_a_measured_event_again_with_the_cnns_probabilities
         csv.writer(handle).writerows([rows[0], next(r for r in rows if r[0] == PNW_EVENT)])
     # On commit: measure_waveforms -> score_events on `cpu`; the measurement queues the CNN on `gpu`, whose
     # stored prediction queues score_events again.
-    [event_id] = events_import_file(path=catalogue).event_ids
+    [event_id] = events_ingest_file(path=catalogue).event_ids
 
     def stacked() -> bool:
         return EventScore.objects.filter(event_id=event_id, model_versions__has_key="cnn").exists()
@@ -199,7 +199,7 @@ def test_promoting_a_cnn_sends_the_labelled_events_with_waveforms_to_it_so_the_r
     catalogue = tmp_path / "two_events.csv"
     with catalogue.open("w", newline="") as handle:
         csv.writer(handle).writerows([rows[0], next(r for r in rows if r[0] == PNW_EVENT), other])
-    events_import_file(path=catalogue, reviewed=True)
+    events_ingest_file(path=catalogue, reviewed=True)
     call_command("import_waveforms", shared_data / "pnw" / "waveforms" / PNW_EVENT, stdout=StringIO())
     with_waveforms = Event.objects.get(public_id__endswith=PNW_EVENT).pk
     without = Event.objects.get(public_id__endswith=other[0]).pk

@@ -11,8 +11,8 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from analyst.bulletins.services import bulletin_criteria, bulletin_write
+from analyst.ingest.services import events_ingest_file
 from analyst.review import event_review
-from events.importers.store import events_import_file
 from events.models import Event
 
 WINDOW = (dt.datetime(1990, 1, 1, tzinfo=dt.UTC), dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
@@ -21,10 +21,10 @@ WINDOW = (dt.datetime(1990, 1, 1, tzinfo=dt.UTC), dt.datetime(2030, 1, 1, tzinfo
 def import_bundled(obspy_data: Path) -> None:
     """The Nordic catalogue (picks, arrivals, amplitudes) as automatic events; the IPEC IMS1.0
     bulletin and the SeisComP and ComCat QuakeML events as reviewed ones."""
-    events_import_file(path=obspy_data / "io/nordic/tests/data/select.out")
+    events_ingest_file(path=obspy_data / "io/nordic/tests/data/select.out")
     for name in ("io/iaspei/tests/data/ipe202409sel_ims.txt", "io/seiscomp/tests/data/quakeml_1.2_quarryblast.xml",
                  "io/quakeml/tests/data/usgs_event.xml"):  # fmt: skip
-        events_import_file(path=obspy_data / name, reviewed=True)
+        events_ingest_file(path=obspy_data / name, reviewed=True)
 
 
 def review_some(analyst: User) -> tuple[Event, Event]:

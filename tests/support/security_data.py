@@ -20,10 +20,10 @@ from django.core.management import call_command
 from django.db import transaction
 
 from analyst.bulletins.services import bulletin_criteria, bulletin_publish
+from analyst.ingest.services import events_ingest_file
 from analyst.ingest.uploads import UploadedPart, import_job_create
 from analyst.models import Bulletin, SavedFilter
 from analyst.roles import roles_ensure
-from events.importers.store import events_import_file
 from events.models import Event
 from ranking.models import ModelVersion, TrainingRun
 from ranking.training import ranker_train
@@ -76,7 +76,7 @@ def build_world(shared_data: Path, folder: Path) -> SecurityWorld:
     call_command("import_waveforms", *map(str, sorted((shared_data / "esec/waveforms/1").glob("*.mseed"))), verbosity=0)
     event = Event.objects.get(origin_time=LAHAR_ORIGIN)
     seed_id = sorted(p.name.split("__")[0] for p in (shared_data / "esec/waveforms/1").glob("*.mseed"))[0]
-    events_import_file(path=_pnsn_head(shared_data, folder, 200), reviewed=True)
+    events_ingest_file(path=_pnsn_head(shared_data, folder, 200), reviewed=True)
     model = ranker_train(created_by="security-tests", promote=True)
     window = bulletin_criteria(start=dt.datetime(1990, 1, 1, tzinfo=dt.UTC), end=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
                                status="all")  # fmt: skip

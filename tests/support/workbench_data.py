@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
-from events.importers.store import events_import_file
+from analyst.ingest.services import events_ingest_file
 from ranking.scoring import events_score
 from ranking.training import ranker_train
 
@@ -26,9 +26,9 @@ def pnsn_head(shared_data: Path, folder: Path, rows: int = 1000) -> Path:
 
 def scored_comcat_week(shared_data: Path, folder: Path) -> list[int]:
     """Train and promote a ranker on real reviewed events, import the ComCat week and score it; its event ids."""
-    events_import_file(path=pnsn_head(shared_data, folder), reviewed=True)
+    events_ingest_file(path=pnsn_head(shared_data, folder), reviewed=True)
     ranker_train(created_by="workbench-tests", promote=True)
-    report = events_import_file(path=shared_data / COMCAT_WEEK)
+    report = events_ingest_file(path=shared_data / COMCAT_WEEK)
     outcome = events_score(event_ids=report.event_ids)
     assert len(outcome.scored) == len(report.event_ids) == 2047, outcome.as_dict()
     return report.event_ids

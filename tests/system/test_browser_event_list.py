@@ -5,15 +5,15 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
-from events.importers.store import events_import_file
+from analyst.ingest.services import events_ingest_file
 from tests.support.browser import chromium, log_in, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_an_analyst_sees_the_event_list_and_an_event(live_server, analyst: User, obspy_data: Path) -> None:
-    events_import_file(path=obspy_data / "io/iaspei/tests/data/ipe202409sel_ims.txt")
-    events_import_file(path=obspy_data / "io/nordic/tests/data/select.out", reviewed=True)
+    events_ingest_file(path=obspy_data / "io/iaspei/tests/data/ipe202409sel_ims.txt")
+    events_ingest_file(path=obspy_data / "io/nordic/tests/data/select.out", reviewed=True)
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(live_server.url)
@@ -33,7 +33,7 @@ def test_an_analyst_sees_the_event_list_and_an_event(live_server, analyst: User,
 
 
 def test_an_outsider_who_is_not_logged_in_sees_no_events(live_server, obspy_data: Path) -> None:
-    events_import_file(path=obspy_data / "io/quakeml/tests/data/usgs_event.xml")
+    events_ingest_file(path=obspy_data / "io/quakeml/tests/data/usgs_event.xml")
     with chromium() as browser:
         page = browser.new_page()
         response = page.goto(f"{live_server.url}/events/1/")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
-from events.importers.store import events_import_file
+from analyst.ingest.services import events_ingest_file
 from ranking.models import TrainingRun
 from ranking.training import ranker_train
 from ranking.training_runs import training_run_execute, training_run_start
@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_a_senior_analyst_sees_the_model_comparison_plots(
     live_server, senior_analyst: User, shared_data: Path, tmp_path: Path
 ) -> None:
-    events_import_file(path=pnsn_head(shared_data, tmp_path, rows=600), reviewed=True)
+    events_ingest_file(path=pnsn_head(shared_data, tmp_path, rows=600), reviewed=True)
     ranker_train(created_by="first", promote=True)
     run = training_run_start(kind="ranker", trigger=TrainingRun.Trigger.UI, requested_by="sen")
     training_run_execute(run_id=run.pk)

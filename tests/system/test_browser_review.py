@@ -12,8 +12,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 from playwright.sync_api import Browser, Page, expect
 
+from analyst.ingest.services import events_ingest_file
 from analyst.models import AuditEntry
-from events.importers.store import events_import_file
 from events.models import Event
 from ranking.scoring import events_score
 from ranking.training import ranker_train
@@ -34,9 +34,9 @@ def exotic_events(shared_data: Path, tmp_path: Path) -> Event:
     """The real ESEC catalogue of landslides and avalanches, scored by a ranker trained on real PNSN reviews,
     with the real records of its first event (the 2014 Mount Spurr lahar)."""
     cache.clear()
-    events_import_file(path=pnsn_head(shared_data, tmp_path, rows=300), reviewed=True)
+    events_ingest_file(path=pnsn_head(shared_data, tmp_path, rows=300), reviewed=True)
     ranker_train(created_by="browser-tests", promote=True)
-    report = events_import_file(path=shared_data / "esec/IRISExoticEventCatalog.txt")
+    report = events_ingest_file(path=shared_data / "esec/IRISExoticEventCatalog.txt")
     events_score(event_ids=report.event_ids)
     call_command("import_stations", *map(str, sorted((shared_data / "esec/stations/1").glob("*.xml"))), verbosity=0)
     call_command("import_waveforms", *map(str, sorted((shared_data / "esec/waveforms/1").glob("*.mseed"))), verbosity=0)

@@ -12,9 +12,9 @@ import requests
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
+from analyst.ingest.services import events_ingest_file
 from analyst.models import AuditEntry
 from analyst.roles import roles_ensure
-from events.importers.store import events_import_file
 from events.models import Event, EventLabel
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,7 +48,7 @@ def _decide_together(url: str, bodies: list[tuple[str, dict[str, Any]]]) -> list
 
 
 def test_two_analysts_deciding_one_event_at_once_one_wins_and_one_gets_409(live_server: Any, obspy_data: Path) -> None:
-    report = events_import_file(path=obspy_data / "io/nordic/tests/data/select.out")
+    report = events_ingest_file(path=obspy_data / "io/nordic/tests/data/select.out")
     keys = {"ada": _analyst("ada"), "bob": _analyst("bob")}
     for event_id in report.event_ids[:ROUNDS]:
         event = Event.objects.get(pk=event_id)

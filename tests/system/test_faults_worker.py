@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from events.importers.store import events_import_file
+from analyst.ingest.services import events_ingest_file
 from events.models import Event
 from events.vocabulary import ScoringState
 from ranking.models import EventScore, TrainingRun
@@ -70,10 +70,10 @@ def test_a_worker_killed_mid_batch_loses_no_event_and_scores_none_twice(
     own_worker: WorkerSinceNow, pnsn_rows: tuple[Path, Path], settings: Any
 ) -> None:
     reviewed, automatic = pnsn_rows
-    events_import_file(path=reviewed, reviewed=True)
+    events_ingest_file(path=reviewed, reviewed=True)
     ranker_train(created_by="test", promote=True)
     settings.SEISTRIAGE_SCORING_BATCH_SIZE = BATCH  # one batch, one message, one pool process doing it
-    ids = events_import_file(path=automatic).event_ids
+    ids = events_ingest_file(path=automatic).event_ids
     assert len(ids) == BATCH
 
     own_worker.wait_for_text("ranking.tasks.score_events[", timeout=60)
@@ -111,7 +111,7 @@ def test_a_training_run_killed_mid_way_is_run_again_or_marked_failed_never_left_
     own_worker: WorkerSinceNow, pnsn_rows: tuple[Path, Path], settings: Any
 ) -> None:
     reviewed, _ = pnsn_rows
-    events_import_file(path=reviewed, reviewed=True)
+    events_ingest_file(path=reviewed, reviewed=True)
     serving = ranker_train(created_by="test", promote=True)
     run = training_run_start(kind="ranker", trigger="command", requested_by="fault test")
     wait_for(lambda: TrainingRun.objects.get(pk=run.pk).status == "running", timeout=60, what="the run started")

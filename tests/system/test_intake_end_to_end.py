@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
+from analyst.ingest.services import events_ingest_file
 from analyst.ingest.watch_folder import SETTLE_SECONDS
 from analyst.models import IntakeFile
 from analyst.tasks import scan_watch_folder
-from events.importers.store import events_import_file
 from events.models import Event
 from events.vocabulary import ReviewState, ScoringState
 from ranking.models import EventScore
@@ -35,7 +35,7 @@ def test_it_imports_a_dropped_catalogue_in_the_worker_and_scores_its_events_with
     celery_worker_process: None, shared_data: Path, tmp_path: Path
 ) -> None:
     catalogs = shared_data / "catalogs"
-    events_import_file(path=_head(catalogs / "pnsn_comcat_2018-2022.csv", tmp_path / "pnsn.csv", 1500), reviewed=True)
+    events_ingest_file(path=_head(catalogs / "pnsn_comcat_2018-2022.csv", tmp_path / "pnsn.csv", 1500), reviewed=True)
     version = ranker_train(created_by="test", promote=True)
     watched = tmp_path / "incoming"
     watched.mkdir()

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from events.importers.store import events_import_file
+from analyst.ingest.services import events_ingest_file
 from events.models import Event, EventLabel
 from events.vocabulary import ReviewState, ScoringState
 from ranking.models import EventScore, ModelPromotion, TrainingRun
@@ -39,12 +39,12 @@ def _scored_by(ids: list[int], version: str) -> bool:
 def test_reviews_retrain_on_a_real_worker_and_the_promoted_candidate_rescores_the_queue(
     celery_worker_process: None, shared_data: Path, tmp_path: Path, analyst: User, senior_analyst: User
 ) -> None:
-    events_import_file(path=pnsn_head(shared_data, tmp_path, rows=1000), reviewed=True)
+    events_ingest_file(path=pnsn_head(shared_data, tmp_path, rows=1000), reviewed=True)
     first = ranker_train(created_by="bootstrap", promote=True)
     lines = (shared_data / PNSN).read_text().splitlines()
     following = tmp_path / "pnsn_next.csv"
     following.write_text("\n".join([lines[0], *lines[1001:1101]]) + "\n")
-    queue = events_import_file(path=following).event_ids  # unreviewed: scored by the worker on commit
+    queue = events_ingest_file(path=following).event_ids  # unreviewed: scored by the worker on commit
     assert len(queue) == 100
     wait_for(lambda: _scored_by(queue, first.version), timeout=180, what="the queue scored by the first ranker")
 
