@@ -34,6 +34,7 @@ lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/djlint templates --lint
+	$(VENV)/bin/djlint templates --check
 	$(TEST_ENV) $(VENV)/bin/mypy .
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 
