@@ -33,6 +33,8 @@ run: install
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/djlint templates --lint
+	$(VENV)/bin/djlint templates --check
 	$(TEST_ENV) $(VENV)/bin/mypy .
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 
