@@ -32,8 +32,8 @@ from events.models import Event
 from ranking.models import ModelVersion
 from ranking.registry import ModelArtifactError, model_artifact_load
 from ranking.training import ranker_train
-from tests.support.security_data import QUARRY_BLAST, SecurityWorld, security_world
 from tests.analyst.test_authorization_matrix import METHODS, ROUTES, url_for
+from tests.support.security_data import QUARRY_BLAST, SecurityWorld, security_world
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
