@@ -180,9 +180,10 @@ def explain_deep() -> None:
     """The plan of the deep keyset page's rows query, to show it seeks instead of scanning."""
     from analyst.api.pagination import queue_cursor_decode
     from analyst.selectors.queue import QueueFilters, _claim_annotations, _section, event_queue_filter
+    from events.filters import EventFilter
 
     now = dt.datetime.now(dt.UTC)
-    filters = QueueFilters(review_state=("new", "scored"), magnitude_min=1.0)
+    filters = QueueFilters(where=EventFilter(review_states=("new", "scored"), magnitude_min=1.0))
     for ordering in ("-importance", "-origin_time"):
         after = queue_cursor_decode(deep_cursor(ordering), ordering=ordering)
         column = QUEUE_ORDERINGS[ordering.removeprefix("-")]

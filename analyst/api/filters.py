@@ -6,9 +6,11 @@ from typing import Any
 from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
+from obspy.geodetics import kilometers2degrees
 from rest_framework import serializers
 
 from analyst.selectors.queue import DEFAULT_ORDERING, QUEUE_ORDERINGS, QueueFilters
+from events.filters import EventFilter
 from events.vocabulary import QUAKEML_EVENT_TYPES, ReviewState
 from ranking.ml.classes import DECISION_CLASSES
 
@@ -33,6 +35,16 @@ class CommaSeparatedChoices(serializers.Field[tuple[str, ...], str, str, Any]):
 
     def to_representation(self, value: tuple[str, ...]) -> str:
         return ",".join(value)
+
+
+# The queue's parameters that select events -> their EventFilter fields (the distance filter is mapped apart).
+_EVENT_FILTER_PARAMETERS = {
+    "time_min": "time_min", "time_max": "time_max", "magnitude_min": "magnitude_min",
+    "magnitude_max": "magnitude_max", "depth_min": "depth_min", "depth_max": "depth_max",
+    "latitude_min": "latitude_min", "latitude_max": "latitude_max", "longitude_min": "longitude_min",
+    "longitude_max": "longitude_max", "event_type": "event_types", "review_state": "review_states",
+    "agency": "agencies",
+}  # fmt: skip
 
 
 def _ordering_choices() -> list[str]:
@@ -134,4 +146,10 @@ def queue_query_parse(*, params: QueryDict, username: str) -> tuple[QueueFilters
     ordering = str(data.pop("ordering"))
     if data.get("claimed_by") == "me":
         data["claimed_by"] = username
-    return QueueFilters(**data), ordering
+    where = {field: data.pop(name) for name, field in _EVENT_FILTER_PARAMETERS.items() if name in data}
+    near_latitude, near_longitude, radius_km = (data.pop(name, None) for name in ("near_latitude", "near_longitude",
+                                                                                 "radius_km"))  # fmt: skip
+    if radius_km is not None:  # validate() saw the point given with it
+        where.update(centre_latitude=near_latitude, centre_longitude=near_longitude,
+                     radius_max=float(kilometers2degrees(radius_km)))  # fmt: skip
+    return QueueFilters(where=EventFilter(**where), **data), ordering

@@ -41,12 +41,12 @@ from obspy.core.event import (
 from obspy.core.event import (
     Pick as ObspyPick,
 )
+from obspy.geodetics import kilometers2degrees
 
 from events.models import Event, EventLabel, Origin
 from events.vocabulary import EvaluationStatus, ReviewState
 from ranking.models import EventScore
 
-KM_PER_DEGREE = 111.19492664455873
 PROVENANCE_PREFIX = "seistriage-provenance "
 _QUAKEML_URI = re.compile(
     r"^(smi|quakeml):[\w\d][\w\d\-\.\*\(\)_~']{2,}/[\w\d\-\.\*\(\)_~'][\w\d\-\.\*\(\)\+\?_~'=,;#/&]*$"
@@ -151,11 +151,11 @@ def _origin(origin: Origin, rejected: bool) -> ObspyOrigin:
         time_errors=_error(origin.time_uncertainty),
         latitude=origin.latitude,
         latitude_errors=_error(
-            None if origin.latitude_uncertainty is None else origin.latitude_uncertainty / KM_PER_DEGREE
+            None if origin.latitude_uncertainty is None else kilometers2degrees(origin.latitude_uncertainty)
         ),
         longitude=origin.longitude,
         longitude_errors=_error(
-            None if origin.longitude_uncertainty is None else origin.longitude_uncertainty / (KM_PER_DEGREE * cos_lat)
+            None if origin.longitude_uncertainty is None else kilometers2degrees(origin.longitude_uncertainty) / cos_lat
         ),
         depth=_km_to_m(origin.depth),
         depth_errors=_error(_km_to_m(origin.depth_uncertainty)),

@@ -4,7 +4,6 @@ import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -16,6 +15,7 @@ from django.utils import timezone
 from analyst.bulletins.selection import CHUNK_SIZE, EventCriteria, events_select, export_chunks
 from analyst.bulletins.writers import WRITERS, BulletinHeader, BulletinWriter
 from analyst.models import Bulletin
+from events.filters import EventFilter
 from events.vocabulary import ReviewState
 
 STATUS_CHOICES = {
@@ -32,18 +32,37 @@ def bulletins_dir() -> Path:
     return Path(settings.DATA_DIR) / "bulletins"
 
 
+# A bulletin's selection parameters (the form's, the API's and the command's names) -> their EventFilter fields.
+BULLETIN_PARAMETERS = {
+    "start": "time_min", "end": "time_max", "min_latitude": "latitude_min", "max_latitude": "latitude_max",
+    "min_longitude": "longitude_min", "max_longitude": "longitude_max", "min_magnitude": "magnitude_min",
+    "max_magnitude": "magnitude_max", "event_types": "event_types",
+}  # fmt: skip
+
+
 def bulletin_criteria(
     *, start: dt.datetime, end: dt.datetime, status: str = "accepted", **filters: Any
 ) -> EventCriteria:
+    """The selection of a bulletin; `filters` by their BULLETIN_PARAMETERS names."""
     if status not in STATUS_CHOICES:
         raise BulletinInputError(f"status: must be one of {', '.join(STATUS_CHOICES)}, got {status!r}")
     if end <= start:
         raise BulletinInputError("end: must be after start")
-    return EventCriteria(review_states=STATUS_CHOICES[status], start=start, end=end, **filters)
+    unknown = sorted(set(filters) - set(BULLETIN_PARAMETERS))
+    if unknown:
+        raise TypeError(f"bulletin_criteria() got an unexpected keyword argument {unknown[0]!r}")
+    chosen = {BULLETIN_PARAMETERS[name]: value for name, value in {"start": start, "end": end, **filters}.items()}
+    return EventCriteria(where=EventFilter(review_states=STATUS_CHOICES[status], **chosen))
+
+
+def bulletin_parameters(criteria: EventCriteria) -> dict[str, Any]:
+    """A bulletin's selection by the names it was asked with (status aside), for its header and its record."""
+    parameters = {name: getattr(criteria.where, field) for name, field in BULLETIN_PARAMETERS.items()}
+    return {**parameters, "order": criteria.order, "limit": criteria.limit, "offset": criteria.offset}
 
 
 def _selection_text(criteria: EventCriteria, status: str) -> str:
-    shown = {k: v for k, v in asdict(criteria).items() if v not in (None, (), "", 0) and k != "review_states"}
+    shown = {k: v for k, v in bulletin_parameters(criteria).items() if v not in (None, (), "", 0)}
     parts = [f"status={status}"] + [f"{k}={_plain(v)}" for k, v in sorted(shown.items())]
     return "selection: " + " ".join(parts)
 
@@ -214,8 +233,8 @@ def bulletin_publish(
 def _json_criteria(criteria: EventCriteria) -> dict[str, Any]:
     return {
         k: _plain(v) if isinstance(v, dt.datetime | tuple) else v
-        for k, v in asdict(criteria).items()
-        if v not in (None, (), "") and k != "review_states"
+        for k, v in bulletin_parameters(criteria).items()
+        if v not in (None, (), "")
     }
 
 

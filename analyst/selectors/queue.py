@@ -8,21 +8,17 @@ the second only when the first runs out.
 
 import datetime as dt
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, F, FloatField, Prefetch, Q, QuerySet, Value, When
-from django.db.models.functions import ACos, Cos, Greatest, Least, Radians, Sin
+from django.db.models import Case, F, Prefetch, Q, QuerySet, When
 from django.utils import timezone
 
 from analyst.models import AuditEntry
+from events.filters import EventFilter, events_filter
 from events.models import Arrival, Event, EventLabel, Magnitude, Origin, Pick
 from ranking.models import EventScore
-
-EARTH_RADIUS_KM = 6371.0
-KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180.0
 
 # Sort keys of the queue (the API's `ordering`, with "-" for descending) -> the column they sort on.
 QUEUE_ORDERINGS: dict[str, str] = {
@@ -60,26 +56,13 @@ QUEUE_ROW_FIELDS = (
 
 @dataclass(frozen=True)
 class QueueFilters:
-    time_min: dt.datetime | None = None
-    time_max: dt.datetime | None = None
-    magnitude_min: float | None = None
-    magnitude_max: float | None = None
-    depth_min: float | None = None
-    depth_max: float | None = None
-    latitude_min: float | None = None
-    latitude_max: float | None = None
-    longitude_min: float | None = None
-    longitude_max: float | None = None
-    near_latitude: float | None = None
-    near_longitude: float | None = None
-    radius_km: float | None = None
-    region: str = ""
+    """The queue's filters: which events (`where`) and what only the queue filters on."""
+
+    where: EventFilter = field(default_factory=EventFilter)
+    region: str = ""  # the region name contains this text, any case
     importance_min: float | None = None
     importance_max: float | None = None
     predicted_class: tuple[str, ...] = ()
-    event_type: tuple[str, ...] = ()
-    review_state: tuple[str, ...] = ()
-    agency: tuple[str, ...] = ()
     claimed_by: str = ""  # a username, "nobody" or "anyone"
     hide_false: bool = False
 
@@ -132,71 +115,16 @@ def _claim_annotations(now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def _distance_km(latitude: float, longitude: float) -> Any:
-    phi = math.radians(latitude)
-    cosine = Value(math.sin(phi)) * Sin(Radians(F("latitude"))) + Value(math.cos(phi)) * Cos(
-        Radians(F("latitude"))
-    ) * Cos(Radians(F("longitude")) - Value(math.radians(longitude)))
-    clamped = Least(Value(1.0), Greatest(Value(-1.0), cosine, output_field=FloatField()), output_field=FloatField())
-    return Value(EARTH_RADIUS_KM) * ACos(clamped, output_field=FloatField())
-
-
-def _near(queryset: QuerySet[Event], latitude: float, longitude: float, radius_km: float) -> QuerySet[Event]:
-    # A bounding box the indexes can use first, then the great-circle distance on what is left.
-    span = radius_km / KM_PER_DEGREE
-    queryset = queryset.filter(latitude__gte=latitude - span, latitude__lte=latitude + span)
-    cos_lat = math.cos(math.radians(min(89.0, abs(latitude) + span)))
-    if span / cos_lat < 180.0:
-        west, east = longitude - span / cos_lat, longitude + span / cos_lat
-        box = Q(longitude__gte=west, longitude__lte=east)
-        if west < -180.0:
-            box |= Q(longitude__gte=west + 360.0)
-        if east > 180.0:
-            box |= Q(longitude__lte=east - 360.0)
-        queryset = queryset.filter(box)
-    return queryset.alias(distance_km=_distance_km(latitude, longitude)).filter(distance_km__lte=radius_km)
-
-
-def _ranges(queryset: QuerySet[Event], filters: QueueFilters) -> QuerySet[Event]:
-    bounds = {
-        "origin_time": (filters.time_min, filters.time_max),
-        "magnitude": (filters.magnitude_min, filters.magnitude_max),
-        "depth": (filters.depth_min, filters.depth_max),
-        "latitude": (filters.latitude_min, filters.latitude_max),
-        "importance": (filters.importance_min, filters.importance_max),
-    }
-    for column, (low, high) in bounds.items():
-        if low is not None:
-            queryset = queryset.filter(**{f"{column}__gte": low})
-        if high is not None:
-            queryset = queryset.filter(**{f"{column}__lte": high})
-    west, east = filters.longitude_min, filters.longitude_max
-    if west is not None and east is not None and west > east:  # a box across the antimeridian
-        queryset = queryset.filter(Q(longitude__gte=west) | Q(longitude__lte=east))
-    else:
-        if west is not None:
-            queryset = queryset.filter(longitude__gte=west)
-        if east is not None:
-            queryset = queryset.filter(longitude__lte=east)
-    return queryset
-
-
 def event_queue_filter(*, filters: QueueFilters, now: dt.datetime | None = None) -> QuerySet[Event]:
     """The events the queue shows under these filters (unordered)."""
     now = now or timezone.now()
-    queryset = _ranges(Event.objects.all(), filters)
-    if None not in (filters.near_latitude, filters.near_longitude, filters.radius_km):
-        queryset = _near(queryset, filters.near_latitude, filters.near_longitude, filters.radius_km)  # type: ignore[arg-type]
+    queryset = events_filter(where=filters.where)
+    bounds = {"importance__gte": filters.importance_min, "importance__lte": filters.importance_max}
+    queryset = queryset.filter(**{lookup: value for lookup, value in bounds.items() if value is not None})
     if filters.region:
         queryset = queryset.filter(region__icontains=filters.region)
-    for column, values in (
-        ("predicted_class", filters.predicted_class),
-        ("event_type", filters.event_type),
-        ("review_state", filters.review_state),
-        ("agency_id", filters.agency),
-    ):
-        if values:
-            queryset = queryset.filter(**{f"{column}__in": values})
+    if filters.predicted_class:
+        queryset = queryset.filter(predicted_class__in=filters.predicted_class)
     if filters.hide_false:
         queryset = queryset.exclude(event_type="not existing").exclude(review_state="rejected")
     if filters.claimed_by:

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from obspy.core.event import Catalog
 from obspy.core.event import Event as ObspyEvent
-from obspy.geodetics import FlinnEngdahl
+from obspy.geodetics import FlinnEngdahl, degrees2kilometers, kilometers2degrees
 
 from events.importers.bulk import bulk_update_rows
 from events.importers.reading import read_event_file
@@ -24,7 +24,6 @@ from fileimport.errors import ImportFileError
 
 logger = logging.getLogger(__name__)
 
-KM_PER_DEGREE = 111.19492664455873
 _GENERATED_ID = re.compile(r"^smi:local/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?P<rest>/.*)?$")
 _EVENT_UPDATE_FIELDS = [f.name for f in Event._meta.concrete_fields if f.name not in {"id", "public_id", "created_at"}]
 ANALYST_OWNED_STATES = (ReviewState.IN_REVIEW, ReviewState.ACCEPTED, ReviewState.REJECTED)
@@ -160,7 +159,7 @@ class _FileImport:
 
     def find_by_time_and_place(self, origin: Any) -> Event | None:
         seconds = settings.SEISTRIAGE_MATCH_SECONDS
-        degrees = settings.SEISTRIAGE_MATCH_KM / KM_PER_DEGREE
+        degrees = kilometers2degrees(settings.SEISTRIAGE_MATCH_KM)
         time = _utc(origin.time)
         assert time is not None
         candidates = Event.objects.filter(
@@ -323,11 +322,11 @@ class _FileImport:
             time=_utc(origin.time),
             time_uncertainty=_uncertainty(origin.time_errors),
             latitude=origin.latitude,
-            latitude_uncertainty=(latitude_error * KM_PER_DEGREE)
+            latitude_uncertainty=degrees2kilometers(latitude_error)
             if latitude_error is not None
             else _m_to_km(horizontal),
             longitude=origin.longitude,
-            longitude_uncertainty=(longitude_error * KM_PER_DEGREE * cos_lat)
+            longitude_uncertainty=(degrees2kilometers(longitude_error) * cos_lat)
             if longitude_error is not None
             else _m_to_km(horizontal),
             depth=_m_to_km(origin.depth),

@@ -11,8 +11,9 @@ from django.contrib.auth.models import User
 from lxml import etree
 from obspy import read_events
 from obspy.core.event import Catalog
+from obspy.geodetics import degrees2kilometers
 
-from analyst.bulletins.conversion import KM_PER_DEGREE, provenance_parse, quakeml_uri
+from analyst.bulletins.conversion import provenance_parse, quakeml_uri
 from events.models import Event
 from tests.support.export_data import catalogue_for_module, export
 
@@ -59,7 +60,7 @@ def test_quakeml_reads_back_with_every_stored_field(reviewed: Reviewed) -> None:
             assert (origin.latitude, origin.longitude) == pytest.approx((row.latitude, row.longitude))
             assert origin.depth == pytest.approx(row.depth * 1000.0 if row.depth is not None else None)
             if row.latitude_uncertainty is not None:
-                assert origin.latitude_errors.uncertainty * KM_PER_DEGREE == pytest.approx(row.latitude_uncertainty)
+                assert degrees2kilometers(origin.latitude_errors.uncertainty) == pytest.approx(row.latitude_uncertainty)
             if row.depth_uncertainty is not None:
                 assert origin.depth_errors.uncertainty == pytest.approx(row.depth_uncertainty * 1000.0)
             assert origin.evaluation_mode == (row.evaluation_mode or None)

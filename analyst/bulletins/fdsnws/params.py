@@ -1,4 +1,5 @@
-"""Parsing an fdsnws-event 1.2 query into EventCriteria; bad parameters raise FdsnParameterError (HTTP 400)."""
+"""Parsing an fdsnws-event 1.2 query into EventCriteria, its parameters mapped onto an EventFilter; bad parameters
+raise FdsnParameterError (HTTP 400)."""
 
 import datetime as dt
 import fnmatch
@@ -9,6 +10,7 @@ from django.conf import settings
 from obspy import UTCDateTime
 
 from analyst.bulletins.selection import ORDERINGS, EventCriteria
+from events.filters import EventFilter
 from events.vocabulary import QUAKEML_EVENT_TYPES, ReviewState
 
 ALIASES = {
@@ -132,28 +134,31 @@ def fdsn_query_parse(params: Mapping[str, str]) -> FdsnQuery:
     if catalog is not None and catalog != settings.SEISTRIAGE_AGENCY_ID:
         raise FdsnParameterError(f"catalog: this service has only {settings.SEISTRIAGE_AGENCY_ID!r}")
     event_id = values.get("eventid", "")
-    criteria = EventCriteria(
+    where = EventFilter(
         review_states=served_review_states(),
-        start=start,
-        end=end,
-        min_latitude=floats.get("minlatitude"),
-        max_latitude=floats.get("maxlatitude"),
-        min_longitude=floats.get("minlongitude"),
-        max_longitude=floats.get("maxlongitude"),
-        latitude=floats.get("latitude"),
-        longitude=floats.get("longitude"),
-        min_radius=floats.get("minradius"),
-        max_radius=floats.get("maxradius"),
-        min_depth=floats.get("mindepth"),
-        max_depth=floats.get("maxdepth"),
-        min_magnitude=floats.get("minmagnitude"),
-        max_magnitude=floats.get("maxmagnitude"),
+        time_min=start,
+        time_max=end,
+        latitude_min=floats.get("minlatitude"),
+        latitude_max=floats.get("maxlatitude"),
+        longitude_min=floats.get("minlongitude"),
+        longitude_max=floats.get("maxlongitude"),
+        centre_latitude=floats.get("latitude"),
+        centre_longitude=floats.get("longitude"),
+        radius_min=floats.get("minradius"),
+        radius_max=floats.get("maxradius"),
+        depth_min=floats.get("mindepth"),
+        depth_max=floats.get("maxdepth"),
+        magnitude_min=floats.get("minmagnitude"),
+        magnitude_max=floats.get("maxmagnitude"),
         magnitude_type=values.get("magnitudetype", ""),
         event_types=_event_types(values["eventtype"]) if "eventtype" in values else (),
         updated_after=_time("updatedafter", values["updatedafter"]) if "updatedafter" in values else None,
         public_ids=tuple(i for i in event_id.split(",") if i and not i.isdigit()),
         event_ids=tuple(int(i) for i in event_id.split(",") if i.isdigit()),
         agencies=tuple(c.strip() for c in values["contributor"].split(",")) if "contributor" in values else (),
+    )
+    criteria = EventCriteria(
+        where=where,
         order=order,
         limit=_int("limit", values["limit"], 1) if "limit" in values else None,
         offset=_int("offset", values["offset"], 1) - 1 if "offset" in values else 0,
