@@ -33,8 +33,12 @@ def service_error_response(*, request: HttpRequest, error: BaseException) -> Htt
     first_line = (str(error).strip().splitlines() or [""])[0][:300]
     logger.warning(
         "503 for %s %s: %s.%s: %s",
-        request.method, request.path, type(error).__module__, type(error).__name__, first_line,
-    )  # fmt: skip
+        request.method,
+        request.path,
+        type(error).__module__,
+        type(error).__name__,
+        first_line,
+    )
     response: HttpResponse
     if request.path.startswith("/api/"):
         response = JsonResponse({"detail": UNAVAILABLE}, status=503)

@@ -126,9 +126,14 @@ def event_review(
     attempted = {"decision": decision, "event_type": event_type, "certainty": certainty, "version_seen": version}
     try:
         return _event_review_apply(
-            event_id=event_id, user=user, version=version, decision=decision, event_type=event_type,
-            certainty=certainty, comment=comment,
-        )  # fmt: skip
+            event_id=event_id,
+            user=user,
+            version=version,
+            decision=decision,
+            event_type=event_type,
+            certainty=certainty,
+            comment=comment,
+        )
     except EventVersionConflictError as error:
         _review_refused_record(
             event=error.event, user=user, attempted=attempted, reason="stale version", comment=comment
@@ -152,9 +157,13 @@ def _review_refused_record(*, event: Event, user: User, attempted: dict[str, Any
     state = {name: getattr(event, name) for name in REVIEW_FIELDS}
     with transaction.atomic():
         audit_entry_record(
-            event=event, user=user, action=AuditAction.REVIEW_REFUSED, before=state,
-            after={**attempted, "refused": reason}, comment=comment,
-        )  # fmt: skip
+            event=event,
+            user=user,
+            action=AuditAction.REVIEW_REFUSED,
+            before=state,
+            after={**attempted, "refused": reason},
+            comment=comment,
+        )
 
 
 def _event_review_apply(

@@ -65,8 +65,10 @@ def main() -> None:
         count = 400 if batch == 1 else WINDOWS
         predictor.predict(windows[: batch * 2])  # trace the compiled function once
         best = max(rate(predictor.predict, windows[:count]) for _ in range(3))
-        print(f"compiled batch {batch:>3}: {best:>9,.0f} windows/s = {best / baseline:6.1f} x baseline, "
-              f"{best * flops / 1e9:6.2f} GFLOP/s = {100 * best * flops / peak:5.2f} % of the CPU peak")  # fmt: skip
+        print(
+            f"compiled batch {batch:>3}: {best:>9,.0f} windows/s = {best / baseline:6.1f} x baseline, "
+            f"{best * flops / 1e9:6.2f} GFLOP/s = {100 * best * flops / peak:5.2f} % of the CPU peak"
+        )
     predictor = CnnPredictor(model, batch_size=256)
     predictor.saliency(windows[:256])
     saliency = max(rate(lambda w: predictor.saliency(w)[1], windows[:1024]) for _ in range(2))

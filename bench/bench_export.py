@@ -58,8 +58,10 @@ def main() -> None:
     our_seconds, our_peak, count = measure("streaming QuakeML (Seistriage)", ours)
     obspy_seconds, obspy_peak, _ = measure("Catalog.write (ObsPy, whole catalog)", obspy_write)
     if count:
-        print(f"speed ratio ours/ObsPy: {obspy_seconds / our_seconds:.2f}x; peak memory ratio ObsPy/ours: "
-              f"{obspy_peak / our_peak:.1f}x")  # fmt: skip
+        print(
+            f"speed ratio ours/ObsPy: {obspy_seconds / our_seconds:.2f}x; peak memory ratio ObsPy/ours: "
+            f"{obspy_peak / our_peak:.1f}x"
+        )
 
 
 if __name__ == "__main__":

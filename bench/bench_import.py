@@ -42,8 +42,12 @@ def repeated_nordic_quakeml(folder: Path, copies: int) -> Path:
             event = copy.deepcopy(original)
             prefix = f"smi:bench/{copy_index}/{event_index}"
             event.resource_id = ResourceIdentifier(prefix)
-            for kind, items in (("origin", event.origins), ("pick", event.picks), ("magnitude", event.magnitudes),
-                                ("amplitude", event.amplitudes)):  # fmt: skip
+            for kind, items in (
+                ("origin", event.origins),
+                ("pick", event.picks),
+                ("magnitude", event.magnitudes),
+                ("amplitude", event.amplitudes),
+            ):
                 for item_index, item in enumerate(items):
                     old = str(item.resource_id)
                     item.resource_id = ResourceIdentifier(f"{prefix}/{kind}/{item_index}")

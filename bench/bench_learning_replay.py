@@ -60,22 +60,32 @@ def _posix(text: str) -> float:
 
 def _reviewed(catalogue: Catalogue, revealed: np.ndarray) -> ReviewedCatalogue:
     return ReviewedCatalogue(
-        catalogue.times[revealed], catalogue.latitudes[revealed], catalogue.longitudes[revealed],
+        catalogue.times[revealed],
+        catalogue.latitudes[revealed],
+        catalogue.longitudes[revealed],
         catalogue.labels[revealed],
-    )  # fmt: skip
+    )
 
 
 def _fit(features: np.ndarray, catalogue: Catalogue, rows: np.ndarray) -> RankerModel:
     return ranker_fit(
-        features[rows], catalogue.labels[rows], catalogue.times[rows], feature_names=FEATURE_NAMES,
+        features[rows],
+        catalogue.labels[rows],
+        catalogue.times[rows],
+        feature_names=FEATURE_NAMES,
         feature_version=FEATURE_VERSION,
-    )  # fmt: skip
+    )
 
 
 def replay(
-    catalogue: Catalogue, *, bootstrap_until: float, until: float, capacity: int, retrain_every: int | None,
+    catalogue: Catalogue,
+    *,
+    bootstrap_until: float,
+    until: float,
+    capacity: int,
+    retrain_every: int | None,
     weights: dict[str, float],
-) -> dict[str, object]:  # fmt: skip
+) -> dict[str, object]:
     """One arm of the replay; retrain_every None = the frozen first ranker. Returns arrival importances etc."""
     n = len(catalogue.labels)
     bootstrap = catalogue.times < bootstrap_until
@@ -115,9 +125,12 @@ def replay(
             if queue:
                 current[queue] = importance(model.predict_proba(features[queue]), weights)
     return {
-        "at_arrival": at_arrival, "replayed": replayed, "revealed": int(revealed.sum() - bootstrap.sum()),
-        "fits": fits, "fit_seconds": fit_seconds,
-    }  # fmt: skip
+        "at_arrival": at_arrival,
+        "replayed": replayed,
+        "revealed": int(revealed.sum() - bootstrap.sum()),
+        "fits": fits,
+        "fit_seconds": fit_seconds,
+    }
 
 
 def main() -> None:
@@ -133,15 +146,23 @@ def main() -> None:
     order = np.argsort(times, kind="stable")
     inputs, labels, times = [inputs[i] for i in order], labels[order], times[order]
     catalogue = Catalogue(
-        inputs, labels, times, np.array([e.latitude for e in inputs]), np.array([e.longitude for e in inputs]),
+        inputs,
+        labels,
+        times,
+        np.array([e.latitude for e in inputs]),
+        np.array([e.longitude for e in inputs]),
         np.array([np.nan if e.magnitude is None else e.magnitude for e in inputs]),
-    )  # fmt: skip
+    )
     start, until = _posix(args.bootstrap_until), _posix(args.until)
     started = time.perf_counter()
     retrained = replay(
-        catalogue, bootstrap_until=start, until=until, capacity=args.capacity, retrain_every=args.retrain_every,
+        catalogue,
+        bootstrap_until=start,
+        until=until,
+        capacity=args.capacity,
+        retrain_every=args.retrain_every,
         weights=weights,
-    )  # fmt: skip
+    )
     frozen = replay(
         catalogue, bootstrap_until=start, until=until, capacity=args.capacity, retrain_every=None, weights=weights
     )
@@ -179,9 +200,12 @@ def main() -> None:
             f"{values['time']:6.3f} {values['magnitude']:9.3f}"
         )
     print(
-        "mean     " + " " * 14 + " ".join(f"{np.mean(totals[k]):{w}.3f}" for k, w in
-                                          (("retrained", 9), ("frozen", 7), ("time", 6), ("magnitude", 9)))
-    )  # fmt: skip
+        "mean     "
+        + " " * 14
+        + " ".join(
+            f"{np.mean(totals[k]):{w}.3f}" for k, w in (("retrained", 9), ("frozen", 7), ("time", 6), ("magnitude", 9))
+        )
+    )
     whole = {}
     for arm, result in (("retrained", retrained), ("frozen", frozen)):
         scores = result["at_arrival"]

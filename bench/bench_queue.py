@@ -82,16 +82,38 @@ def source_events() -> list[tuple[Any, ...]]:
         for row in csv.DictReader(handle):
             lat, lon = float(row["latitude"]), float(row["longitude"])
             nst = number(row["nst"])
-            rows.append((lat, lon, number(row["depth"]), number(row["mag"]), row["magType"],
-                         int(nst) if nst is not None else None, number(row["gap"]), number(row["rms"]),
-                         row["net"], regions.get_region(lon, lat)))  # fmt: skip
+            rows.append(
+                (
+                    lat,
+                    lon,
+                    number(row["depth"]),
+                    number(row["mag"]),
+                    row["magType"],
+                    int(nst) if nst is not None else None,
+                    number(row["gap"]),
+                    number(row["rms"]),
+                    row["net"],
+                    regions.get_region(lon, lat),
+                )
+            )
     with (shared / "pnsn_comcat_2018-2022.csv").open() as handle:
         for row in csv.DictReader(handle):
             lat, lon = float(row["latitude"]), float(row["longitude"])
             picks = number(row["number_of_pick"])
-            rows.append((lat, lon, number(row["depth"]), number(row["magnitude"]), row["magnitude_type"],
-                         int(picks) if picks is not None else None, None, None, row["contributor"],
-                         regions.get_region(lon, lat)))  # fmt: skip
+            rows.append(
+                (
+                    lat,
+                    lon,
+                    number(row["depth"]),
+                    number(row["magnitude"]),
+                    row["magnitude_type"],
+                    int(picks) if picks is not None else None,
+                    None,
+                    None,
+                    row["contributor"],
+                    regions.get_region(lon, lat),
+                )
+            )
     return rows
 
 
@@ -108,11 +130,34 @@ def table_fill(rows: int) -> float:
     states = rng.choice(["new", "scored", "in_review", "accepted", "rejected"], rows, p=[0.15, 0.7, 0.02, 0.09, 0.04])
     now = dt.datetime.now(dt.UTC).isoformat()
     columns = (
-        "public_id", "event_type", "event_type_certainty", "review_state", "region", "description", "agency_id",
-        "author", "source_file", "source_format", "origin_time", "latitude", "longitude", "depth", "magnitude",
-        "magnitude_type", "phase_count", "azimuthal_gap", "rms", "importance", "predicted_class",
-        "predicted_probability", "scoring_state", "scoring_error", "version", "created_at", "updated_at",
-    )  # fmt: skip
+        "public_id",
+        "event_type",
+        "event_type_certainty",
+        "review_state",
+        "region",
+        "description",
+        "agency_id",
+        "author",
+        "source_file",
+        "source_format",
+        "origin_time",
+        "latitude",
+        "longitude",
+        "depth",
+        "magnitude",
+        "magnitude_type",
+        "phase_count",
+        "azimuthal_gap",
+        "rms",
+        "importance",
+        "predicted_class",
+        "predicted_probability",
+        "scoring_state",
+        "scoring_error",
+        "version",
+        "created_at",
+        "updated_at",
+    )
     began = time.perf_counter()
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg 3
@@ -120,11 +165,37 @@ def table_fill(rows: int) -> float:
             for index in range(rows):
                 lat, lon, depth, mag, mag_type, phases, gap, rms, agency, region = sources[picks[index]]
                 origin = dt.datetime.fromtimestamp(start + seconds[index], dt.UTC)
-                copy.write_row((
-                    f"smi:bench/{index}", "", "", states[index], region, "", agency, "bench", "", "resampled",
-                    origin, lat, lon, depth, mag, mag_type, phases, gap, rms, float(importance[index]),
-                    classes[index], 0.4 + 0.6 * float(importance[index]), "scored", "", 1, now, now,
-                ))  # fmt: skip
+                copy.write_row(
+                    (
+                        f"smi:bench/{index}",
+                        "",
+                        "",
+                        states[index],
+                        region,
+                        "",
+                        agency,
+                        "bench",
+                        "",
+                        "resampled",
+                        origin,
+                        lat,
+                        lon,
+                        depth,
+                        mag,
+                        mag_type,
+                        phases,
+                        gap,
+                        rms,
+                        float(importance[index]),
+                        classes[index],
+                        0.4 + 0.6 * float(importance[index]),
+                        "scored",
+                        "",
+                        1,
+                        now,
+                        now,
+                    )
+                )
         cursor.execute("ANALYZE analyst_event")
     return time.perf_counter() - began
 
@@ -133,10 +204,27 @@ class BaselineSerializer(serializers.ModelSerializer[Event]):
     class Meta:
         model = Event
         fields = (
-            "id", "public_id", "origin_time", "region", "latitude", "longitude", "depth", "magnitude",
-            "magnitude_type", "phase_count", "azimuthal_gap", "rms", "importance", "predicted_class",
-            "predicted_probability", "event_type", "event_type_certainty", "review_state", "agency_id", "version",
-        )  # fmt: skip
+            "id",
+            "public_id",
+            "origin_time",
+            "region",
+            "latitude",
+            "longitude",
+            "depth",
+            "magnitude",
+            "magnitude_type",
+            "phase_count",
+            "azimuthal_gap",
+            "rms",
+            "importance",
+            "predicted_class",
+            "predicted_probability",
+            "event_type",
+            "event_type_certainty",
+            "review_state",
+            "agency_id",
+            "version",
+        )
 
 
 class BaselinePagination(PageNumberPagination):
@@ -221,8 +309,10 @@ def main() -> None:
 
         return run
 
-    print(f"\n{'ordering':<14}{'depth':>8}  {'keyset p50':>10} {'p95 ms':>7}   {'page-number p50':>15} {'p95 ms':>7}"
-          f"   {'ratio p95':>9}")  # fmt: skip
+    print(
+        f"\n{'ordering':<14}{'depth':>8}  {'keyset p50':>10} {'p95 ms':>7}   {'page-number p50':>15} {'p95 ms':>7}"
+        f"   {'ratio p95':>9}"
+    )
     results = {}
     for ordering in ("-importance", "-origin_time"):
         deep = deep_cursor(ordering)
@@ -238,8 +328,11 @@ def main() -> None:
             assert first_keyset == first_baseline, f"keyset and page-number pages disagree at depth {depth}"
             k95, b95 = float(np.percentile(keyset, 95)), float(np.percentile(baseline, 95))
             results[(ordering, depth)] = (k95, b95)
-            print(f"{ordering:<14}{depth:>8,}  {statistics.median(keyset):>10.2f} {k95:>7.2f}   "
-                  f"{statistics.median(baseline):>15.2f} {b95:>7.2f}   {b95 / k95:>8.1f}x", flush=True)  # fmt: skip
+            print(
+                f"{ordering:<14}{depth:>8,}  {statistics.median(keyset):>10.2f} {k95:>7.2f}   "
+                f"{statistics.median(baseline):>15.2f} {b95:>7.2f}   {b95 / k95:>8.1f}x",
+                flush=True,
+            )
     print()
     explain_deep()
     for ordering in ("-importance", "-origin_time"):
@@ -263,8 +356,19 @@ def event_list_compare() -> None:
     from analyst.selectors.events import event_list_page
 
     per_page = 100
-    columns = ("id", "public_id", "origin_time", "latitude", "longitude", "depth", "magnitude", "magnitude_type",
-               "event_type", "review_state", "region")  # fmt: skip
+    columns = (
+        "id",
+        "public_id",
+        "origin_time",
+        "latitude",
+        "longitude",
+        "depth",
+        "magnitude",
+        "magnitude_type",
+        "event_type",
+        "review_state",
+        "region",
+    )
     newest_first = Event.objects.order_by("-origin_time", "-id")
     deep_id = newest_first.values_list("id", flat=True)[DEPTH - 1]
     print(f"\n/events/ list, {per_page} a page, no filters: keyset selector vs Paginator (COUNT + OFFSET)")
@@ -278,8 +382,10 @@ def event_list_compare() -> None:
         theirs = Paginator(newest_first.only(*columns), per_page).get_page(page_number)[0].id
         assert ours == theirs, f"the two lists disagree at depth {depth}"
         k95, p95 = float(np.percentile(keyset, 95)), float(np.percentile(paginator, 95))
-        print(f"  depth {depth:>7,}: keyset p50 {statistics.median(keyset):.2f} p95 {k95:.2f} ms; Paginator p50 "
-              f"{statistics.median(paginator):.2f} p95 {p95:.2f} ms; {p95 / k95:.1f}x")  # fmt: skip
+        print(
+            f"  depth {depth:>7,}: keyset p50 {statistics.median(keyset):.2f} p95 {k95:.2f} ms; Paginator p50 "
+            f"{statistics.median(paginator):.2f} p95 {p95:.2f} ms; {p95 / k95:.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -126,8 +126,10 @@ def main() -> None:
     assert json.loads(ours_filtered())["from_summaries"] == channels.split(",")
 
     def ours_cached() -> bytes:
-        payload: bytes = event_waveforms_payload(event_id=event.pk, query=waveform_query_parse(params=QueryDict(
-            f"start=0&end={DAY_S}&width={WIDTH}&channels={channels}")))  # fmt: skip
+        payload: bytes = event_waveforms_payload(
+            event_id=event.pk,
+            query=waveform_query_parse(params=QueryDict(f"start=0&end={DAY_S}&width={WIDTH}&channels={channels}")),
+        )
         return payload
 
     ours_cached()
@@ -177,14 +179,22 @@ def main() -> None:
     naive_times, naive_size = results["naive full-resolution JSON"]
     resampler_times, resampler_size = results["plotly-resampler MinMaxLTTB"]
     raw_times, raw_filtered_times = results["ours, raw path (before)"][0], results["ours, raw path, 2-8 Hz"][0]
-    print(f"\ntarget p95 cold <= 80 ms: {p95(cold[0]):.1f} ms unfiltered, {p95(filtered[0]):.1f} ms 2-8 Hz; "
-          f"cached <= 20 ms: {p95(cached[0]):.2f} ms")  # fmt: skip
-    print(f"raw path / summaries: {statistics.median(raw_times) / statistics.median(cold[0]):.1f}x unfiltered, "
-          f"{statistics.median(raw_filtered_times) / statistics.median(filtered[0]):.0f}x 2-8 Hz")  # fmt: skip
-    print(f"naive / ours cold: {statistics.median(naive_times) / statistics.median(cold[0]):.1f}x slower, "
-          f"{naive_size / cold[1]:.0f}x larger (targets >= 10x, >= 100x)")  # fmt: skip
-    print(f"plotly-resampler / ours cold: {statistics.median(resampler_times) / statistics.median(cold[0]):.2f}x "
-          f"the time, {resampler_size / cold[1]:.2f}x the payload")  # fmt: skip
+    print(
+        f"\ntarget p95 cold <= 80 ms: {p95(cold[0]):.1f} ms unfiltered, {p95(filtered[0]):.1f} ms 2-8 Hz; "
+        f"cached <= 20 ms: {p95(cached[0]):.2f} ms"
+    )
+    print(
+        f"raw path / summaries: {statistics.median(raw_times) / statistics.median(cold[0]):.1f}x unfiltered, "
+        f"{statistics.median(raw_filtered_times) / statistics.median(filtered[0]):.0f}x 2-8 Hz"
+    )
+    print(
+        f"naive / ours cold: {statistics.median(naive_times) / statistics.median(cold[0]):.1f}x slower, "
+        f"{naive_size / cold[1]:.0f}x larger (targets >= 10x, >= 100x)"
+    )
+    print(
+        f"plotly-resampler / ours cold: {statistics.median(resampler_times) / statistics.median(cold[0]):.2f}x "
+        f"the time, {resampler_size / cold[1]:.2f}x the payload"
+    )
 
 
 if __name__ == "__main__":

@@ -77,10 +77,14 @@ def main() -> None:
         stream.merge(method=1)
         obspy_ms.append((time.perf_counter() - began) * 1000)
     print(f"stream_for_window over {len(windows)} ESEC event windows ({traces} traces in all):")
-    print(f"  seistriage (query + read + merge + problems): median {statistics.median(ours_ms):6.1f} ms,"
-          f" max {max(ours_ms):6.1f} ms")  # fmt: skip
-    print(f"  plain obspy.read of the event folder + merge: median {statistics.median(obspy_ms):6.1f} ms,"
-          f" max {max(obspy_ms):6.1f} ms")  # fmt: skip
+    print(
+        f"  seistriage (query + read + merge + problems): median {statistics.median(ours_ms):6.1f} ms,"
+        f" max {max(ours_ms):6.1f} ms"
+    )
+    print(
+        f"  plain obspy.read of the event folder + merge: median {statistics.median(obspy_ms):6.1f} ms,"
+        f" max {max(obspy_ms):6.1f} ms"
+    )
     WaveformSource.objects.all().delete()
 
 

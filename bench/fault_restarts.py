@@ -61,8 +61,19 @@ from ranking.training import ranker_train
 
 PG_VERSION = sorted(os.listdir("/etc/postgresql"))[-1]
 REDIS_DOWN = ["redis-cli", "shutdown", "nosave"]
-REDIS_UP = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379", "--save", "",
-            "--appendonly", "no"]  # fmt: skip
+REDIS_UP = [
+    "redis-server",
+    "--daemonize",
+    "yes",
+    "--bind",
+    "127.0.0.1",
+    "--port",
+    "6379",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+]
 PG_RESTART = ["pg_ctlcluster", "--skip-systemctl-redirect", PG_VERSION, "main", "restart"]
 
 
@@ -95,8 +106,14 @@ def ingester(*, base: str, token: str, files: list[str], seen: Seen, offset: int
     session.headers["Authorization"] = f"Token {token}"
     for number, content in enumerate(files):
         name = f"fault-ingest-{offset + number:04d}.csv"
-        answer = request(seen, session, "upload", "POST", f"{base}/api/imports/",
-                         files={"events": (name, content.encode(), "text/csv")})  # fmt: skip
+        answer = request(
+            seen,
+            session,
+            "upload",
+            "POST",
+            f"{base}/api/imports/",
+            files={"events": (name, content.encode(), "text/csv")},
+        )
         if answer is not None and answer.status_code == 202:
             with seen.lock:
                 seen.uploaded.append(name)
@@ -107,8 +124,14 @@ def analyst(*, base: str, token: str, until: float, seen: Seen) -> None:
     session = requests.Session()
     session.headers["Authorization"] = f"Token {token}"
     while time.time() < until:
-        page = request(seen, session, "queue", "GET", f"{base}/api/events/",
-                       params={"limit": 5, "review_state": "new,scored", "total": "0"})  # fmt: skip
+        page = request(
+            seen,
+            session,
+            "queue",
+            "GET",
+            f"{base}/api/events/",
+            params={"limit": 5, "review_state": "new,scored", "total": "0"},
+        )
         if page is None or page.status_code != 200 or not page.json()["results"]:
             time.sleep(0.5)
             continue
@@ -118,8 +141,12 @@ def analyst(*, base: str, token: str, until: float, seen: Seen) -> None:
             time.sleep(0.5)
             continue
         request(seen, session, "claim", "POST", f"{base}/api/events/{event_id}/claim/")
-        body = {"decision": "accept", "version": opened.json()["version"], "event_type": "earthquake",
-                "certainty": "known"}  # fmt: skip
+        body = {
+            "decision": "accept",
+            "version": opened.json()["version"],
+            "event_type": "earthquake",
+            "certainty": "known",
+        }
         reviewed = request(seen, session, "review", "POST", f"{base}/api/events/{event_id}/review/", json=body)
         if reviewed is not None and reviewed.status_code == 200:
             with seen.lock:
@@ -150,8 +177,10 @@ def summary(seen: Seen, *, what: str, start: float, end: float) -> list[str]:
         if "Traceback" in body or 'File "' in body:
             problems.append(f"{what} {status} carries a trace: {body!r}")
     after = [a for a in window if a[0] > end + 15]
-    print(f"  {what}: answers from the outage to 15 s after: {dict(sorted(codes.items()))}; afterwards "
-          f"{sum(1 for a in after if a[2] < 400)}/{len(after)} succeeded")  # fmt: skip
+    print(
+        f"  {what}: answers from the outage to 15 s after: {dict(sorted(codes.items()))}; afterwards "
+        f"{sum(1 for a in after if a[2] < 400)}/{len(after)} succeeded"
+    )
     return problems
 
 
@@ -189,11 +218,14 @@ def main() -> None:
             # 2. PostgreSQL restarted while an analyst reviews (and uploads go on).
             until = time.time() + 30
             threads = [
-                threading.Thread(target=analyst, kwargs={"base": base, "token": analyst_token, "until": until,
-                                                         "seen": seen}),
-                threading.Thread(target=ingester, kwargs={"base": base, "token": ingest_token,
-                                                          "files": files[30:55], "seen": seen, "offset": 30}),
-            ]  # fmt: skip
+                threading.Thread(
+                    target=analyst, kwargs={"base": base, "token": analyst_token, "until": until, "seen": seen}
+                ),
+                threading.Thread(
+                    target=ingester,
+                    kwargs={"base": base, "token": ingest_token, "files": files[30:55], "seen": seen, "offset": 30},
+                ),
+            ]
             for t in threads:
                 t.start()
             pg_start, pg_end = outage(seen, label="PostgreSQL", down=[PG_RESTART], pause_s=0)
@@ -220,13 +252,20 @@ def main() -> None:
     imported_files = {Path(p).name.split("-", 1)[-1] for p in ingested.values_list("source_file", flat=True)}
     lost_uploads = sorted(set(seen.uploaded) - imported_files)
     scored = EventScore.objects.filter(event__in=ingested).values("event_id").distinct().count()
-    print(f"uploads acknowledged 202: {len(seen.uploaded)}; imported: {len(imported_files)} files, "
-          f"{ingested.count()} events, {scored} scored; unreviewed events left unscored: {unscored} "
-          f"(the sweep requeued {swept})")  # fmt: skip
+    print(
+        f"uploads acknowledged 202: {len(seen.uploaded)}; imported: {len(imported_files)} files, "
+        f"{ingested.count()} events, {scored} scored; unreviewed events left unscored: {unscored} "
+        f"(the sweep requeued {swept})"
+    )
     if lost_uploads:
         print(f"  acknowledged uploads never imported (their job message died with Redis): {lost_uploads}")
-    missing = [d for d in seen.decided if not AuditEntry.objects.filter(
-        event_id=d[0], event_version=d[1], action=d[2], user__username="fault-analyst").exists()]  # fmt: skip
+    missing = [
+        d
+        for d in seen.decided
+        if not AuditEntry.objects.filter(
+            event_id=d[0], event_version=d[1], action=d[2], user__username="fault-analyst"
+        ).exists()
+    ]
     print(f"decisions acknowledged 200: {len(seen.decided)}, missing from the database: {len(missing)}")
     problems += [f"unscored events: {unscored}"] * bool(unscored) + [f"lost decisions: {missing}"] * bool(missing)
     ping = subprocess.run(["redis-cli", "ping"], capture_output=True, text=True).stdout.strip()

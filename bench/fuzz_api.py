@@ -24,8 +24,10 @@ def main() -> int:
         cwd=ROOT,
         env=env,
     )
-    print(f"{examples} examples per operation: {'no server error' if code == 0 else 'FAILED'} "
-          f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
+    print(
+        f"{examples} examples per operation: {'no server error' if code == 0 else 'FAILED'} "
+        f"in {time.perf_counter() - started:.0f} s"
+    )
     return code
 
 

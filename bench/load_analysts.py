@@ -100,10 +100,15 @@ def free_port() -> int:
 def child_env(*, port: int) -> dict[str, str]:
     env = os.environ.copy()
     env.update(
-        DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="127.0.0.1", DATABASE_URL=DATABASE_URL,
-        CELERY_BROKER_URL=REDIS_URL, CACHE_URL=REDIS_URL, SEISTRIAGE_DATA_DIR=str(settings.DATA_DIR),
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="127.0.0.1",
+        DATABASE_URL=DATABASE_URL,
+        CELERY_BROKER_URL=REDIS_URL,
+        CACHE_URL=REDIS_URL,
+        SEISTRIAGE_DATA_DIR=str(settings.DATA_DIR),
         DATABASE_CONN_MAX_AGE="60",
-    )  # fmt: skip
+    )
     return env
 
 
@@ -120,15 +125,47 @@ def processes_start(*, folder: Path, port: int, web_workers: int) -> list[subpro
     cores = os.cpu_count() or 1
     worker_log, web_log = folder / "worker.log", folder / "gunicorn.log"
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "cpu", f"--concurrency={cores}",
-         "--without-gossip", "--without-mingle", "-n", f"load-{os.getpid()}@%h", "--loglevel=INFO"],
-        cwd=ROOT, env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "cpu",
+            f"--concurrency={cores}",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"load-{os.getpid()}@%h",
+            "--loglevel=INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=worker_log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", str(web_workers), "-b", f"127.0.0.1:{port}",
-         "--timeout", "60", "--access-logfile", "-"],
-        cwd=ROOT, env=env, stdout=web_log.open("w"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "-w",
+            str(web_workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "60",
+            "--access-logfile",
+            "-",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=web_log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     wait_for_text(worker_log, "ready.", worker, timeout=120)
     wait_for_text(web_log, "Booting worker", web, timeout=60)
     return [worker, web]
@@ -202,8 +239,12 @@ def analyst_loop(
     while time.time() < until:
         page = call(record, session, "queue", "GET", f"{base}/api/events/", params={"limit": 25, "total": "0"})
         think()
-        params = {"limit": 25, "review_state": "new,scored", "magnitude_min": rng.choice(["0.5", "1", "1.5"]),
-                  "claimed_by": "nobody"}  # fmt: skip
+        params = {
+            "limit": 25,
+            "review_state": "new,scored",
+            "magnitude_min": rng.choice(["0.5", "1", "1.5"]),
+            "claimed_by": "nobody",
+        }
         filtered = call(record, session, "queue filtered", "GET", f"{base}/api/events/", params=params)
         think()
         rows = []
@@ -219,8 +260,14 @@ def analyst_loop(
             continue
         version = int(opened.json()["version"])
         if event_id in waveform_events:
-            call(record, session, "waveform figure", "GET", f"{base}/api/events/{event_id}/waveforms/",
-                 params={"width": 1200})  # fmt: skip
+            call(
+                record,
+                session,
+                "waveform figure",
+                "GET",
+                f"{base}/api/events/{event_id}/waveforms/",
+                params={"width": 1200},
+            )
         think()
         claimed = call(record, session, "claim", "POST", f"{base}/api/events/{event_id}/claim/")
         if claimed is None or claimed.status_code != 200:
@@ -277,8 +324,14 @@ def ingester_loop(*, token: str, base: str, until: float, files: list[str], reco
             break
         name = f"{INGEST_PREFIX}{second:05d}.csv"
         sent = time.time()
-        answer = call(record, session, "upload", "POST", f"{base}/api/imports/",
-                      files={"events": (name, content.encode(), "text/csv")})  # fmt: skip
+        answer = call(
+            record,
+            session,
+            "upload",
+            "POST",
+            f"{base}/api/imports/",
+            files={"events": (name, content.encode(), "text/csv")},
+        )
         if answer is not None and answer.status_code == 202:
             with record.lock:
                 record.uploads.append((sent, name))
@@ -309,8 +362,14 @@ def ingested_state(uploads: list[tuple[float, str]]) -> dict[str, Any]:
     # Stored as uploads/<job>/<nnn>-<name>: the name after the upload's sequence prefix.
     to_score = [(pk, Path(source).name.split("-", 1)[-1]) for pk, source in events if pk not in merged]
     unscored = [pk for pk, _ in to_score if pk not in first_score]
-    return {"events": events, "merged": merged, "first_score": first_score, "to_score": to_score,
-            "unscored": unscored, "sent": sent}  # fmt: skip
+    return {
+        "events": events,
+        "merged": merged,
+        "first_score": first_score,
+        "to_score": to_score,
+        "unscored": unscored,
+        "sent": sent,
+    }
 
 
 def main() -> None:
@@ -343,8 +402,10 @@ def main() -> None:
         version = ranker_train(created_by="load_analysts", promote=True)
         waveform_events = sorted(set(events_ingest_file(path=PNW / "events.csv").event_ids))
         call_command("import_waveforms", str(PNW / "waveforms"), stdout=io.StringIO())
-        print(f"setup: {TRAIN_ROWS} reviewed PNSN rows, ranker {version.version} promoted, {len(waveform_events)} "
-              f"PNW events with their waveforms, in {time.perf_counter() - started:.0f} s")  # fmt: skip
+        print(
+            f"setup: {TRAIN_ROWS} reviewed PNSN rows, ranker {version.version} promoted, {len(waveform_events)} "
+            f"PNW events with their waveforms, in {time.perf_counter() - started:.0f} s"
+        )
 
         groups = roles_ensure()
         tokens: dict[str, str] = {}
@@ -359,25 +420,44 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         processes = processes_start(folder=folder, port=port, web_workers=arguments.web_workers)
-        print(f"gunicorn -w {arguments.web_workers} on {base} (DEBUG off), celery worker -Q cpu "
-              f"-c {os.cpu_count()}; {arguments.analysts} analysts (think {arguments.think_s} s mean), ingest "
-              f"{arguments.ingest_rate}/s through POST /api/imports/, {arguments.duration} s")  # fmt: skip
+        print(
+            f"gunicorn -w {arguments.web_workers} on {base} (DEBUG off), celery worker -Q cpu "
+            f"-c {os.cpu_count()}; {arguments.analysts} analysts (think {arguments.think_s} s mean), ingest "
+            f"{arguments.ingest_rate}/s through POST /api/imports/, {arguments.duration} s"
+        )
         record = Record()
         files = ingest_files(rate=arguments.ingest_rate, seconds=arguments.duration)
         try:  # the web and the worker are stopped whatever happens from here
-            warm_up(base=base, token=next(iter(tokens.values())), event_id=waveform_events[0],
-                    rounds=3 * arguments.web_workers)  # fmt: skip
+            warm_up(
+                base=base,
+                token=next(iter(tokens.values())),
+                event_id=waveform_events[0],
+                rounds=3 * arguments.web_workers,
+            )
             load_start = time.time()
             until = load_start + arguments.duration
             threads = [
-                threading.Thread(target=analyst_loop, kwargs={
-                    "name": name, "token": token, "base": base, "until": until, "think_s": arguments.think_s,
-                    "waveform_events": waveform_events, "record": record, "seed": number})
+                threading.Thread(
+                    target=analyst_loop,
+                    kwargs={
+                        "name": name,
+                        "token": token,
+                        "base": base,
+                        "until": until,
+                        "think_s": arguments.think_s,
+                        "waveform_events": waveform_events,
+                        "record": record,
+                        "seed": number,
+                    },
+                )
                 for number, (name, token) in enumerate(tokens.items())
-            ]  # fmt: skip
-            threads.append(threading.Thread(target=ingester_loop, kwargs={
-                "token": ingester_token, "base": base, "until": until, "files": files,
-                "record": record}))  # fmt: skip
+            ]
+            threads.append(
+                threading.Thread(
+                    target=ingester_loop,
+                    kwargs={"token": ingester_token, "base": base, "until": until, "files": files, "record": record},
+                )
+            )
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -434,9 +514,11 @@ def report(
         span = f"{bucket * 30:4d}-{bucket * 30 + 30:<4d} s"
         print(f"  {span}: {len(lag):5d} events, p50 {p50:5.1f} s, p95 {p95:5.1f} s, max {lag.max():5.1f} s")
     ingested = len(state["events"])
-    print(f"ingested: {len(record.uploads)} files accepted, {ingested} events ({len(state['merged'])} merged into "
-          f"reviewed PNSN events); {len(state['to_score']) - len(state['unscored'])}/{len(state['to_score'])} "
-          f"scored {drained_s:.0f} s after the end  target all: {verdict(not state['unscored'])}")  # fmt: skip
+    print(
+        f"ingested: {len(record.uploads)} files accepted, {ingested} events ({len(state['merged'])} merged into "
+        f"reviewed PNSN events); {len(state['to_score']) - len(state['unscored'])}/{len(state['to_score'])} "
+        f"scored {drained_s:.0f} s after the end  target all: {verdict(not state['unscored'])}"
+    )
     if state["unscored"]:
         print(f"  unscored, e.g.: {state['unscored'][:10]}")
     failed_tasks = worker_text.count("raised unexpected")
@@ -461,22 +543,30 @@ def report(
         decided = said.get(name, {})
         stored = audit.get(name, {})
         want = (decided.get("accept", 0), decided.get("reject", 0), record.refused.get(name, 0), sum(decided.values()))
-        have = (stored.get(AuditAction.ACCEPT, 0), stored.get(AuditAction.REJECT, 0),
-                stored.get(AuditAction.REVIEW_REFUSED, 0), labels.get(name, 0))  # fmt: skip
+        have = (
+            stored.get(AuditAction.ACCEPT, 0),
+            stored.get(AuditAction.REJECT, 0),
+            stored.get(AuditAction.REVIEW_REFUSED, 0),
+            labels.get(name, 0),
+        )
         if want != have:
             mismatches.append(f"{name}: harness accept/reject/refused/labels {want}, database {have}")
     decisions = AuditEntry.objects.filter(action__in=(AuditAction.ACCEPT, AuditAction.REJECT))
     duplicated = decisions.values("event_id", "event_version").annotate(n=Count("id")).filter(n__gt=1).count()
     accepted = sum(c.get("accept", 0) for c in said.values())
     rejected = sum(c.get("reject", 0) for c in said.values())
-    print(f"reviews acknowledged with 200: {accepted} accepted, {rejected} rejected; refused with 409: "
-          f"{sum(record.refused.values())}; database per analyst (audit accept/reject/refused + labels) "
-          f"{'matches' if not mismatches else 'DIFFERS'} for {len(set(said) | set(audit))} analysts  "
-          f"target exact: {verdict(not mismatches)}")  # fmt: skip
+    print(
+        f"reviews acknowledged with 200: {accepted} accepted, {rejected} rejected; refused with 409: "
+        f"{sum(record.refused.values())}; database per analyst (audit accept/reject/refused + labels) "
+        f"{'matches' if not mismatches else 'DIFFERS'} for {len(set(said) | set(audit))} analysts  "
+        f"target exact: {verdict(not mismatches)}"
+    )
     for line in mismatches[:20]:
         print(f"  {line}")
-    print(f"duplicated decisions (same event and version decided twice): {duplicated}  "
-          f"target none: {verdict(duplicated == 0)}")  # fmt: skip
+    print(
+        f"duplicated decisions (same event and version decided twice): {duplicated}  "
+        f"target none: {verdict(duplicated == 0)}"
+    )
 
 
 if __name__ == "__main__":

@@ -69,8 +69,10 @@ def main() -> None:
     pair = np.isin(truth, [eq, ex])
     is_explosion = truth[pair] == ex
     origin = probabilities[pair, ex] / np.maximum(probabilities[pair, ex] + probabilities[pair, eq], 1e-12)
-    print(f"{int(held.sum())} PNW waveform events ({int(is_explosion.sum())} explosions); ranker trained on "
-          f"{int((~held).sum())} other PNSN catalogue events")  # fmt: skip
+    print(
+        f"{int(held.sum())} PNW waveform events ({int(is_explosion.sum())} explosions); ranker trained on "
+        f"{int((~held).sum())} other PNSN catalogue events"
+    )
     _report("origin (ranker, no waveforms)", is_explosion, origin)
     if args.cnn_cv is None:
         return

@@ -60,9 +60,14 @@ logger = logging.getLogger(__name__)
 READ_BEFORE_ORIGIN_S = 40.0
 READ_AFTER_ORIGIN_S = 160.0
 _EXPLOSION_TYPES = (
-    "explosion", "quarry blast", "mining explosion", "chemical explosion", "controlled explosion",
-    "industrial explosion", "experimental explosion",
-)  # fmt: skip
+    "explosion",
+    "quarry blast",
+    "mining explosion",
+    "chemical explosion",
+    "controlled explosion",
+    "industrial explosion",
+    "experimental explosion",
+)
 _SURFACE_TYPES = (
     "landslide",
     "rockslide",
@@ -124,9 +129,13 @@ def event_window_records(*, event: Event, label: int = NOISE) -> EventWindows:
             coordinates = sources.station_coordinates(network=network, station=station, at=event.origin_time)
             if coordinates is not None:
                 onset = arrivals_predict(
-                    origin_time=origin, origin_latitude=event.latitude, origin_longitude=event.longitude,
-                    origin_depth_km=event.depth, station_latitude=coordinates[0], station_longitude=coordinates[1],
-                ).p_time  # fmt: skip
+                    origin_time=origin,
+                    origin_latitude=event.latitude,
+                    origin_longitude=event.longitude,
+                    origin_depth_km=event.depth,
+                    station_latitude=coordinates[0],
+                    station_longitude=coordinates[1],
+                ).p_time
         if onset is None:
             onset = onset_detect(trace, search_start=origin + ONSET_SEARCH_S[0], search_end=origin + ONSET_SEARCH_S[1])
         if onset is None:
@@ -145,8 +154,13 @@ class CnnOutcome:
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"classified": self.classified, "without_windows": self.without_windows, "no_model": self.no_model,
-                "device": self.device, "seconds": round(self.seconds, 3)}  # fmt: skip
+        return {
+            "classified": self.classified,
+            "without_windows": self.without_windows,
+            "no_model": self.no_model,
+            "device": self.device,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def saliency_dir() -> Path:
@@ -193,10 +207,16 @@ def events_classify_cnn(*, event_ids: Sequence[int]) -> CnnOutcome:
         snr = np.array([w.snr for w in prepared], dtype=np.float64)
         weights = station_weights(snr) if count else snr
         stations = [
-            {"seed_id": w.seed_id, "probabilities": _named(p), "snr": round(float(w.snr), 3),
-             "window_start": str(w.start), "sampling_rate": SAMPLING_RATE, "weight": round(float(wt), 4)}
+            {
+                "seed_id": w.seed_id,
+                "probabilities": _named(p),
+                "snr": round(float(w.snr), 3),
+                "window_start": str(w.start),
+                "sampling_rate": SAMPLING_RATE,
+                "weight": round(float(wt), 4),
+            }
             for w, p, wt in zip(prepared, probs, weights, strict=True)
-        ]  # fmt: skip
+        ]
         event_probabilities = {}
         if count:
             event_windows = np.stack([w.data for w in prepared])
@@ -212,13 +232,16 @@ def events_classify_cnn(*, event_ids: Sequence[int]) -> CnnOutcome:
             )
             partial.replace(path)
         CnnPrediction.objects.update_or_create(
-            event=event, model_version=version,
+            event=event,
+            model_version=version,
             defaults={
                 "predicted_class": max(event_probabilities, key=event_probabilities.__getitem__) if count else "",
-                "class_probabilities": event_probabilities, "stations": stations, "saliency_path": relative,
+                "class_probabilities": event_probabilities,
+                "stations": stations,
+                "saliency_path": relative,
                 "problems": problems[:50],
             },
-        )  # fmt: skip
+        )
         if count:
             outcome.classified += 1
         else:
@@ -314,10 +337,13 @@ def cnn_saliency_for(*, event_id: int, seed_id: str) -> dict[str, Any] | None:
     station = prediction.stations[index]
     rate = float(station.get("sampling_rate", SAMPLING_RATE))
     return {
-        "model_version": prediction.model_version, "window_start": station["window_start"],
-        "sampling_rate": rate, "window_s": round(curve.size / rate, 3), "probabilities": station["probabilities"],
+        "model_version": prediction.model_version,
+        "window_start": station["window_start"],
+        "sampling_rate": rate,
+        "window_s": round(curve.size / rate, 3),
+        "probabilities": station["probabilities"],
         "values": [round(float(v), 3) for v in curve],
-    }  # fmt: skip
+    }
 
 
 def events_covered_by_waveforms(events: QuerySet[Event]) -> QuerySet[Event]:
@@ -379,8 +405,10 @@ def cnn_training_windows(
     shared = shared_windows(data_dir, limit=limit, cache_dir=cache, progress=progress)
     stored, duplicates = windows_drop_known_events(db_labelled_windows(), shared)
     if progress is not None and (len(stored) or len(duplicates)):
-        progress(f"database: {len(stored)} windows {stored.counts()}; {len(set(duplicates.groups.tolist()))} "
-                 "labelled events skipped as the same events as the shared data's")  # fmt: skip
+        progress(
+            f"database: {len(stored)} windows {stored.counts()}; {len(set(duplicates.groups.tolist()))} "
+            "labelled events skipped as the same events as the shared data's"
+        )
     return LabelledWindows.concatenate([shared, stored]), duplicates
 
 
@@ -416,8 +444,11 @@ def cnn_train(
         raise CnnTrainingError(f"{len(train)} training windows in {len(set(train.labels.tolist()))} classes: too few")
     result = fit_with_validation(train, epochs=epochs, steps=steps, progress=progress)
     event_model, event_choice = event_model_select(train, result)
-    metrics: dict[str, Any] = {"device": result.device, "flops_per_window": model_flops(result.model),
-                               "event_decision": event_choice}  # fmt: skip
+    metrics: dict[str, Any] = {
+        "device": result.device,
+        "flops_per_window": model_flops(result.model),
+        "event_decision": event_choice,
+    }
     if len(test):
         # the spectral regression is always fitted on the training events for the report; the product uses it
         # only when the validation split chose it (event_model)
@@ -425,23 +456,33 @@ def cnn_train(
         metrics["held_out"] = split_metrics(test, probabilities, event_model or event_model_fit(train))
         metrics["baseline"] = split_metrics(test, baseline_probabilities(baseline_fit(train), test))
     version = model_version_register(
-        kind=ModelVersion.Kind.CNN, model=result.model, created_by=created_by, feature_names=list(CLASSES),
-        feature_version=ARCHITECTURE_VERSION, estimator="keras-conv1d",
+        kind=ModelVersion.Kind.CNN,
+        model=result.model,
+        created_by=created_by,
+        feature_names=list(CLASSES),
+        feature_version=ARCHITECTURE_VERSION,
+        estimator="keras-conv1d",
         training_summary={
-            "windows": len(train), "held_out_windows": len(test), "labels": train.counts(),
-            "held_out_labels": test.counts(), "events": len(set(train.groups.tolist())),
-            "held_out_events": len(set(test.groups.tolist())), "epochs": epochs, "best_epoch": result.best_epoch,
+            "windows": len(train),
+            "held_out_windows": len(test),
+            "labels": train.counts(),
+            "held_out_labels": test.counts(),
+            "events": len(set(train.groups.tolist())),
+            "held_out_events": len(set(test.groups.tolist())),
+            "epochs": epochs,
+            "best_epoch": result.best_epoch,
             # database events whose windows it learned from, directly or as the shared data's copy of the event
             "trained_on_events": sorted(
                 {int(g[3:]) for g in train.groups.tolist() if g.startswith("db:")}
                 | {int(g[3:]) for g in windows_drop_known_events(duplicates, train)[1].groups.tolist()}
             ),
             "fit_seconds": round(result.seconds, 1),
-            "history": result.history[-1:] if result.history else [], "data_dir": str(folder),
+            "history": result.history[-1:] if result.history else [],
+            "data_dir": str(folder),
             "event_model": event_model.as_dict() if event_model is not None else None,
         },
         metrics=metrics,
-    )  # fmt: skip
+    )
     if promote:
         with transaction.atomic():
             model_version_promote(model_version=version)
@@ -476,23 +517,33 @@ def cnn_evaluate(
     if not len(test):
         raise CnnTrainingError("no held-out windows to evaluate on")
     result = {
-        "model": version.version, "held_out_windows": len(test), "held_out_labels": test.counts(),
+        "model": version.version,
+        "held_out_windows": len(test),
+        "held_out_labels": test.counts(),
         "cnn": split_metrics(test, CnnPredictor(model).predict(test.windows), event_model),
         "baseline": split_metrics(test, baseline_probabilities(baseline_fit(train), test)),
-    }  # fmt: skip
+    }
     extra: dict[str, Any] = {}
     if folds >= 2:
         cv = cross_validate(data, folds=folds, epochs=epochs, progress=progress)
         result["cross_validation"] = cv
         extra["latest_cross_validation"] = {
-            "folds": cv["folds"], "fold_event_macro_f1": cv["fold_event_macro_f1"], "per_fold": cv["per_fold"],
-            "event": cv["cnn"]["event"], "event_combined": cv["cnn"].get("event_combined"),
+            "folds": cv["folds"],
+            "fold_event_macro_f1": cv["fold_event_macro_f1"],
+            "per_fold": cv["per_fold"],
+            "event": cv["cnn"]["event"],
+            "event_combined": cv["cnn"].get("event_combined"),
             "event_selected": cv["cnn"].get("event_selected"),
-            "baseline_event": cv["baseline"]["event"], "by_source": cv["by_source"],
-        }  # fmt: skip
+            "baseline_event": cv["baseline"]["event"],
+            "by_source": cv["by_source"],
+        }
     with transaction.atomic():
-        version.metrics = {**version.metrics, "latest_evaluation": result["cnn"], "latest_baseline": result["baseline"],
-                           **extra}  # fmt: skip
+        version.metrics = {
+            **version.metrics,
+            "latest_evaluation": result["cnn"],
+            "latest_baseline": result["baseline"],
+            **extra,
+        }
         version.save(update_fields=["metrics"])
     return result
 

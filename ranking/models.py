@@ -82,9 +82,13 @@ class TrainingRun(models.Model):
         ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="training_runs"
     )
     compared_with = models.ForeignKey(
-        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        ModelVersion,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
         help_text="the model active when the run evaluated",
-    )  # fmt: skip
+    )
     candidate_metrics = models.JSONField(default=dict, blank=True)
     active_metrics = models.JSONField(default=dict, blank=True)
     curves = models.JSONField(default=dict, blank=True, help_text="plot data: PR, calibration, confusion, effort")

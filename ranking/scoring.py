@@ -105,10 +105,11 @@ def events_score(*, event_ids: Sequence[int], force: bool = False) -> ScoringOut
             .values_list("event_id", "last")
         )
         current = [
-            e for e in to_score
+            e
+            for e in to_score
             if e.pk in latest
             and latest[e.pk] >= max(e.updated_at, measured.get(e.pk, e.updated_at), classified.get(e.pk, e.updated_at))
-        ]  # fmt: skip
+        ]
         if current:
             _mark([e.pk for e in current], ScoringState.SCORED, "")
             outcome.skipped.extend(e.pk for e in current)
@@ -198,10 +199,13 @@ def events_measure_waveforms(*, event_ids: Sequence[int]) -> int:
     """
     events = list(
         Event.objects.filter(
-            pk__in=list(event_ids), review_state__in=UNREVIEWED_STATES, origin_time__isnull=False,
-            latitude__isnull=False, longitude__isnull=False,
+            pk__in=list(event_ids),
+            review_state__in=UNREVIEWED_STATES,
+            origin_time__isnull=False,
+            latitude__isnull=False,
+            longitude__isnull=False,
         ).order_by("pk")
-    )  # fmt: skip
+    )
     rows = events_waveform_features(events=events)
     # Events with waveforms go to the active CNN on the `gpu` queue after the commit; when it has stored its
     # predictions, classify_events_cnn schedules their rescoring (events_rescore_after_cnn).

@@ -45,9 +45,16 @@ def event_label_decisions(
         repeated = EventLabel.objects.values("event_id").annotate(n=Count("id")).filter(n__gt=1).values_list("event_id")
         labels = labels.filter(event_id__in=repeated)
     rows = labels.order_by("event_id", "created_at", "id").values(
-        "event_id", "event__public_id", "analyst__username", "source", "created_at", "event_type",
-        "event_type_certainty", "review_state", "predicted",
-    )  # fmt: skip
+        "event_id",
+        "event__public_id",
+        "analyst__username",
+        "source",
+        "created_at",
+        "event_type",
+        "event_type_certainty",
+        "review_state",
+        "predicted",
+    )
     by_event: dict[int, dict[str, Any]] = {}
     for row in rows:
         entry = by_event.setdefault(
@@ -133,12 +140,14 @@ def events_most_informative(*, limit: int = 100, measure: str = "entropy") -> li
     events = Event.objects.in_bulk(chosen)
     return [
         {
-            "event": events[ids[i]], "entropy": round(float(entropy[i]), 4), "margin": round(float(margin[i]), 4),
+            "event": events[ids[i]],
+            "entropy": round(float(entropy[i]), 4),
+            "margin": round(float(margin[i]), 4),
             "probabilities": latest[ids[i]],
         }
         for i in order
         if ids[i] in events
-    ]  # fmt: skip
+    ]
 
 
 def events_likely_mislabelled(*, confidence: float = 0.8, limit: int = 100) -> list[dict[str, Any]]:
@@ -159,10 +168,15 @@ def events_likely_mislabelled(*, confidence: float = 0.8, limit: int = 100) -> l
         top = max(DECISION_CLASSES, key=lambda name: probabilities.get(name, 0.0))
         p_top = float(probabilities.get(top, 0.0))
         if top != label and p_top >= confidence:
-            found.append({
-                "event": event, "label": label, "model_class": top, "model_probability": round(p_top, 4),
-                "label_probability": round(float(probabilities.get(label, 0.0)), 4),
-            })  # fmt: skip
+            found.append(
+                {
+                    "event": event,
+                    "label": label,
+                    "model_class": top,
+                    "model_probability": round(p_top, 4),
+                    "label_probability": round(float(probabilities.get(label, 0.0)), 4),
+                }
+            )
     found.sort(key=lambda row: (row["label_probability"], -row["model_probability"]))
     return found[:limit]
 
@@ -187,34 +201,47 @@ def labels_per_day(*, days: int = 90) -> dict[str, Any]:
 
 def training_run_data(run: TrainingRun) -> dict[str, Any]:
     return {
-        "id": run.pk, "kind": run.kind, "status": run.status, "trigger": run.trigger,
-        "requested_by": run.requested_by, "progress": round(run.progress, 3),
+        "id": run.pk,
+        "kind": run.kind,
+        "status": run.status,
+        "trigger": run.trigger,
+        "requested_by": run.requested_by,
+        "progress": round(run.progress, 3),
         "created_at": run.created_at.isoformat(),
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "duration_s": run.duration_s, "error": run.error, "log": run.log[-4000:],
+        "duration_s": run.duration_s,
+        "error": run.error,
+        "log": run.log[-4000:],
         "candidate": run.candidate.version if run.candidate else None,
         "compared_with": run.compared_with.version if run.compared_with else None,
-        "data_summary": run.data_summary, "promotion_decision": run.promotion_decision,
-    }  # fmt: skip
+        "data_summary": run.data_summary,
+        "promotion_decision": run.promotion_decision,
+    }
 
 
 def _version_data(version: ModelVersion) -> dict[str, Any]:
     return {
-        "version": version.version, "status": version.status, "created_at": version.created_at.isoformat(),
-        "created_by": version.created_by, "estimator": version.estimator,
+        "version": version.version,
+        "status": version.status,
+        "created_at": version.created_at.isoformat(),
+        "created_by": version.created_by,
+        "estimator": version.estimator,
         "promoted_at": version.promoted_at.isoformat() if version.promoted_at else None,
         "training_summary": version.training_summary,
         "trained_on": version.training_summary.get("events") or version.training_summary.get("windows"),
-    }  # fmt: skip
+    }
 
 
 def _promotion_data(promotion: ModelPromotion) -> dict[str, Any]:
     return {
-        "action": promotion.action, "version": promotion.model_version.version,
-        "previous": promotion.previous.version if promotion.previous else None, "by": promotion.by,
-        "reason": promotion.reason, "at": promotion.created_at.isoformat(),
-    }  # fmt: skip
+        "action": promotion.action,
+        "version": promotion.model_version.version,
+        "previous": promotion.previous.version if promotion.previous else None,
+        "by": promotion.by,
+        "reason": promotion.reason,
+        "at": promotion.created_at.isoformat(),
+    }
 
 
 def model_dashboard_get(*, kind: str) -> dict[str, Any]:
@@ -267,8 +294,12 @@ def metrics_side_by_side(candidate: dict[str, Any], active: dict[str, Any] | Non
     rows = []
     for name in ours.keys() | theirs.keys():
         a, b = ours.get(name), theirs.get(name)
-        rows.append({
-            "metric": name, "candidate": a, "active": b,
-            "difference": None if a is None or b is None else round(a - b, 4),
-        })  # fmt: skip
+        rows.append(
+            {
+                "metric": name,
+                "candidate": a,
+                "active": b,
+                "difference": None if a is None or b is None else round(a - b, 4),
+            }
+        )
     return sorted(rows, key=lambda row: (row["metric"].count("."), row["metric"]))

@@ -95,9 +95,13 @@ def ranker_train(
     started = time.perf_counter()
     try:
         model = ranker_fit(
-            data.features, data.labels, data.times, feature_names=FEATURE_NAMES, feature_version=FEATURE_VERSION,
+            data.features,
+            data.labels,
+            data.times,
+            feature_names=FEATURE_NAMES,
+            feature_version=FEATURE_VERSION,
             estimator_name=estimator,
-        )  # fmt: skip
+        )
     except ValueError as error:  # e.g. the time-ordered training part holds one class only
         raise TrainingDataError(str(error)) from None
     counts = np.bincount(data.labels, minlength=len(DECISION_CLASSES))
@@ -173,9 +177,13 @@ def _compare_estimators(
     for name in ESTIMATORS:
         started = time.perf_counter()
         model = ranker_fit(
-            training.features, training.labels, training.times, feature_names=FEATURE_NAMES,
-            feature_version=FEATURE_VERSION, estimator_name=name,
-        )  # fmt: skip
+            training.features,
+            training.labels,
+            training.times,
+            feature_names=FEATURE_NAMES,
+            feature_version=FEATURE_VERSION,
+            estimator_name=name,
+        )
         fit_seconds = time.perf_counter() - started
         started = time.perf_counter()
         probabilities = model.predict_proba(held_out.features)

@@ -121,9 +121,10 @@ def _enqueue(run_id: int) -> None:
     except Exception as error:  # the broker is down: say so on the run instead of leaving it queued forever
         logger.exception("could not send training run %s to the training queue", run_id)
         TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.QUEUED).update(
-            status=TrainingRun.Status.FAILED, error=f"could not reach the task broker: {error}",
+            status=TrainingRun.Status.FAILED,
+            error=f"could not reach the task broker: {error}",
             finished_at=timezone.now(),
-        )  # fmt: skip
+        )
 
 
 def labels_since_last_run(*, kind: str = ModelVersion.Kind.RANKER) -> int:
@@ -142,9 +143,10 @@ def training_after_labels_check() -> TrainingRun | None:
         return None
     try:
         return training_run_start(
-            kind=ModelVersion.Kind.RANKER, trigger=TrainingRun.Trigger.LABEL_COUNT,
+            kind=ModelVersion.Kind.RANKER,
+            trigger=TrainingRun.Trigger.LABEL_COUNT,
             requested_by=f"after {threshold} new labels",
-        )  # fmt: skip
+        )
     except TrainingRunBusyError:
         return None
 
@@ -221,9 +223,12 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
     """Run one training run to its end (succeeded or failed); a finished run is left as it is (idempotent)."""
     # Claim it: queued, or running again because the worker that had it died (late acknowledgement).
     claimed = TrainingRun.objects.filter(pk=run_id, status__in=OPEN_STATES).update(
-        status=TrainingRun.Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now(), progress=0.0,
+        status=TrainingRun.Status.RUNNING,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        progress=0.0,
         error="",
-    )  # fmt: skip
+    )
     run = TrainingRun.objects.get(pk=run_id)
     if claimed != 1:
         return run
@@ -288,13 +293,17 @@ def _ranker_run(run: TrainingRun, report: _Report) -> None:
     train, held_out = _rows(data, slice(0, split)), _rows(data, slice(split, n))
     labels_by_source = _label_sources(data.event_ids)
     run.data_summary = {
-        "events": n, "labels": _counts(data.labels), "label_sources": labels_by_source,
-        "training_events": len(train.labels), "training_labels": _counts(train.labels),
+        "events": n,
+        "labels": _counts(data.labels),
+        "label_sources": labels_by_source,
+        "training_events": len(train.labels),
+        "training_labels": _counts(train.labels),
         "training_span": [_iso(train.times.min()), _iso(train.times.max())],
-        "held_out_events": len(held_out.labels), "held_out_labels": _counts(held_out.labels),
+        "held_out_events": len(held_out.labels),
+        "held_out_labels": _counts(held_out.labels),
         "held_out_span": [_iso(held_out.times.min()), _iso(held_out.times.max())],
         "held_out_share": settings.SEISTRIAGE_HOLDOUT_SHARE,
-    }  # fmt: skip
+    }
     report(f"{n} labelled events: {len(train.labels)} to train on, the newest {len(held_out.labels)} held out", 0.2)
     started = time.perf_counter()
     model = ranker_fit(
@@ -334,16 +343,23 @@ def _ranker_run(run: TrainingRun, report: _Report) -> None:
         report(f"active model {active.version} evaluated on the same held-out events", 0.85)
     run.curves = curves
     run.candidate = model_version_register(
-        kind=ModelVersion.Kind.RANKER, model=model, created_by=f"training run {run.pk} ({run.requested_by})",
-        feature_names=list(FEATURE_NAMES), feature_version=FEATURE_VERSION, estimator=model.estimator_name,
+        kind=ModelVersion.Kind.RANKER,
+        model=model,
+        created_by=f"training run {run.pk} ({run.requested_by})",
+        feature_names=list(FEATURE_NAMES),
+        feature_version=FEATURE_VERSION,
+        estimator=model.estimator_name,
         training_summary={
-            "events": len(train.labels), "labels": _counts(train.labels),
-            "first_origin_time": _iso(train.times.min()), "last_origin_time": _iso(train.times.max()),
-            "features_used": [FEATURE_NAMES[c] for c in model.used_columns], "fit_seconds": fit_seconds,
+            "events": len(train.labels),
+            "labels": _counts(train.labels),
+            "first_origin_time": _iso(train.times.min()),
+            "last_origin_time": _iso(train.times.max()),
+            "features_used": [FEATURE_NAMES[c] for c in model.used_columns],
+            "fit_seconds": fit_seconds,
             "training_run": run.pk,
         },
         metrics={"held_out": run.candidate_metrics, "training_run": run.pk},
-    )  # fmt: skip
+    )
     run.save()
     report(f"registered candidate {run.candidate.version}", 0.95)
 
@@ -395,9 +411,12 @@ def _auto_promote(run: TrainingRun) -> None:
     run.save(update_fields=["promotion_decision"])
     if verdict["promote"] and run.candidate is not None:
         model_promote(
-            model_version=run.candidate, by="auto-promotion", action=ModelPromotion.Action.AUTO_PROMOTE,
-            reason=verdict["reason"], training_run=run,
-        )  # fmt: skip
+            model_version=run.candidate,
+            by="auto-promotion",
+            action=ModelPromotion.Action.AUTO_PROMOTE,
+            reason=verdict["reason"],
+            training_run=run,
+        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -422,10 +441,14 @@ def model_promote(
         previous = model_version_active(kind=model_version.kind)
         model_version_promote(model_version=model_version)
         promotion = ModelPromotion.objects.create(
-            kind=model_version.kind, action=action, model_version=model_version, previous=previous,
+            kind=model_version.kind,
+            action=action,
+            model_version=model_version,
+            previous=previous,
             training_run=training_run or model_version.training_runs.order_by("-created_at").first(),
-            by=by[:150], reason=reason,
-        )  # fmt: skip
+            by=by[:150],
+            reason=reason,
+        )
         if model_version.kind == ModelVersion.Kind.RANKER:
             transaction.on_commit(_rescore_in_background)
         elif model_version.kind == ModelVersion.Kind.CNN:
@@ -450,6 +473,8 @@ def model_rollback(*, model_version: ModelVersion, by: str, reason: str = "") ->
     if model_version.status != ModelVersion.Status.RETIRED or model_version.promoted_at is None:
         raise PromotionError(f"{model_version.version} was never active: promote it instead of rolling back to it")
     return model_promote(
-        model_version=model_version, by=by, action=ModelPromotion.Action.ROLLBACK,
+        model_version=model_version,
+        by=by,
+        action=ModelPromotion.Action.ROLLBACK,
         reason=reason or f"rolled back to {model_version.version}",
-    )  # fmt: skip
+    )

@@ -121,9 +121,13 @@ def _window_for(
         coordinates = station_coordinates(network=network, station=station, at=event.origin_time)
         if coordinates is not None:
             predicted = arrivals_predict(
-                origin_time=origin, origin_latitude=event.latitude, origin_longitude=event.longitude,
-                origin_depth_km=event.depth, station_latitude=coordinates[0], station_longitude=coordinates[1],
-            )  # fmt: skip
+                origin_time=origin,
+                origin_latitude=event.latitude,
+                origin_longitude=event.longitude,
+                origin_depth_km=event.depth,
+                station_latitude=coordinates[0],
+                station_longitude=coordinates[1],
+            )
     return station_window(origin_time=origin, picked_p=picked_p, picked_s=picked_s, predicted=predicted)
 
 
@@ -153,8 +157,11 @@ def _measure_event(
     for network, station in ordered:
         seed_id = channels[(network, station)]
         window = _window_for(event, network, station, picks)
-        result = stream_for_window(start=window.start.datetime.replace(tzinfo=dt.UTC),
-                                   end=window.end.datetime.replace(tzinfo=dt.UTC), seed_ids=[seed_id])  # fmt: skip
+        result = stream_for_window(
+            start=window.start.datetime.replace(tzinfo=dt.UTC),
+            end=window.end.datetime.replace(tzinfo=dt.UTC),
+            seed_ids=[seed_id],
+        )
         problems.extend(result.problems)
         trace = _longest(result.stream)
         if trace is None:
@@ -208,11 +215,17 @@ def events_waveform_features_refresh(*, events: Sequence[Event]) -> dict[int, Ev
         row, _ = EventWaveformFeatures.objects.update_or_create(
             event=event,
             defaults={
-                "fingerprint": fingerprints[event.pk], "channels": channels, "problems": problems,
-                "measured_at": now, "similarity_basis": "", "similarity_correlation": None,
-                "similarity_class": "", "similarity_event": None, "similarity_channels": None,
+                "fingerprint": fingerprints[event.pk],
+                "channels": channels,
+                "problems": problems,
+                "measured_at": now,
+                "similarity_basis": "",
+                "similarity_correlation": None,
+                "similarity_class": "",
+                "similarity_event": None,
+                "similarity_channels": None,
             },
-        )  # fmt: skip
+        )
         cached[event.pk] = row
     return cached
 
@@ -292,10 +305,16 @@ def event_similarity_refresh(*, row: EventWaveformFeatures) -> EventWaveformFeat
     neighbour_rows = events_waveform_features_refresh(events=neighbours) if neighbours else {}
     basis = hashlib.sha256(
         repr(
-            (row.fingerprint, [(n.pk, n.review_state, n.event_type, neighbour_rows[n.pk].fingerprint)
-                               for n in neighbours if n.pk in neighbour_rows])
+            (
+                row.fingerprint,
+                [
+                    (n.pk, n.review_state, n.event_type, neighbour_rows[n.pk].fingerprint)
+                    for n in neighbours
+                    if n.pk in neighbour_rows
+                ],
+            )
         ).encode()
-    ).hexdigest()  # fmt: skip
+    ).hexdigest()
     if basis == row.similarity_basis:
         return row
     own = {channel["seed_id"] for channel in row.channels}
@@ -316,10 +335,13 @@ def event_similarity_refresh(*, row: EventWaveformFeatures) -> EventWaveformFeat
     row.similarity_channels = None if match is None else match.channels
     row.save(
         update_fields=[
-            "similarity_basis", "similarity_correlation", "similarity_class", "similarity_event",
+            "similarity_basis",
+            "similarity_correlation",
+            "similarity_class",
+            "similarity_event",
             "similarity_channels",
         ]
-    )  # fmt: skip
+    )
     return row
 
 

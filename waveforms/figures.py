@@ -185,15 +185,28 @@ def _marks_trace(
         xs.extend([x, x, None])
         ys.extend([y + ROW_HALF_HEIGHT + 0.05, y - ROW_HALF_HEIGHT - 0.05, None])
     lines: PlotlyTrace = {
-        "type": "scatter", "mode": "lines", "name": name, "x": xs, "y": ys, "legendgroup": group,
-        "line": {"color": colour, "width": 1.5, "dash": dash}, "hoverinfo": "x+name",
-    }  # fmt: skip
+        "type": "scatter",
+        "mode": "lines",
+        "name": name,
+        "x": xs,
+        "y": ys,
+        "legendgroup": group,
+        "line": {"color": colour, "width": 1.5, "dash": dash},
+        "hoverinfo": "x+name",
+    }
     labels: PlotlyTrace = {
-        "type": "scatter", "mode": "text", "name": f"{name} labels", "showlegend": False, "legendgroup": group,
-        "x": [x for x, _, _ in segments], "y": [y + ROW_HALF_HEIGHT for _, y, _ in segments],
-        "text": [label for _, _, label in segments], "textposition": "top right", "hoverinfo": "skip",
+        "type": "scatter",
+        "mode": "text",
+        "name": f"{name} labels",
+        "showlegend": False,
+        "legendgroup": group,
+        "x": [x for x, _, _ in segments],
+        "y": [y + ROW_HALF_HEIGHT for _, y, _ in segments],
+        "text": [label for _, _, label in segments],
+        "textposition": "top right",
+        "hoverinfo": "skip",
         "line": {"color": colour},
-    }  # fmt: skip
+    }
     return [lines, labels]
 
 
@@ -245,16 +258,31 @@ def record_section_figure(
         scale = peak or 1.0
         offset = -float(row)
         y_row = [None if v is None else round(offset + ROW_HALF_HEIGHT * v / scale, 4) for v in ys]
-        data.append({
-            "type": "scatter", "mode": "lines", "name": seed_id, "x": xs, "y": y_row, "showlegend": False,
-            "line": {"color": COLOURS["trace"], "width": 1}, "hoverinfo": "x+name", "meta": {"scale": peak},
-        })  # fmt: skip
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": seed_id,
+                "x": xs,
+                "y": y_row,
+                "showlegend": False,
+                "line": {"color": COLOURS["trace"], "width": 1},
+                "hoverinfo": "x+name",
+                "meta": {"scale": peak},
+            }
+        )
         row_of[seed_id] = row
         station = _station(seed_id)
-        rows.append({
-            "row": row, "seed_id": seed_id, "distance_deg": distances.get(station), "scale": peak,
-            "first_pick_s": first_picks.get(station), "points": sum(x is not None for x in xs),
-        })  # fmt: skip
+        rows.append(
+            {
+                "row": row,
+                "seed_id": seed_id,
+                "distance_deg": distances.get(station),
+                "scale": peak,
+                "first_pick_s": first_picks.get(station),
+                "points": sum(x is not None for x in xs),
+            }
+        )
 
     marks: dict[str, list[tuple[float, float, str]]] = {"manual": [], "automatic": [], "P": [], "S": []}
     for pick in picks:

@@ -258,9 +258,12 @@ def summary_segments_for_window(
     t0, t1 = UTCDateTime(start), UTCDateTime(end)
     wanted = {seed_id_split(seed_id) for seed_id in seed_ids}
     rows = WaveformTrace.objects.filter(
-        start_time__lte=end, end_time__gte=start, network__in={w[0] for w in wanted},
-        station__in={w[1] for w in wanted}, channel__in={w[3] for w in wanted},
-    ).values_list("source_id", "source__path", "network", "station", "location", "channel")  # fmt: skip
+        start_time__lte=end,
+        end_time__gte=start,
+        network__in={w[0] for w in wanted},
+        station__in={w[1] for w in wanted},
+        channel__in={w[3] for w in wanted},
+    ).values_list("source_id", "source__path", "network", "station", "location", "channel")
     files_of: dict[str, set[tuple[int, str]]] = defaultdict(set)
     for source_id, path, *codes in rows:
         if tuple(codes) in wanted:
@@ -310,10 +313,16 @@ def _summary_segments(
                 continue
             if variant not in entry["variants"]:
                 return None
-            segments.append(segment_from_bins(
-                seed_id=seed_id, start=begin, sampling_rate=entry["sampling_rate"], npts=entry["npts"],
-                bins=summary.bins(number, variant), bin_size=summary.index["bin"],
-            ))  # fmt: skip
+            segments.append(
+                segment_from_bins(
+                    seed_id=seed_id,
+                    start=begin,
+                    sampling_rate=entry["sampling_rate"],
+                    npts=entry["npts"],
+                    bins=summary.bins(number, variant),
+                    bin_size=summary.index["bin"],
+                )
+            )
     return segments
 
 
@@ -326,8 +335,14 @@ def _header_stream(runs: Sequence[SummarySegment], t0: UTCDateTime, t1: UTCDateT
         last = min(run.npts - 1, int(np.floor((t1 - run.start) * run.sampling_rate + 1e-6)))
         if last < first:
             continue
-        header = {"network": network, "station": station, "location": location, "channel": channel,
-                  "sampling_rate": run.sampling_rate, "starttime": run.start + first / run.sampling_rate}  # fmt: skip
+        header = {
+            "network": network,
+            "station": station,
+            "location": location,
+            "channel": channel,
+            "sampling_rate": run.sampling_rate,
+            "starttime": run.start + first / run.sampling_rate,
+        }
         trace = obspy.Trace(header=header)
         trace.stats.npts = last - first + 1
         stream.append(trace)

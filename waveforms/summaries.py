@@ -36,10 +36,17 @@ FloatArray = npt.NDArray[np.float64]
 def summary_dtype(value_dtype: npt.DTypeLike) -> np.dtype[np.void]:
     """One bin: first, min, max, last (in ``value_dtype``), offsets of min and max in the bin, float64 sum."""
     value = np.dtype(value_dtype)
-    return np.dtype([
-        ("first", value), ("min", value), ("max", value), ("last", value),
-        ("argmin", np.uint16), ("argmax", np.uint16), ("sum", np.float64),
-    ])  # fmt: skip
+    return np.dtype(
+        [
+            ("first", value),
+            ("min", value),
+            ("max", value),
+            ("last", value),
+            ("argmin", np.uint16),
+            ("argmax", np.uint16),
+            ("sum", np.float64),
+        ]
+    )
 
 
 def bins_summarise(values: npt.NDArray[np.generic], *, bin_size: int = SUMMARY_BIN) -> npt.NDArray[np.void]:
@@ -125,11 +132,14 @@ def segments_join(segments: Sequence[SummarySegment]) -> list[SummarySegment] | 
                 values_dtype = np.result_type(last.bins.dtype["min"], segment.bins.dtype["min"])
                 dtype = summary_dtype(values_dtype)
                 runs[-1] = SummarySegment(
-                    last.seed_id, last.start, last.sampling_rate, last.npts + segment.npts,
+                    last.seed_id,
+                    last.start,
+                    last.sampling_rate,
+                    last.npts + segment.npts,
                     np.concatenate([last.bins.astype(dtype), segment.bins.astype(dtype)]),
                     np.concatenate([last.bin_starts, segment.bin_starts + last.npts]),
                     max(last.bin_size, segment.bin_size),
-                )  # fmt: skip
+                )
                 continue
         runs.append(segment)
     return runs
@@ -167,12 +177,14 @@ def m4_from_bins(segment: SummarySegment, grid: ColumnGrid) -> BinDecimation:
     # First bin of each column reaching the column's extreme: ties resolve to the earliest sample.
     min_bin = np.minimum.reduceat(np.where(mins == np.repeat(group_min, lengths), order, bins.size), group)
     max_bin = np.minimum.reduceat(np.where(maxs == np.repeat(group_max, lengths), order, bins.size), group)
-    indices = np.concatenate([
-        starts[group],
-        starts[min_bin] + bins["argmin"][min_bin],
-        starts[max_bin] + bins["argmax"][max_bin],
-        ends[last_bin] - 1,
-    ]).astype(np.int64)  # fmt: skip
+    indices = np.concatenate(
+        [
+            starts[group],
+            starts[min_bin] + bins["argmin"][min_bin],
+            starts[max_bin] + bins["argmax"][max_bin],
+            ends[last_bin] - 1,
+        ]
+    ).astype(np.int64)
     values = np.concatenate([bins["first"][group], group_min, group_max, bins["last"][last_bin]]).astype(np.float64)
     unique, first_position = np.unique(indices, return_index=True)
     count = int(ends[-1] - starts[0])

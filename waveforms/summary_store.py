@@ -78,10 +78,15 @@ def stream_summaries(stream: obspy.Stream) -> tuple[dict[str, Any], dict[str, np
                 continue
             arrays[f"s{number}_{preset}"] = bins_summarise(filtered[0].data.astype(np.float32))
             variants.append(preset)
-        segments.append({
-            "seed_id": trace.id, "start_ns": trace.stats.starttime.ns,
-            "sampling_rate": float(trace.stats.sampling_rate), "npts": int(trace.stats.npts), "variants": variants,
-        })  # fmt: skip
+        segments.append(
+            {
+                "seed_id": trace.id,
+                "start_ns": trace.stats.starttime.ns,
+                "sampling_rate": float(trace.stats.sampling_rate),
+                "npts": int(trace.stats.npts),
+                "variants": variants,
+            }
+        )
     index = {"version": FORMAT_VERSION, "bin": SUMMARY_BIN, "channels": sorted(long_ids), "segments": segments}
     return index, arrays
 

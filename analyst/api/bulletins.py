@@ -91,8 +91,9 @@ class BulletinRequestSerializer(serializers.Serializer[dict[str, Any]]):
         filters = {k: v for k, v in attrs.items() if k not in {"start", "end", "format", "status"} and v is not None}
         filters["event_types"] = tuple(filters.get("event_types", ()))
         try:
-            attrs["criteria"] = bulletin_criteria(start=attrs["start"], end=attrs["end"], status=attrs["status"],
-                                                  **filters)  # fmt: skip
+            attrs["criteria"] = bulletin_criteria(
+                start=attrs["start"], end=attrs["end"], status=attrs["status"], **filters
+            )
         except BulletinInputError as error:
             field, _, message = str(error).partition(": ")
             raise serializers.ValidationError({field: message}) from None
@@ -105,8 +106,19 @@ class BulletinSerializer(serializers.ModelSerializer[Bulletin]):
 
     class Meta:
         model = Bulletin
-        fields = ["id", "public_id", "kind", "format", "created_by", "created_at", "filters", "event_count",
-                  "sha256", "size_bytes", "file_url"]  # fmt: skip
+        fields = [
+            "id",
+            "public_id",
+            "kind",
+            "format",
+            "created_by",
+            "created_at",
+            "filters",
+            "event_count",
+            "sha256",
+            "size_bytes",
+            "file_url",
+        ]
 
     def get_file_url(self, bulletin: Bulletin) -> str:
         return reverse("api-bulletin-file", args=[bulletin.pk])
@@ -122,8 +134,9 @@ def bulletins_published(*, limit: int = 200) -> QuerySet[Bulletin]:
 
 def draft_response(data: dict[str, Any], user: User) -> StreamingHttpResponse:
     criteria: EventCriteria = data["criteria"]
-    pieces: Iterator[bytes] = bulletin_stream(format=data["format"], criteria=criteria, status=data["status"],
-                                              author=user.get_username())  # fmt: skip
+    pieces: Iterator[bytes] = bulletin_stream(
+        format=data["format"], criteria=criteria, status=data["status"], author=user.get_username()
+    )
     writer = WRITERS[data["format"]]
     start: dt.datetime = data["start"]
     end: dt.datetime = data["end"]
@@ -138,13 +151,18 @@ def stored_file_response(bulletin: Bulletin) -> FileResponse:
         path = bulletin_file(bulletin=bulletin)
     except FileNotFoundError:
         raise Http404("the bulletin's file is no longer on disk") from None
-    return FileResponse(path.open("rb"), as_attachment=True, filename=Path(bulletin.file_path).name,
-                        content_type=WRITERS[bulletin.format].content_type)  # fmt: skip
+    return FileResponse(
+        path.open("rb"),
+        as_attachment=True,
+        filename=Path(bulletin.file_path).name,
+        content_type=WRITERS[bulletin.format].content_type,
+    )
 
 
 def bulletin_publish_from(data: dict[str, Any], user: User) -> Bulletin:
-    return bulletin_publish(user=user, format=data["format"], criteria=data["criteria"], status=data["status"],
-                            published=True)  # fmt: skip
+    return bulletin_publish(
+        user=user, format=data["format"], criteria=data["criteria"], status=data["status"], published=True
+    )
 
 
 class BulletinListApi(APIView):
@@ -193,9 +211,8 @@ class BulletinFileApi(APIView):
         description=f"{ANY_ROLE} Its SHA-256 is in the bulletin record. Errors: 403; 404 for an unknown bulletin "
         "or one whose file is no longer on disk.",
         parameters=[id_in_path("bulletin_id", "the published bulletin's id")],
-        responses={**_BULLETIN_FILES, 403: FORBIDDEN,
-                   404: not_found("no such bulletin, or its file is gone")},
-    )  # fmt: skip
+        responses={**_BULLETIN_FILES, 403: FORBIDDEN, 404: not_found("no such bulletin, or its file is gone")},
+    )
     def get(self, request: Request, bulletin_id: int) -> FileResponse:
         return stored_file_response(get_object_or_404(Bulletin, pk=bulletin_id))
 

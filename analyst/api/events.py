@@ -83,24 +83,34 @@ class EventQueueApi(RoleApi):
         "filter, limit or cursor), 403, 404 when `after_event`/`before_event` names no event in this ordering.",
         parameters=[
             QueueQuerySerializer,
-            OpenApiParameter("limit", OpenApiTypes.INT, description=f"page size, 1-{MAX_PAGE_SIZE} "
-                             f"(default {DEFAULT_PAGE_SIZE})"),
-            OpenApiParameter("cursor", OpenApiTypes.STR, description="the `next` of the previous page (same "
-                             "ordering); opaque"),
-            OpenApiParameter("after_event", OpenApiTypes.INT, description="start after this event id "
-                             "(its place in this ordering)"),
+            OpenApiParameter(
+                "limit", OpenApiTypes.INT, description=f"page size, 1-{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})"
+            ),
+            OpenApiParameter(
+                "cursor", OpenApiTypes.STR, description="the `next` of the previous page (same ordering); opaque"
+            ),
+            OpenApiParameter(
+                "after_event", OpenApiTypes.INT, description="start after this event id (its place in this ordering)"
+            ),
             OpenApiParameter("before_event", OpenApiTypes.INT, description="the page before this event id"),
-            OpenApiParameter("total", OpenApiTypes.STR, enum=["0", "1"], description="0: skip counting the "
-                             "matching events (faster); approximate_total is then the page's row count"),
+            OpenApiParameter(
+                "total",
+                OpenApiTypes.STR,
+                enum=["0", "1"],
+                description="0: skip counting the "
+                "matching events (faster); approximate_total is then the page's row count",
+            ),
         ],
         responses={
             200: QueuePageSerializer,
-            400: bad_request("a filter, limit or cursor is invalid",
-                             example={"limit": f"limit: a whole number from 1 to {MAX_PAGE_SIZE}, got '0'"}),
+            400: bad_request(
+                "a filter, limit or cursor is invalid",
+                example={"limit": f"limit: a whole number from 1 to {MAX_PAGE_SIZE}, got '0'"},
+            ),
             403: FORBIDDEN,
             404: not_found("after_event/before_event names no event"),
         },
-    )  # fmt: skip
+    )
     def get(self, request: Request) -> Response:
         filters, ordering = queue_query_parse(
             params=request.query_params, username=request_user(request).get_username()
@@ -111,17 +121,23 @@ class EventQueueApi(RoleApi):
             raise ValidationError({"limit": str(error)}) from None
         after, backward = _neighbour_cursor(request, ordering)
         page = event_queue_page(
-            filters=filters, ordering=ordering, after=after, limit=limit, backward=backward,
+            filters=filters,
+            ordering=ordering,
+            after=after,
+            limit=limit,
+            backward=backward,
             with_total=request.query_params.get("total", "1") != "0",
-        )  # fmt: skip
-        return Response({
-            "ordering": page.ordering,
-            "results": page.rows,
-            "next": queue_cursor_encode(page.next) if page.next is not None else None,
-            "approximate_total": page.approximate_total,
-            "total_is_exact": page.total_is_exact,
-            "generated_at": page.generated_at,
-        })  # fmt: skip
+        )
+        return Response(
+            {
+                "ordering": page.ordering,
+                "results": page.rows,
+                "next": queue_cursor_encode(page.next) if page.next is not None else None,
+                "approximate_total": page.approximate_total,
+                "total_is_exact": page.total_is_exact,
+                "generated_at": page.generated_at,
+            }
+        )
 
 
 class EventEvidenceApi(RoleApi):
@@ -162,17 +178,21 @@ class EventReviewApi(RoleApi):
             404: not_found("no event with this id"),
             409: OpenApiResponse(ReviewConflictSerializer, description="stale version, or claimed by another"),
         },
-    )  # fmt: skip
+    )
     def post(self, request: Request, event_id: int) -> Response:
         given = ReviewInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
         try:
             event = event_review(
-                event_id=event_id, user=request_user(request), version=data["version"], decision=data["decision"],
-                event_type=data.get("event_type", ""), certainty=data.get("certainty", ""),
+                event_id=event_id,
+                user=request_user(request),
+                version=data["version"],
+                decision=data["decision"],
+                event_type=data.get("event_type", ""),
+                certainty=data.get("certainty", ""),
                 comment=data.get("comment", ""),
-            )  # fmt: skip
+            )
         except Event.DoesNotExist:
             raise NotFound(f"no event {event_id}") from None
         except ReviewInputError as error:

@@ -39,12 +39,20 @@ class CommaSeparatedChoices(serializers.Field[tuple[str, ...], str, str, Any]):
 
 # The queue's parameters that select events -> their EventFilter fields (the distance filter is mapped apart).
 _EVENT_FILTER_PARAMETERS = {
-    "time_min": "time_min", "time_max": "time_max", "magnitude_min": "magnitude_min",
-    "magnitude_max": "magnitude_max", "depth_min": "depth_min", "depth_max": "depth_max",
-    "latitude_min": "latitude_min", "latitude_max": "latitude_max", "longitude_min": "longitude_min",
-    "longitude_max": "longitude_max", "event_type": "event_types", "review_state": "review_states",
+    "time_min": "time_min",
+    "time_max": "time_max",
+    "magnitude_min": "magnitude_min",
+    "magnitude_max": "magnitude_max",
+    "depth_min": "depth_min",
+    "depth_max": "depth_max",
+    "latitude_min": "latitude_min",
+    "latitude_max": "latitude_max",
+    "longitude_min": "longitude_min",
+    "longitude_max": "longitude_max",
+    "event_type": "event_types",
+    "review_state": "review_states",
     "agency": "agencies",
-}  # fmt: skip
+}
 
 
 def _ordering_choices() -> list[str]:
@@ -147,9 +155,13 @@ def queue_query_parse(*, params: QueryDict, username: str) -> tuple[QueueFilters
     if data.get("claimed_by") == "me":
         data["claimed_by"] = username
     where = {field: data.pop(name) for name, field in _EVENT_FILTER_PARAMETERS.items() if name in data}
-    near_latitude, near_longitude, radius_km = (data.pop(name, None) for name in ("near_latitude", "near_longitude",
-                                                                                 "radius_km"))  # fmt: skip
+    near_latitude, near_longitude, radius_km = (
+        data.pop(name, None) for name in ("near_latitude", "near_longitude", "radius_km")
+    )
     if radius_km is not None:  # validate() saw the point given with it
-        where.update(centre_latitude=near_latitude, centre_longitude=near_longitude,
-                     radius_max=float(kilometers2degrees(radius_km)))  # fmt: skip
+        where.update(
+            centre_latitude=near_latitude,
+            centre_longitude=near_longitude,
+            radius_max=float(kilometers2degrees(radius_km)),
+        )
     return QueueFilters(where=EventFilter(**where), **data), ordering

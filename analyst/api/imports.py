@@ -41,12 +41,14 @@ class ImportJobListApi(APIView):
         request={"multipart/form-data": ImportUploadSerializer},
         responses={
             202: OpenApiResponse(ImportJobSerializer, description="the job, queued"),
-            400: bad_request("no files, too many files, or a file refused (named)", example={
-                "files": ["quakes.txt: not a waveform file (no ObsPy waveform reader recognises it)"]}),
+            400: bad_request(
+                "no files, too many files, or a file refused (named)",
+                example={"files": ["quakes.txt: not a waveform file (no ObsPy waveform reader recognises it)"]},
+            ),
             403: FORBIDDEN_SENIOR,
             413: OpenApiResponse(ApiErrorSerializer, description="the upload is too large"),
         },
-    )  # fmt: skip
+    )
     def post(self, request: Request) -> Response:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > MAX_FILES_PER_UPLOAD * settings.SEISTRIAGE_MAX_UPLOAD_BYTES:
@@ -70,7 +72,7 @@ class ImportJobApi(APIView):
         description=f"{SENIOR_ROLE} Jobs are kept for a week. Errors: 403; 404 for an unknown or expired job.",
         parameters=[name_in_path("job_id", "the job id returned by the upload")],
         responses={200: ImportJobSerializer, 403: FORBIDDEN_SENIOR, 404: not_found("no such job (or expired)")},
-    )  # fmt: skip
+    )
     def get(self, request: Request, job_id: str) -> Response:
         job = import_job_get(job_id=job_id)
         if job is None:

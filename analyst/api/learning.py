@@ -114,7 +114,7 @@ class TrainingRunApi(RoleApi):
         description=f"{ANY_ROLE} Errors: 403; 404 for an unknown run.",
         parameters=[id_in_path("run_id", "the training run's id")],
         responses={200: TrainingRunDetailSerializer, 403: FORBIDDEN, 404: not_found("no training run with this id")},
-    )  # fmt: skip
+    )
     def get(self, request: Request, run_id: int) -> Response:
         run = TrainingRun.objects.select_related("candidate", "compared_with").filter(pk=run_id).first()
         if run is None:
@@ -173,9 +173,14 @@ class ModelRollbackApi(ModelPromoteApi):
 
 def _event_row(event: Any) -> dict[str, Any]:
     return {
-        "id": event.pk, "public_id": event.public_id, "origin_time": event.origin_time, "magnitude": event.magnitude,
-        "event_type": event.event_type, "review_state": event.review_state, "importance": event.importance,
-    }  # fmt: skip
+        "id": event.pk,
+        "public_id": event.public_id,
+        "origin_time": event.origin_time,
+        "magnitude": event.magnitude,
+        "event_type": event.event_type,
+        "review_state": event.review_state,
+        "importance": event.importance,
+    }
 
 
 def _limit(request: Request) -> int:
@@ -193,23 +198,37 @@ class InformativeEventsApi(RoleApi):
         description=f"{ANY_ROLE} Reviewing these teaches the model fastest. Errors: 400 naming `measure` or "
         "`limit`, 403.",
         parameters=[
-            OpenApiParameter("measure", OpenApiTypes.STR, enum=["entropy", "margin"], description="highest "
-                             "entropy of the class probabilities first, or smallest margin between the top two "
-                             "(default entropy)"),
+            OpenApiParameter(
+                "measure",
+                OpenApiTypes.STR,
+                enum=["entropy", "margin"],
+                description="highest "
+                "entropy of the class probabilities first, or smallest margin between the top two "
+                "(default entropy)",
+            ),
             LIMIT_1000,
         ],
         responses={200: InformativeEventsSerializer, 400: bad_request("a bad measure or limit"), 403: FORBIDDEN},
-    )  # fmt: skip
+    )
     def get(self, request: Request) -> Response:
         measure = request.query_params.get("measure", "entropy")
         if measure not in ("entropy", "margin"):
             raise ValidationError({"measure": f"entropy or margin, got {measure!r}"})
         rows = events_most_informative(measure=measure, limit=_limit(request))
-        return Response({"measure": measure, "results": [
-            {**_event_row(row["event"]), "entropy": row["entropy"], "margin": row["margin"],
-             "probabilities": row["probabilities"]}
-            for row in rows
-        ]})  # fmt: skip
+        return Response(
+            {
+                "measure": measure,
+                "results": [
+                    {
+                        **_event_row(row["event"]),
+                        "entropy": row["entropy"],
+                        "margin": row["margin"],
+                        "probabilities": row["probabilities"],
+                    }
+                    for row in rows
+                ],
+            }
+        )
 
 
 class MislabelledEventsApi(SeniorApi):
@@ -218,13 +237,19 @@ class MislabelledEventsApi(SeniorApi):
         description=f"{SENIOR_ROLE} Most confident contradictions first. Errors: 400 naming `confidence` or "
         "`limit`, 403.",
         parameters=[
-            OpenApiParameter("confidence", OpenApiTypes.NUMBER, description="the ranker's top class must have at "
-                             "least this probability, in (0.25, 1] (default 0.8)"),
+            OpenApiParameter(
+                "confidence",
+                OpenApiTypes.NUMBER,
+                description="the ranker's top class must have at least this probability, in (0.25, 1] (default 0.8)",
+            ),
             LIMIT_1000,
         ],
-        responses={200: MislabelledEventsSerializer, 400: bad_request("a bad confidence or limit"),
-                   403: FORBIDDEN_SENIOR},
-    )  # fmt: skip
+        responses={
+            200: MislabelledEventsSerializer,
+            400: bad_request("a bad confidence or limit"),
+            403: FORBIDDEN_SENIOR,
+        },
+    )
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("confidence", "0.8")
         try:
@@ -234,9 +259,14 @@ class MislabelledEventsApi(SeniorApi):
         if not 0.25 < confidence <= 1:
             raise ValidationError({"confidence": f"a number in (0.25, 1], got {raw!r}"})
         rows = events_likely_mislabelled(confidence=confidence, limit=_limit(request))
-        return Response({"confidence": confidence, "results": [
-            {**_event_row(row["event"]), **{k: v for k, v in row.items() if k != "event"}} for row in rows
-        ]})  # fmt: skip
+        return Response(
+            {
+                "confidence": confidence,
+                "results": [
+                    {**_event_row(row["event"]), **{k: v for k, v in row.items() if k != "event"}} for row in rows
+                ],
+            }
+        )
 
 
 class LabelAgreementApi(RoleApi):
@@ -246,15 +276,20 @@ class LabelAgreementApi(RoleApi):
         summary="Label agreement: between analysts and with the catalogue, and events decided more than once",
         description=f"{ANY_ROLE} Errors: 400 naming `limit`, 403.",
         parameters=[
-            OpenApiParameter("disagreeing", OpenApiTypes.BOOL, description="true: only events whose decisions "
-                             "disagree (different decision classes)"),
+            OpenApiParameter(
+                "disagreeing",
+                OpenApiTypes.BOOL,
+                description="true: only events whose decisions disagree (different decision classes)",
+            ),
             LIMIT_1000,
         ],
         responses={200: LabelAgreementSerializer, 400: bad_request("a bad limit"), 403: FORBIDDEN},
-    )  # fmt: skip
+    )
     def get(self, request: Request) -> Response:
         disagreeing = request.query_params.get("disagreeing", "").lower() in ("1", "true", "yes")
-        return Response({
-            "agreement": label_agreement(),
-            "events": event_label_decisions(disagreeing_only=disagreeing, limit=_limit(request)),
-        })  # fmt: skip
+        return Response(
+            {
+                "agreement": label_agreement(),
+                "events": event_label_decisions(disagreeing_only=disagreeing, limit=_limit(request)),
+            }
+        )

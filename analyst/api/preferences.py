@@ -42,8 +42,9 @@ class SavedFilterListApi(RoleApi):
     def post(self, request: Request) -> Response:
         given = SavedFilterSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        saved = saved_filter_save(user=request_user(request), name=given.validated_data["name"],
-                                  query=given.validated_data.get("query", ""))  # fmt: skip
+        saved = saved_filter_save(
+            user=request_user(request), name=given.validated_data["name"], query=given.validated_data.get("query", "")
+        )
         return Response(SavedFilterSerializer(saved).data, status=status.HTTP_201_CREATED)
 
 
@@ -53,9 +54,12 @@ class SavedFilterApi(RoleApi):
         description=f"{ANY_ROLE} Errors: 403; 404 when the filter is not yours or does not exist.",
         parameters=[id_in_path("saved_filter_id", "the saved filter's id")],
         request=None,
-        responses={204: OpenApiResponse(description="deleted"), 403: FORBIDDEN,
-                   404: not_found("no saved filter of yours with this id")},
-    )  # fmt: skip
+        responses={
+            204: OpenApiResponse(description="deleted"),
+            403: FORBIDDEN,
+            404: not_found("no saved filter of yours with this id"),
+        },
+    )
     def delete(self, request: Request, saved_filter_id: int) -> Response:
         if not saved_filter_delete(user=request_user(request), saved_filter_id=saved_filter_id):
             raise NotFound(f"no saved filter {saved_filter_id} of yours")
@@ -77,11 +81,12 @@ class QueueColumnsApi(RoleApi):
         request=QueueColumnsSerializer,
         responses={
             200: QueueColumnsSerializer,
-            400: bad_request("an unknown, repeated or missing column",
-                             example={"columns": ["a column is listed twice"]}),
+            400: bad_request(
+                "an unknown, repeated or missing column", example={"columns": ["a column is listed twice"]}
+            ),
             403: FORBIDDEN,
         },
-    )  # fmt: skip
+    )
     def put(self, request: Request) -> Response:
         given = QueueColumnsSerializer(data=request.data)
         given.is_valid(raise_exception=True)

@@ -59,11 +59,15 @@ class PresenceApi(RoleApi):
     @extend_schema(
         summary="Who is looking at each of these events",
         description=f"{ANY_ROLE} Errors: 400 (`events` not a list of ids, or too many), 403.",
-        parameters=[OpenApiParameter("events", OpenApiTypes.STR, description=f"up to {MAX_PRESENCE_EVENTS} "
-                                     "event ids separated by commas, e.g. 12,15,40")],
-        responses={200: PresenceMapSerializer, 400: bad_request("`events` is not a list of event ids"),
-                   403: FORBIDDEN},
-    )  # fmt: skip
+        parameters=[
+            OpenApiParameter(
+                "events",
+                OpenApiTypes.STR,
+                description=f"up to {MAX_PRESENCE_EVENTS} event ids separated by commas, e.g. 12,15,40",
+            )
+        ],
+        responses={200: PresenceMapSerializer, 400: bad_request("`events` is not a list of event ids"), 403: FORBIDDEN},
+    )
     def get(self, request: Request) -> Response:
         raw = [part.strip() for part in request.query_params.get("events", "").split(",") if part.strip()]
         if not all(part.isdigit() for part in raw) or len(raw) > MAX_PRESENCE_EVENTS:

@@ -98,16 +98,20 @@ def id_in_path(name: str, description: str) -> OpenApiParameter:
 
 def name_in_path(name: str, description: str) -> OpenApiParameter:
     """A text segment of the path (no "/")."""
-    return OpenApiParameter(name, {"type": "string", "pattern": "^[^/]+$"}, OpenApiParameter.PATH,
-                            description=description)  # fmt: skip
+    return OpenApiParameter(
+        name, {"type": "string", "pattern": "^[^/]+$"}, OpenApiParameter.PATH, description=description
+    )
 
 
 EVENT_ID = id_in_path("event_id", "the event's id")
 SEED_ID = name_in_path("seed_id", "a channel's SEED id NET.STA.LOC.CHA (400 if not)")
 MODEL_KIND = OpenApiParameter(
-    "kind", OpenApiTypes.STR, OpenApiParameter.PATH, enum=ModelVersion.Kind.values,
+    "kind",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    enum=ModelVersion.Kind.values,
     description="model kind: ranker (the tabular ranker) or cnn (the waveform CNN); 404 for any other",
-)  # fmt: skip
+)
 MODEL_VERSION = name_in_path("version", "a version name of that kind (404 if unknown)")
 LIMIT_1000 = OpenApiParameter(
     "limit", OpenApiTypes.INT, description="at most this many rows, 1-1000 (default 100); 400 otherwise"
@@ -181,12 +185,41 @@ class EventEvidenceSerializer(serializers.ModelSerializer[Event]):
     class Meta:
         model = Event
         fields = (
-            "id", "version", "event_type", "event_type_certainty", "review_state", "updated_at", "claim",
-            "public_id", "region", "description", "agency_id", "author", "origin_time", "latitude", "longitude",
-            "depth", "magnitude", "magnitude_type", "phase_count", "azimuthal_gap", "rms", "preferred_origin",
-            "preferred_magnitude", "importance", "predicted_class", "predicted_probability", "score", "origins",
-            "magnitudes", "picks", "arrivals", "stations", "labels", "history",
-        )  # fmt: skip
+            "id",
+            "version",
+            "event_type",
+            "event_type_certainty",
+            "review_state",
+            "updated_at",
+            "claim",
+            "public_id",
+            "region",
+            "description",
+            "agency_id",
+            "author",
+            "origin_time",
+            "latitude",
+            "longitude",
+            "depth",
+            "magnitude",
+            "magnitude_type",
+            "phase_count",
+            "azimuthal_gap",
+            "rms",
+            "preferred_origin",
+            "preferred_magnitude",
+            "importance",
+            "predicted_class",
+            "predicted_probability",
+            "score",
+            "origins",
+            "magnitudes",
+            "picks",
+            "arrivals",
+            "stations",
+            "labels",
+            "history",
+        )
 
 
 class ReviewConflictSerializer(serializers.Serializer[dict[str, Any]]):

@@ -72,8 +72,18 @@ class ArrivalSerializer(serializers.ModelSerializer[Arrival]):
 
     class Meta:
         model = Arrival
-        fields = ("id", "origin", "pick", "station", "phase", "distance", "azimuth", "takeoff_angle",
-                  "time_residual", "time_weight")  # fmt: skip
+        fields = (
+            "id",
+            "origin",
+            "pick",
+            "station",
+            "phase",
+            "distance",
+            "azimuth",
+            "takeoff_angle",
+            "time_residual",
+            "time_weight",
+        )
 
 
 class LabelSerializer(serializers.ModelSerializer[EventLabel]):
@@ -81,8 +91,16 @@ class LabelSerializer(serializers.ModelSerializer[EventLabel]):
 
     class Meta:
         model = EventLabel
-        fields = ("id", "event_type", "event_type_certainty", "review_state", "source", "analyst", "predicted",
-                  "created_at")  # fmt: skip
+        fields = (
+            "id",
+            "event_type",
+            "event_type_certainty",
+            "review_state",
+            "source",
+            "analyst",
+            "predicted",
+            "created_at",
+        )
 
 
 class AuditEntrySerializer(serializers.ModelSerializer[AuditEntry]):
@@ -91,8 +109,20 @@ class AuditEntrySerializer(serializers.ModelSerializer[AuditEntry]):
 
     class Meta:
         model = AuditEntry
-        fields = ("id", "created_at", "user", "action", "action_display", "before", "after", "comment",
-                  "event_version", "importance", "predicted_class", "model_versions")  # fmt: skip
+        fields = (
+            "id",
+            "created_at",
+            "user",
+            "action",
+            "action_display",
+            "before",
+            "after",
+            "comment",
+            "event_version",
+            "importance",
+            "predicted_class",
+            "model_versions",
+        )
 
 
 def event_evidence_data(event: Event) -> dict[str, Any]:

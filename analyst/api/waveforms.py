@@ -127,8 +127,9 @@ def _event_window(event: Event, query: WaveformQuery, *, seed_id: str | None = N
     ]
     default = station_window(origin_time=reference)
     wanted = [seed_id] if seed_id else list(query.channels or ())
-    seed_ids = wanted or sources.channels_covering(start=default.start.datetime.replace(tzinfo=dt.UTC),
-                                                   end=default.end.datetime.replace(tzinfo=dt.UTC))  # fmt: skip
+    seed_ids = wanted or sources.channels_covering(
+        start=default.start.datetime.replace(tzinfo=dt.UTC), end=default.end.datetime.replace(tzinfo=dt.UTC)
+    )
     predicted: dict[str, PredictedArrivals] = {}
     windows = []
     for station in sorted(
@@ -140,14 +141,19 @@ def _event_window(event: Event, query: WaveformQuery, *, seed_id: str | None = N
             coordinates = sources.station_coordinates(network=network, station=code, at=origin.time)
         if coordinates is not None and origin is not None:
             predicted[station] = arrivals_predict(
-                origin_time=reference, origin_latitude=origin.latitude, origin_longitude=origin.longitude,
-                origin_depth_km=origin.depth, station_latitude=coordinates[0], station_longitude=coordinates[1],
-            )  # fmt: skip
+                origin_time=reference,
+                origin_latitude=origin.latitude,
+                origin_longitude=origin.longitude,
+                origin_depth_km=origin.depth,
+                station_latitude=coordinates[0],
+                station_longitude=coordinates[1],
+            )
         station_picks = [m for m in marks if m.seed_id.startswith(station + ".")]
         first_p = next((m.time for m in station_picks if m.phase.upper().startswith("P")), None)
         first_s = next((m.time for m in station_picks if m.phase.upper().startswith("S")), None)
-        windows.append(station_window(origin_time=reference, picked_p=first_p, picked_s=first_s,
-                                      predicted=predicted.get(station)))  # fmt: skip
+        windows.append(
+            station_window(origin_time=reference, picked_p=first_p, picked_s=first_s, predicted=predicted.get(station))
+        )
     start = min((w.start for w in windows), default=default.start)
     end = max((w.end for w in windows), default=default.end)
     if seed_ids and not marks and not predicted:
@@ -180,9 +186,12 @@ def _summarised(window: EventWindow, query: WaveformQuery) -> dict[str, list[Sum
     if variant is None or not window.seed_ids:
         return {}
     result = sources.summary_segments_for_window(
-        start=window.start.datetime.replace(tzinfo=dt.UTC), end=window.end.datetime.replace(tzinfo=dt.UTC),
-        seed_ids=window.seed_ids, variant=variant, width=query.width,
-    )  # fmt: skip
+        start=window.start.datetime.replace(tzinfo=dt.UTC),
+        end=window.end.datetime.replace(tzinfo=dt.UTC),
+        seed_ids=window.seed_ids,
+        variant=variant,
+        width=query.width,
+    )
     window.problems.extend(result.problems)
     return result.segments
 
@@ -194,9 +203,10 @@ def _stream(window: EventWindow, query: WaveformQuery, *, skip: Collection[str] 
         return obspy.Stream()
     try:
         result = sources.stream_for_window(
-            start=window.start.datetime.replace(tzinfo=dt.UTC), end=window.end.datetime.replace(tzinfo=dt.UTC),
+            start=window.start.datetime.replace(tzinfo=dt.UTC),
+            end=window.end.datetime.replace(tzinfo=dt.UTC),
             seed_ids=seed_ids or None,
-        )  # fmt: skip
+        )
     except Exception as error:  # an unreadable archive must not fail the page: report it
         window.problems.append(f"waveforms could not be read: {error}")
         return obspy.Stream()
@@ -221,10 +231,15 @@ def _dumps(payload: dict[str, Any]) -> bytes:
 def _cache_parts(event: Event, query: WaveformQuery, kind: str, seed_id: str | None) -> dict[str, Any]:
     picks = Pick.objects.filter(event=event).order_by("-id").values_list("id", flat=True)[:1]
     return {
-        "kind": kind, "event": event.pk, "version": event.version, "updated": event.updated_at,
-        "picks": [Pick.objects.filter(event=event).count(), list(picks)], "query": query.__dict__, "seed_id": seed_id,
+        "kind": kind,
+        "event": event.pk,
+        "version": event.version,
+        "updated": event.updated_at,
+        "picks": [Pick.objects.filter(event=event).count(), list(picks)],
+        "query": query.__dict__,
+        "seed_id": seed_id,
         "data": waveform_data_fingerprint(),
-    }  # fmt: skip
+    }
 
 
 def event_waveforms_payload(*, event_id: int, query: WaveformQuery) -> bytes:
@@ -235,17 +250,29 @@ def event_waveforms_payload(*, event_id: int, query: WaveformQuery) -> bytes:
         summarised = _summarised(window, query)
         stream = _stream(window, query, skip=summarised)
         section = record_section_figure(
-            stream=stream, reference_time=window.reference, window_start=window.start, window_end=window.end,
-            width=query.width, picks=window.picks, predicted=window.predicted, title=window.title,
+            stream=stream,
+            reference_time=window.reference,
+            window_start=window.start,
+            window_end=window.end,
+            width=query.width,
+            picks=window.picks,
+            predicted=window.predicted,
+            title=window.title,
             summarised=summarised,
-        )  # fmt: skip
+        )
         message = None if len(stream) or summarised else "no waveforms are registered for this event's time window"
-        return _dumps({
-            "event": event.pk, "figure": section["figure"], "rows": section["rows"], "problems": window.problems,
-            "message": message, "filter": query.spec.label if query.spec else None,
-            "from_summaries": sorted(summarised),
-            "window": {"start": str(window.start), "end": str(window.end), "origin_time": str(window.reference)},
-        })  # fmt: skip
+        return _dumps(
+            {
+                "event": event.pk,
+                "figure": section["figure"],
+                "rows": section["rows"],
+                "problems": window.problems,
+                "message": message,
+                "filter": query.spec.label if query.spec else None,
+                "from_summaries": sorted(summarised),
+                "window": {"start": str(window.start), "end": str(window.end), "origin_time": str(window.reference)},
+            }
+        )
 
     payload, _ = figure_cached(key=figure_cache_key(parts=_cache_parts(event, query, "section", None)), build=build)
     return payload
@@ -259,22 +286,37 @@ def event_trace_payload(*, event_id: int, seed_id: str, query: WaveformQuery) ->
         window = _event_window(event, query, seed_id=seed_id)
         stream = _stream(window, query).select(id=seed_id)
         section = record_section_figure(
-            stream=stream, reference_time=window.reference, window_start=window.start, window_end=window.end,
-            width=query.width, picks=[p for p in window.picks if p.seed_id.split(".")[:2] == seed_id.split(".")[:2]],
-            predicted=window.predicted, title=seed_id,
-        )  # fmt: skip
+            stream=stream,
+            reference_time=window.reference,
+            window_start=window.start,
+            window_end=window.end,
+            width=query.width,
+            picks=[p for p in window.picks if p.seed_id.split(".")[:2] == seed_id.split(".")[:2]],
+            predicted=window.predicted,
+            title=seed_id,
+        )
         segments = [
-            {"start": str(t.stats.starttime), "sampling_rate": t.stats.sampling_rate, "npts": t.stats.npts,
-             "start_s": round(float(t.stats.starttime - window.reference), 6)}
+            {
+                "start": str(t.stats.starttime),
+                "sampling_rate": t.stats.sampling_rate,
+                "npts": t.stats.npts,
+                "start_s": round(float(t.stats.starttime - window.reference), 6),
+            }
             for t in stream
-        ]  # fmt: skip
-        return _dumps({
-            "event": event.pk, "seed_id": seed_id, "figure": section["figure"], "rows": section["rows"],
-            "segments": segments, "problems": window.problems,
-            "message": None if len(stream) else f"no waveforms for {seed_id} in this event's time window",
-            "window": {"start": str(window.start), "end": str(window.end), "origin_time": str(window.reference)},
-            "saliency": _cnn_saliency(event.pk, seed_id),
-        })  # fmt: skip
+        ]
+        return _dumps(
+            {
+                "event": event.pk,
+                "seed_id": seed_id,
+                "figure": section["figure"],
+                "rows": section["rows"],
+                "segments": segments,
+                "problems": window.problems,
+                "message": None if len(stream) else f"no waveforms for {seed_id} in this event's time window",
+                "window": {"start": str(window.start), "end": str(window.end), "origin_time": str(window.reference)},
+                "saliency": _cnn_saliency(event.pk, seed_id),
+            }
+        )
 
     parts = {**_cache_parts(event, query, "trace", seed_id), "cnn": _cnn_marker(event.pk)}
     payload, _ = figure_cached(key=figure_cache_key(parts=parts), build=build)
@@ -313,8 +355,15 @@ def event_spectrogram_payload(*, event_id: int, seed_id: str, query: WaveformQue
                 message = ""
             except ValueError as error:
                 message = str(error)
-        return _dumps({"event": event.pk, "seed_id": seed_id, "figure": figure, "problems": window.problems,
-                       "message": message or None})  # fmt: skip
+        return _dumps(
+            {
+                "event": event.pk,
+                "seed_id": seed_id,
+                "figure": figure,
+                "problems": window.problems,
+                "message": message or None,
+            }
+        )
 
     payload, _ = figure_cached(
         key=figure_cache_key(parts=_cache_parts(event, query, "spectrogram", seed_id)), build=build
@@ -334,17 +383,32 @@ def _answer(produce: Any, request: Request, **kwargs: Any) -> HttpResponse:
 
 
 _WAVEFORM_PARAMETERS = [
-    OpenApiParameter("filter", OpenApiTypes.STR, enum=list(FILTER_PRESETS),
-                     description="a band-pass preset in Hz; or give fmin and/or fmax"),
+    OpenApiParameter(
+        "filter",
+        OpenApiTypes.STR,
+        enum=list(FILTER_PRESETS),
+        description="a band-pass preset in Hz; or give fmin and/or fmax",
+    ),
     OpenApiParameter("fmin", OpenApiTypes.NUMBER, description="band-pass (with fmax) or high-pass corner, Hz"),
     OpenApiParameter("fmax", OpenApiTypes.NUMBER, description="band-pass (with fmin) or low-pass corner, Hz"),
-    OpenApiParameter("start", OpenApiTypes.STR, description="window start: seconds after the origin time "
-                     "(may be negative) or an ISO 8601 time; default from the picks and predicted arrivals"),
-    OpenApiParameter("end", OpenApiTypes.STR, description="window end, as start; the window may span at most "
-                     f"{MAX_WINDOW_S / 86400:g} days"),
-    OpenApiParameter("width", OpenApiTypes.INT, description=f"figure width in pixels, 50-{MAX_WIDTH} (default "
-                     f"{DEFAULT_WIDTH}): traces are decimated to about this many points"),
-]  # fmt: skip
+    OpenApiParameter(
+        "start",
+        OpenApiTypes.STR,
+        description="window start: seconds after the origin time "
+        "(may be negative) or an ISO 8601 time; default from the picks and predicted arrivals",
+    ),
+    OpenApiParameter(
+        "end",
+        OpenApiTypes.STR,
+        description=f"window end, as start; the window may span at most {MAX_WINDOW_S / 86400:g} days",
+    ),
+    OpenApiParameter(
+        "width",
+        OpenApiTypes.INT,
+        description=f"figure width in pixels, 50-{MAX_WIDTH} (default "
+        f"{DEFAULT_WIDTH}): traces are decimated to about this many points",
+    ),
+]
 _WAVEFORM_ERRORS = {
     400: OpenApiResponse(WaveformErrorSerializer, description="a bad query parameter or SEED id, named in `error`"),
     403: FORBIDDEN,
@@ -365,11 +429,15 @@ class EventWaveformsApi(APIView):
         parameters=[
             EVENT_ID,
             *_WAVEFORM_PARAMETERS,
-            OpenApiParameter("channels", OpenApiTypes.STR, description="only these SEED ids NET.STA.LOC.CHA, "
-                             "separated by commas (default: every channel with data in the window)"),
+            OpenApiParameter(
+                "channels",
+                OpenApiTypes.STR,
+                description="only these SEED ids NET.STA.LOC.CHA, "
+                "separated by commas (default: every channel with data in the window)",
+            ),
         ],
         responses={200: RecordSectionSerializer, **_WAVEFORM_ERRORS},
-    )  # fmt: skip
+    )
     def get(self, request: Request, event_id: int) -> HttpResponse:
         return _answer(event_waveforms_payload, request, event_id=event_id)
 

@@ -62,10 +62,11 @@ def with_export_relations(queryset: QuerySet[Event]) -> QuerySet[Event]:
         Prefetch("labels", queryset=EventLabel.objects.select_related("analyst").order_by("-created_at", "-id")),
         Prefetch(
             "scores",
-            queryset=EventScore.objects.only("id", "event_id", "ranker_version", "model_versions", "scored_at")
-            .order_by("-scored_at", "-id"),
+            queryset=EventScore.objects.only(
+                "id", "event_id", "ranker_version", "model_versions", "scored_at"
+            ).order_by("-scored_at", "-id"),
         ),
-    )  # fmt: skip
+    )
 
 
 def export_chunks(queryset: QuerySet[Event], *, chunk_size: int = CHUNK_SIZE) -> Iterator[list[ExportItem]]:

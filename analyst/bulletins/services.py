@@ -34,10 +34,16 @@ def bulletins_dir() -> Path:
 
 # A bulletin's selection parameters (the form's, the API's and the command's names) -> their EventFilter fields.
 BULLETIN_PARAMETERS = {
-    "start": "time_min", "end": "time_max", "min_latitude": "latitude_min", "max_latitude": "latitude_max",
-    "min_longitude": "longitude_min", "max_longitude": "longitude_max", "min_magnitude": "magnitude_min",
-    "max_magnitude": "magnitude_max", "event_types": "event_types",
-}  # fmt: skip
+    "start": "time_min",
+    "end": "time_max",
+    "min_latitude": "latitude_min",
+    "max_latitude": "latitude_max",
+    "min_longitude": "longitude_min",
+    "max_longitude": "longitude_max",
+    "min_magnitude": "magnitude_min",
+    "max_magnitude": "magnitude_max",
+    "event_types": "event_types",
+}
 
 
 def bulletin_criteria(
@@ -146,8 +152,15 @@ def bulletin_stream(
     any byte is sent.
     """
     sink = _Pieces()
-    writer = _writer(sink=sink, format=format, criteria=criteria, status=status, author=author,
-                     public_id=public_id, created_at=created_at)  # fmt: skip
+    writer = _writer(
+        sink=sink,
+        format=format,
+        criteria=criteria,
+        status=status,
+        author=author,
+        public_id=public_id,
+        created_at=created_at,
+    )
     return (sink.take() for _ in _write_chunks(writer, criteria, chunk_size))
 
 
@@ -163,8 +176,15 @@ def bulletin_write(
     chunk_size: int = CHUNK_SIZE,
 ) -> int:
     """Stream the selected events to `out` in `format`; return how many were written."""
-    writer = _writer(sink=out, format=format, criteria=criteria, status=status, author=author,
-                     public_id=public_id, created_at=created_at)  # fmt: skip
+    writer = _writer(
+        sink=out,
+        format=format,
+        criteria=criteria,
+        status=status,
+        author=author,
+        public_id=public_id,
+        created_at=created_at,
+    )
     for _ in _write_chunks(writer, criteria, chunk_size):
         pass
     return writer.count

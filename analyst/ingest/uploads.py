@@ -32,12 +32,46 @@ JOB_SECONDS = 7 * 86400
 UPLOAD_KINDS = ("events", "stations", "waveforms")
 # File name endings each kind accepts (after an optional .gz); the importer then reads the content.
 ALLOWED_SUFFIXES: dict[str, tuple[str, ...]] = {
-    "events": (".xml", ".quakeml", ".qml", ".sc3ml", ".scml", ".txt", ".isf", ".ims", ".out", ".nordic", ".hyp",
-               ".csv", ".nll", ".obs", ".json"),
+    "events": (
+        ".xml",
+        ".quakeml",
+        ".qml",
+        ".sc3ml",
+        ".scml",
+        ".txt",
+        ".isf",
+        ".ims",
+        ".out",
+        ".nordic",
+        ".hyp",
+        ".csv",
+        ".nll",
+        ".obs",
+        ".json",
+    ),
     "stations": (".xml", ".stationxml", ".seed", ".dataless", ".resp", ".txt", ".sc3ml"),
-    "waveforms": (".mseed", ".miniseed", ".ms", ".sac", ".gse", ".gse2", ".seg2", ".dat", ".sgy", ".segy", ".wav",
-                  ".ah", ".knet", ".tsp", ".q", ".css", ".sh", ".rg16", ".bin"),
-}  # fmt: skip
+    "waveforms": (
+        ".mseed",
+        ".miniseed",
+        ".ms",
+        ".sac",
+        ".gse",
+        ".gse2",
+        ".seg2",
+        ".dat",
+        ".sgy",
+        ".segy",
+        ".wav",
+        ".ah",
+        ".knet",
+        ".tsp",
+        ".q",
+        ".css",
+        ".sh",
+        ".rg16",
+        ".bin",
+    ),
+}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -132,14 +166,30 @@ def import_job_create(*, user: User, parts: list[UploadedPart], reviewed: bool =
                     saved.unlink()
                 folder.rmdir()
                 raise UploadError(f"{_name(part.upload)}: not a waveform file ({reason})")
-        files.append({
-            "name": _name(part.upload), "kind": part.kind, "path": str(path), "size": part.upload.size,
-            "status": "waiting", "summary": "", "created": 0, "updated": 0, "skipped": 0, "error": "",
-        })  # fmt: skip
+        files.append(
+            {
+                "name": _name(part.upload),
+                "kind": part.kind,
+                "path": str(path),
+                "size": part.upload.size,
+                "status": "waiting",
+                "summary": "",
+                "created": 0,
+                "updated": 0,
+                "skipped": 0,
+                "error": "",
+            }
+        )
     job = {
-        "id": job_id, "user": user.get_username(), "state": "queued", "reviewed": reviewed, "files": files,
-        "done": 0, "total": len(files), "created_at": timezone.now().isoformat(),
-    }  # fmt: skip
+        "id": job_id,
+        "user": user.get_username(),
+        "state": "queued",
+        "reviewed": reviewed,
+        "files": files,
+        "done": 0,
+        "total": len(files),
+        "created_at": timezone.now().isoformat(),
+    }
     _job_save(job)
     transaction.on_commit(lambda: import_uploaded_files.delay(job_id))
     return job
@@ -149,17 +199,31 @@ def _import_one(entry: dict[str, Any], reviewed: bool) -> None:
     path = Path(entry["path"])
     if entry["kind"] == "events":
         events = events_ingest_file(path=path, reviewed=reviewed)
-        entry.update(created=events.events_created, updated=events.events_updated, skipped=events.events_skipped,
-                     summary=events.summary(), skipped_reasons=events.skipped_reasons[:20])  # fmt: skip
+        entry.update(
+            created=events.events_created,
+            updated=events.events_updated,
+            skipped=events.events_skipped,
+            summary=events.summary(),
+            skipped_reasons=events.skipped_reasons[:20],
+        )
     elif entry["kind"] == "stations":
         stations = stations_ingest_file(path=path)
         channels = stations.channels_created + stations.channels_updated
-        entry.update(created=stations.stations_created, updated=stations.stations_updated, skipped=0,
-                     summary=stations.summary(), channels=channels)  # fmt: skip
+        entry.update(
+            created=stations.stations_created,
+            updated=stations.stations_updated,
+            skipped=0,
+            summary=stations.summary(),
+            channels=channels,
+        )
     else:
         waveforms = waveforms_ingest_file(path=path)
-        entry.update(created=int(waveforms.status == "registered"), updated=int(waveforms.status == "re-read"),
-                     skipped=int(waveforms.status == "unchanged"), summary=waveforms.summary())  # fmt: skip
+        entry.update(
+            created=int(waveforms.status == "registered"),
+            updated=int(waveforms.status == "re-read"),
+            skipped=int(waveforms.status == "unchanged"),
+            summary=waveforms.summary(),
+        )
 
 
 def import_job_run(*, job_id: str) -> dict[str, Any]:

@@ -92,11 +92,14 @@ def watch_folder_scan(*, folder: Path | None = None) -> IntakeReport:
         IntakeFile.objects.update_or_create(
             path=str(path),
             defaults={
-                "size_bytes": stat.st_size, "modified_ns": stat.st_mtime_ns, "kind": kind,
-                "status": IntakeFile.Status.FAILED if error else IntakeFile.Status.IMPORTED, "error": error,
+                "size_bytes": stat.st_size,
+                "modified_ns": stat.st_mtime_ns,
+                "kind": kind,
+                "status": IntakeFile.Status.FAILED if error else IntakeFile.Status.IMPORTED,
+                "error": error,
                 "imported_at": dt.datetime.now(dt.UTC),
             },
-        )  # fmt: skip
+        )
         (report.failed if error else report.imported).append(str(path))
         if error:
             logger.warning("intake: %s", error)

@@ -55,14 +55,20 @@ def map_box_around(points: list[tuple[float, float]]) -> MapBox:
 
 def _markers(points: list[MapPoint], name: str, symbol: str, colour: str, size: int) -> dict[str, Any]:
     return {
-        "type": "scatter", "mode": "markers+text" if len(points) <= 25 else "markers", "name": name,
-        "x": [p.longitude for p in points], "y": [p.latitude for p in points],
-        "text": [p.name for p in points], "textposition": "top center", "textfont": {"size": 10},
-        "hovertext": [f"{p.name}<br>{p.latitude:.3f}, {p.longitude:.3f}{'<br>' + p.detail if p.detail else ''}"
-                      for p in points],
-        "hoverinfo": "text", "marker": {"symbol": symbol, "color": colour, "size": size,
-                                        "line": {"color": "#222", "width": 1}},
-    }  # fmt: skip
+        "type": "scatter",
+        "mode": "markers+text" if len(points) <= 25 else "markers",
+        "name": name,
+        "x": [p.longitude for p in points],
+        "y": [p.latitude for p in points],
+        "text": [p.name for p in points],
+        "textposition": "top center",
+        "textfont": {"size": 10},
+        "hovertext": [
+            f"{p.name}<br>{p.latitude:.3f}, {p.longitude:.3f}{'<br>' + p.detail if p.detail else ''}" for p in points
+        ],
+        "hoverinfo": "text",
+        "marker": {"symbol": symbol, "color": colour, "size": size, "line": {"color": "#222", "width": 1}},
+    }
 
 
 def event_map_figure(*, epicentre: MapPoint, stations: list[MapPoint], sites: list[MapPoint]) -> dict[str, Any]:
@@ -71,11 +77,27 @@ def event_map_figure(*, epicentre: MapPoint, stations: list[MapPoint], sites: li
     coast_lon, coast_lat = coastlines_in(box)
     border_lon, border_lat = borders_in(box)
     data: list[dict[str, Any]] = [
-        {"type": "scatter", "mode": "lines", "name": "coastline", "x": _plain(coast_lon), "y": _plain(coast_lat),
-         "line": {"color": "#5b6b7f", "width": 1}, "hoverinfo": "skip", "connectgaps": False},
-        {"type": "scatter", "mode": "lines", "name": "border", "x": _plain(border_lon), "y": _plain(border_lat),
-         "line": {"color": "#9a8fa8", "width": 1, "dash": "dot"}, "hoverinfo": "skip", "connectgaps": False},
-    ]  # fmt: skip
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "coastline",
+            "x": _plain(coast_lon),
+            "y": _plain(coast_lat),
+            "line": {"color": "#5b6b7f", "width": 1},
+            "hoverinfo": "skip",
+            "connectgaps": False,
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "border",
+            "x": _plain(border_lon),
+            "y": _plain(border_lat),
+            "line": {"color": "#9a8fa8", "width": 1, "dash": "dot"},
+            "hoverinfo": "skip",
+            "connectgaps": False,
+        },
+    ]
     if sites:
         data.append(_markers(sites, "mine / quarry", "square", "#c4631a", 9))
     if stations:
@@ -83,15 +105,28 @@ def event_map_figure(*, epicentre: MapPoint, stations: list[MapPoint], sites: li
     data.append(_markers([epicentre], "epicentre", "star", "#d21f1f", 18))
     mid_lat = (box.south + box.north) / 2
     layout = {
-        "margin": {"l": 45, "r": 10, "t": 10, "b": 35}, "height": 340, "showlegend": True,
+        "margin": {"l": 45, "r": 10, "t": 10, "b": 35},
+        "height": 340,
+        "showlegend": True,
         "legend": {"orientation": "h", "y": -0.12, "font": {"size": 11}},
-        "xaxis": {"range": [box.west, box.east], "title": {"text": "longitude °E"}, "zeroline": False,
-                  "showgrid": True, "gridcolor": "#eef0f4"},
-        "yaxis": {"range": [box.south, box.north], "title": {"text": "latitude °N"}, "zeroline": False,
-                  "scaleanchor": "x", "scaleratio": 1 / max(0.2, math.cos(math.radians(mid_lat))),
-                  "showgrid": True, "gridcolor": "#eef0f4"},
+        "xaxis": {
+            "range": [box.west, box.east],
+            "title": {"text": "longitude °E"},
+            "zeroline": False,
+            "showgrid": True,
+            "gridcolor": "#eef0f4",
+        },
+        "yaxis": {
+            "range": [box.south, box.north],
+            "title": {"text": "latitude °N"},
+            "zeroline": False,
+            "scaleanchor": "x",
+            "scaleratio": 1 / max(0.2, math.cos(math.radians(mid_lat))),
+            "showgrid": True,
+            "gridcolor": "#eef0f4",
+        },
         "plot_bgcolor": "#f7fbff",
-    }  # fmt: skip
+    }
     return {"data": data, "layout": layout}
 
 
@@ -114,14 +149,16 @@ def _sites_near(latitude: float, longitude: float) -> list[MapPoint]:
     gazetteer = gazetteer_current()
     if gazetteer is None or len(gazetteer) == 0:
         return []
-    distances = haversine_km(
-        np.array([latitude]), np.array([longitude]), gazetteer.latitudes, gazetteer.longitudes
-    )  # fmt: skip
+    distances = haversine_km(np.array([latitude]), np.array([longitude]), gazetteer.latitudes, gazetteer.longitudes)
     return [
-        MapPoint(gazetteer.names[i], float(gazetteer.latitudes[i]), float(gazetteer.longitudes[i]),
-                 f"{gazetteer.kinds[i] or 'site'}, {distances[i]:.0f} km from the epicentre")
+        MapPoint(
+            gazetteer.names[i],
+            float(gazetteer.latitudes[i]),
+            float(gazetteer.longitudes[i]),
+            f"{gazetteer.kinds[i] or 'site'}, {distances[i]:.0f} km from the epicentre",
+        )
         for i in np.flatnonzero(distances <= GAZETTEER_RADIUS_KM)
-    ]  # fmt: skip
+    ]
 
 
 def event_map_get(*, event: Event) -> dict[str, Any] | None:
@@ -130,6 +167,4 @@ def event_map_get(*, event: Event) -> dict[str, Any] | None:
         return None
     epicentre = MapPoint("epicentre", event.latitude, event.longitude, event.region)
     stations = _stations_with_data(event, event.origin_time) if event.origin_time is not None else []
-    return event_map_figure(
-        epicentre=epicentre, stations=stations, sites=_sites_near(event.latitude, event.longitude)
-    )  # fmt: skip
+    return event_map_figure(epicentre=epicentre, stations=stations, sites=_sites_near(event.latitude, event.longitude))

@@ -44,14 +44,42 @@ QUEUE_ORDERINGS: dict[str, str] = {
 DEFAULT_ORDERING = "-importance"
 _DATETIME_COLUMNS = {"origin_time"}
 _NULLABLE_COLUMNS = {
-    "importance", "origin_time", "latitude", "longitude", "depth", "magnitude", "phase_count", "azimuthal_gap",
-    "rms", "predicted_probability", "claimed_by",
-}  # fmt: skip
+    "importance",
+    "origin_time",
+    "latitude",
+    "longitude",
+    "depth",
+    "magnitude",
+    "phase_count",
+    "azimuthal_gap",
+    "rms",
+    "predicted_probability",
+    "claimed_by",
+}
 QUEUE_ROW_FIELDS = (
-    "id", "public_id", "origin_time", "region", "latitude", "longitude", "depth", "magnitude", "magnitude_type",
-    "phase_count", "azimuthal_gap", "rms", "importance", "predicted_class", "predicted_probability", "event_type",
-    "event_type_certainty", "review_state", "agency_id", "version", "claimed_by", "claimed_at",
-)  # fmt: skip
+    "id",
+    "public_id",
+    "origin_time",
+    "region",
+    "latitude",
+    "longitude",
+    "depth",
+    "magnitude",
+    "magnitude_type",
+    "phase_count",
+    "azimuthal_gap",
+    "rms",
+    "importance",
+    "predicted_class",
+    "predicted_probability",
+    "event_type",
+    "event_type_certainty",
+    "review_state",
+    "agency_id",
+    "version",
+    "claimed_by",
+    "claimed_at",
+)
 
 
 @dataclass(frozen=True)
@@ -231,9 +259,12 @@ def event_queue_page(
     if after is not None and after.ordering != ordering:
         after = None
     rows, more = event_queue_rows(
-        queryset=queryset.annotate(**_claim_annotations(now)), ordering=ordering, after=after, limit=limit,
+        queryset=queryset.annotate(**_claim_annotations(now)),
+        ordering=ordering,
+        after=after,
+        limit=limit,
         backward=backward,
-    )  # fmt: skip
+    )
     following = None
     if more and rows:
         column = QUEUE_ORDERINGS[queue_ordering_parse(ordering)[0]]

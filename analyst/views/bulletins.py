@@ -25,11 +25,20 @@ from events.vocabulary import QUAKEML_EVENT_TYPES
 
 
 def _page(request: HttpRequest, form: BulletinRequestSerializer | None, status_code: int = 200) -> HttpResponse:
-    return render(request, "analyst/bulletins.html", {
-        "formats": BULLETIN_FORMATS, "statuses": tuple(STATUS_CHOICES), "event_types": QUAKEML_EVENT_TYPES,
-        "bulletins": bulletins_published(), "senior": user_is_senior_analyst(request.user),
-        "errors": form.errors if form is not None else {}, "values": request.POST or request.GET,
-    }, status=status_code)  # fmt: skip
+    return render(
+        request,
+        "analyst/bulletins.html",
+        {
+            "formats": BULLETIN_FORMATS,
+            "statuses": tuple(STATUS_CHOICES),
+            "event_types": QUAKEML_EVENT_TYPES,
+            "bulletins": bulletins_published(),
+            "senior": user_is_senior_analyst(request.user),
+            "errors": form.errors if form is not None else {},
+            "values": request.POST or request.GET,
+        },
+        status=status_code,
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

@@ -58,9 +58,16 @@ def models_index(request: HttpRequest) -> HttpResponse:
 def model_dashboard_page(request: HttpRequest, kind: str) -> HttpResponse:
     data = model_dashboard_get(kind=_kind(kind))
     data["filters"] = _cnn_filters(kind)
-    return render(request, "analyst/models.html", {
-        "kind": kind, "kinds": ModelVersion.Kind.choices, "data": data, "senior": user_is_senior_analyst(request.user),
-    })  # fmt: skip
+    return render(
+        request,
+        "analyst/models.html",
+        {
+            "kind": kind,
+            "kinds": ModelVersion.Kind.choices,
+            "data": data,
+            "senior": user_is_senior_analyst(request.user),
+        },
+    )
 
 
 @require_safe
@@ -69,10 +76,16 @@ def informative_page(request: HttpRequest) -> HttpResponse:
     measure = request.GET.get("measure", "entropy")
     if measure not in ("entropy", "margin"):
         measure = "entropy"
-    return render(request, "analyst/models_learning.html", {
-        "view": "informative", "measure": measure, "rows": events_most_informative(measure=measure),
-        "senior": user_is_senior_analyst(request.user),
-    })  # fmt: skip
+    return render(
+        request,
+        "analyst/models_learning.html",
+        {
+            "view": "informative",
+            "measure": measure,
+            "rows": events_most_informative(measure=measure),
+            "senior": user_is_senior_analyst(request.user),
+        },
+    )
 
 
 @require_safe
@@ -80,16 +93,27 @@ def informative_page(request: HttpRequest) -> HttpResponse:
 def mislabelled_page(request: HttpRequest) -> HttpResponse:
     if not user_is_senior_analyst(request.user):
         raise PermissionDenied("the likely-mislabelled view is for senior analysts")
-    return render(request, "analyst/models_learning.html", {
-        "view": "mislabelled", "rows": events_likely_mislabelled(), "senior": True,
-    })  # fmt: skip
+    return render(
+        request,
+        "analyst/models_learning.html",
+        {
+            "view": "mislabelled",
+            "rows": events_likely_mislabelled(),
+            "senior": True,
+        },
+    )
 
 
 @require_safe
 @analyst_required
 def labels_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "analyst/models_learning.html", {
-        "view": "labels", "agreement": label_agreement(),
-        "disagreements": event_label_decisions(disagreeing_only=True, limit=100),
-        "senior": user_is_senior_analyst(request.user),
-    })  # fmt: skip
+    return render(
+        request,
+        "analyst/models_learning.html",
+        {
+            "view": "labels",
+            "agreement": label_agreement(),
+            "disagreements": event_label_decisions(disagreeing_only=True, limit=100),
+            "senior": user_is_senior_analyst(request.user),
+        },
+    )

@@ -30,9 +30,16 @@ from waveforms.processing import FILTER_PRESETS
 
 # Number keys on the review page set these types (the most common decisions first).
 TYPE_KEYS = (
-    "earthquake", "quarry blast", "mining explosion", "explosion", "chemical explosion", "nuclear explosion",
-    "landslide", "ice quake", "other event",
-)  # fmt: skip
+    "earthquake",
+    "quarry blast",
+    "mining explosion",
+    "explosion",
+    "chemical explosion",
+    "nuclear explosion",
+    "landslide",
+    "ice quake",
+    "other event",
+)
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 # Filter presets of the queue on number keys (the user's saved views follow on the next free keys).
 QUEUE_PRESETS = (
@@ -61,19 +68,23 @@ def queue_page(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     saved = list(SavedFilter.objects.filter(user=user).order_by("name"))
     presets = _queue_presets(saved)
-    return render(request, "analyst/queue.html", {
-        "columns": QUEUE_COLUMNS,
-        "chosen_columns": queue_columns_get(user=user),
-        "sortable": [key for key in QUEUE_COLUMNS if key in QUEUE_ORDERINGS or key == "rank"],
-        "event_types": QUAKEML_EVENT_TYPES,
-        "review_states": ReviewState.choices,
-        "decision_classes": DECISION_CLASSES,
-        "saved_filters": saved,
-        "presets": presets,
-        "params": request.GET,
-        "page_config": {"presets": presets, "me": user.get_username()},
-        "can_import": user_is_senior_analyst(user),
-    })  # fmt: skip
+    return render(
+        request,
+        "analyst/queue.html",
+        {
+            "columns": QUEUE_COLUMNS,
+            "chosen_columns": queue_columns_get(user=user),
+            "sortable": [key for key in QUEUE_COLUMNS if key in QUEUE_ORDERINGS or key == "rank"],
+            "event_types": QUAKEML_EVENT_TYPES,
+            "review_states": ReviewState.choices,
+            "decision_classes": DECISION_CLASSES,
+            "saved_filters": saved,
+            "presets": presets,
+            "params": request.GET,
+            "page_config": {"presets": presets, "me": user.get_username()},
+            "can_import": user_is_senior_analyst(user),
+        },
+    )
 
 
 @require_safe
@@ -86,33 +97,37 @@ def event_review_page(request: HttpRequest, event_id: int) -> HttpResponse:
     latest = getattr(event, "latest_scores", [])
     score = latest[0] if latest else None
     buttons = [button.as_dict() for button in commit_buttons_configured()]
-    return render(request, "analyst/event_review.html", {
-        "event": event,
-        "score": score,
-        "ml": _ml_panel(score) if score is not None else None,
-        "commit_buttons": buttons,
-        "filter_presets": list(FILTER_PRESETS),
-        "map_figure": event_map_get(event=event),
-        "claim": claim_data(getattr(event, "claim", None)),
-        "origins": event.origins.all(),
-        "picks": event.picks.all(),
-        "history": event.audit_entries.all(),
-        "type_keys": list(enumerate(TYPE_KEYS, start=1)),
-        "event_types": QUAKEML_EVENT_TYPES,
-        "queue_query": request.GET.urlencode(),
-        "page_config": {
-            "event": event.pk,
-            "version": event.version,
-            "eventType": event.event_type,
-            "certainty": event.event_type_certainty or "known",
-            "queueQuery": request.GET.urlencode(),
-            "typeKeys": list(TYPE_KEYS),
-            "heartbeatSeconds": max(10, min(60, settings.SEISTRIAGE_CLAIM_SECONDS // 3)),
-            "presenceSeconds": presence_heartbeat_seconds(),
-            "commitButtons": buttons,
-            "me": _user(request).get_username(),
+    return render(
+        request,
+        "analyst/event_review.html",
+        {
+            "event": event,
+            "score": score,
+            "ml": _ml_panel(score) if score is not None else None,
+            "commit_buttons": buttons,
+            "filter_presets": list(FILTER_PRESETS),
+            "map_figure": event_map_get(event=event),
+            "claim": claim_data(getattr(event, "claim", None)),
+            "origins": event.origins.all(),
+            "picks": event.picks.all(),
+            "history": event.audit_entries.all(),
+            "type_keys": list(enumerate(TYPE_KEYS, start=1)),
+            "event_types": QUAKEML_EVENT_TYPES,
+            "queue_query": request.GET.urlencode(),
+            "page_config": {
+                "event": event.pk,
+                "version": event.version,
+                "eventType": event.event_type,
+                "certainty": event.event_type_certainty or "known",
+                "queueQuery": request.GET.urlencode(),
+                "typeKeys": list(TYPE_KEYS),
+                "heartbeatSeconds": max(10, min(60, settings.SEISTRIAGE_CLAIM_SECONDS // 3)),
+                "presenceSeconds": presence_heartbeat_seconds(),
+                "commitButtons": buttons,
+                "me": _user(request).get_username(),
+            },
         },
-    })  # fmt: skip
+    )
 
 
 @require_safe
@@ -120,11 +135,15 @@ def event_review_page(request: HttpRequest, event_id: int) -> HttpResponse:
 def import_page(request: HttpRequest) -> HttpResponse:
     if not user_is_senior_analyst(request.user):
         raise PermissionDenied("importing files needs the senior analyst or admin role")
-    return render(request, "analyst/import.html", {
-        "max_bytes": settings.SEISTRIAGE_MAX_UPLOAD_BYTES,
-        "suffixes": {kind: ", ".join(endings) for kind, endings in ALLOWED_SUFFIXES.items()},
-        "accept": {kind: ",".join(endings) for kind, endings in ALLOWED_SUFFIXES.items()},
-    })  # fmt: skip
+    return render(
+        request,
+        "analyst/import.html",
+        {
+            "max_bytes": settings.SEISTRIAGE_MAX_UPLOAD_BYTES,
+            "suffixes": {kind: ", ".join(endings) for kind, endings in ALLOWED_SUFFIXES.items()},
+            "accept": {kind: ",".join(endings) for kind, endings in ALLOWED_SUFFIXES.items()},
+        },
+    )
 
 
 def _ml_panel(score: EventScore) -> dict[str, object]:
@@ -133,15 +152,18 @@ def _ml_panel(score: EventScore) -> dict[str, object]:
     weights = score.class_weights or {}
     probabilities = sorted((score.class_probabilities or {}).items(), key=lambda item: -item[1])
     classes = [
-        {"name": name, "probability": value, "percent": round(100 * value), "weight": weights.get(name),
-         "contribution": None if weights.get(name) is None else weights[name] * value}
+        {
+            "name": name,
+            "probability": value,
+            "percent": round(100 * value),
+            "weight": weights.get(name),
+            "contribution": None if weights.get(name) is None else weights[name] * value,
+        }
         for name, value in probabilities
-    ]  # fmt: skip
+    ]
     explanation = list(score.explanation or [])
     strongest = max((abs(item.get("effect") or 0.0) for item in explanation), default=0.0) or 1.0
-    reasons = [
-        {**item, "percent": round(100 * abs(item.get("effect") or 0.0) / strongest)} for item in explanation
-    ]  # fmt: skip
+    reasons = [{**item, "percent": round(100 * abs(item.get("effect") or 0.0) / strongest)} for item in explanation]
     words = ""
     if classes:
         top = classes[0]

@@ -12,9 +12,25 @@ from fileimport.errors import ImportFileError
 
 # Formats ObsPy reads events from, as its `format=` names them; `--format` accepts these too.
 OBSPY_EVENT_FORMATS = (
-    "QUAKEML", "SC3ML", "IMS10BULLETIN", "ISF", "NORDIC", "NLLOC_HYP", "GSE2", "CSV", "CNV",
-    "JSON", "KML", "ZMAP", "NDK", "CMTSOLUTION", "EVT", "FNETMT", "HYPODDPHA", "SCARDEC",
-)  # fmt: skip
+    "QUAKEML",
+    "SC3ML",
+    "IMS10BULLETIN",
+    "ISF",
+    "NORDIC",
+    "NLLOC_HYP",
+    "GSE2",
+    "CSV",
+    "CNV",
+    "JSON",
+    "KML",
+    "ZMAP",
+    "NDK",
+    "CMTSOLUTION",
+    "EVT",
+    "FNETMT",
+    "HYPODDPHA",
+    "SCARDEC",
+)
 EVENT_FORMATS = tuple(sorted({*OBSPY_EVENT_FORMATS, *(name.upper() for name in CSV_READERS)}))
 
 

@@ -27,13 +27,32 @@ NEIGHBOUR_RADIUS_KM = 10.0
 
 # Magnitude types as codes a tree can split on; similar scales share a code. Unknown types get 0.
 MAGNITUDE_TYPE_CODES: dict[str, float] = {
-    "ml": 1.0, "mlv": 1.0, "mlr": 1.0, "mlg": 1.0, "mlh": 1.0,
-    "md": 2.0, "mc": 2.0, "mdl": 2.0,
-    "mw": 3.0, "mww": 3.0, "mwr": 3.0, "mwc": 3.0, "mwb": 3.0, "mwp": 3.0, "mh": 3.0,
-    "mb": 4.0, "mb_lg": 5.0, "mblg": 5.0, "mn": 5.0,
-    "ms": 6.0, "ms_20": 6.0, "ms(bb)": 6.0, "mb(bb)": 4.0,
-    "me": 7.0, "m": 8.0,
-}  # fmt: skip
+    "ml": 1.0,
+    "mlv": 1.0,
+    "mlr": 1.0,
+    "mlg": 1.0,
+    "mlh": 1.0,
+    "md": 2.0,
+    "mc": 2.0,
+    "mdl": 2.0,
+    "mw": 3.0,
+    "mww": 3.0,
+    "mwr": 3.0,
+    "mwc": 3.0,
+    "mwb": 3.0,
+    "mwp": 3.0,
+    "mh": 3.0,
+    "mb": 4.0,
+    "mb_lg": 5.0,
+    "mblg": 5.0,
+    "mn": 5.0,
+    "ms": 6.0,
+    "ms_20": 6.0,
+    "ms(bb)": 6.0,
+    "mb(bb)": 4.0,
+    "me": 7.0,
+    "m": 8.0,
+}
 
 # Waveform measurements aggregated over stations (attribute name of TraceMeasurements, unit).
 WAVEFORM_MEASURES: tuple[tuple[str, str], ...] = (

@@ -166,6 +166,11 @@ def promotion_verdict(
     promote = gain > margin
     word = "beats" if promote else "does not beat"
     return {
-        "promote": promote, "metric": metric, "candidate": ours, "active": theirs, "gain": round(gain, 5),
-        "margin": margin, "reason": f"candidate {word} the active model by more than {margin:g} on {metric}",
-    }  # fmt: skip
+        "promote": promote,
+        "metric": metric,
+        "candidate": ours,
+        "active": theirs,
+        "gain": round(gain, 5),
+        "margin": margin,
+        "reason": f"candidate {word} the active model by more than {margin:g} on {metric}",
+    }

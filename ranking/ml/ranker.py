@@ -172,9 +172,14 @@ def make_estimator(name: str, *, random_state: int = 0) -> Any:
     """A fresh, unfitted classifier of one of the ESTIMATORS families (NaN-tolerant)."""
     if name == "hist_gradient_boosting":
         return HistGradientBoostingClassifier(
-            max_iter=60, learning_rate=0.15, max_leaf_nodes=16, min_samples_leaf=10, l2_regularization=1.0,
-            early_stopping=False, random_state=random_state,
-        )  # fmt: skip
+            max_iter=60,
+            learning_rate=0.15,
+            max_leaf_nodes=16,
+            min_samples_leaf=10,
+            l2_regularization=1.0,
+            early_stopping=False,
+            random_state=random_state,
+        )
     if name == "random_forest":
         return make_pipeline(
             SimpleImputer(strategy="median", keep_empty_features=True),

@@ -158,10 +158,15 @@ def test_operations_that_take_input_declare_their_request_body(
     operations: list[tuple[str, str, dict[str, Any]]],
 ) -> None:
     """The endpoints whose views read a body say so (the others declare none, so clients send none)."""
-    takes_body = {("POST", "/api/events/{event_id}/review/"), ("POST", "/api/filters/"), ("POST", "/api/imports/"),
-                  ("PUT", "/api/preferences/columns/"), ("POST", "/api/bulletins/"),
-                  ("POST", "/api/models/{kind}/versions/{version}/promote/"),
-                  ("POST", "/api/models/{kind}/versions/{version}/rollback/")}  # fmt: skip
+    takes_body = {
+        ("POST", "/api/events/{event_id}/review/"),
+        ("POST", "/api/filters/"),
+        ("POST", "/api/imports/"),
+        ("PUT", "/api/preferences/columns/"),
+        ("POST", "/api/bulletins/"),
+        ("POST", "/api/models/{kind}/versions/{version}/promote/"),
+        ("POST", "/api/models/{kind}/versions/{version}/rollback/"),
+    }
     declared = {(m, p) for m, p, op in operations if "requestBody" in op}
     assert declared == takes_body
     upload = next(op for m, p, op in operations if (m, p) == ("POST", "/api/imports/"))
@@ -214,8 +219,9 @@ def test_real_answers_match_the_bodies_status_codes_and_media_types_the_schema_d
         )
         seen.append((method, path, response.status_code))
         assert response.status_code == expected, (method, path, response.status_code, response.text[:500])
-        media = " ".join(value for key, values in response.headers.items() if key.lower() == "content-type"
-                         for value in values)  # fmt: skip
+        media = " ".join(
+            value for key, values in response.headers.items() if key.lower() == "content-type" for value in values
+        )
         return response.json() if "json" in media else None
 
     ids = {"event_id": event.pk}
@@ -225,11 +231,21 @@ def test_real_answers_match_the_bodies_status_codes_and_media_types_the_schema_d
     call("GET", "/api/events/{event_id}/", 404, path_parameters={"event_id": 10**9})
     call("GET", "/api/events/", 400, query={"limit": 0})
     call("POST", "/api/events/{event_id}/claim/", 200, path_parameters=ids)
-    call("POST", "/api/events/{event_id}/review/", 409, path_parameters=ids,
-         body={"decision": "accept", "version": event.version + 5, "event_type": "earthquake"})  # fmt: skip
+    call(
+        "POST",
+        "/api/events/{event_id}/review/",
+        409,
+        path_parameters=ids,
+        body={"decision": "accept", "version": event.version + 5, "event_type": "earthquake"},
+    )
     call("POST", "/api/events/{event_id}/review/", 400, path_parameters=ids, body={"decision": "maybe", "version": 1})
-    decided = call("POST", "/api/events/{event_id}/review/", 200, path_parameters=ids,
-                   body={"decision": "accept", "version": event.version, "event_type": "earthquake"})  # fmt: skip
+    decided = call(
+        "POST",
+        "/api/events/{event_id}/review/",
+        200,
+        path_parameters=ids,
+        body={"decision": "accept", "version": event.version, "event_type": "earthquake"},
+    )
     assert decided["review_state"] == "accepted" and decided["version"] == event.version + 1
     call("DELETE", "/api/events/{event_id}/claim/", 200, path_parameters=ids)
     call("POST", "/api/events/{event_id}/presence/", 200, path_parameters=ids)
@@ -244,16 +260,29 @@ def test_real_answers_match_the_bodies_status_codes_and_media_types_the_schema_d
     call("GET", "/api/events/{event_id}/waveforms/", 200, path_parameters=ids, query={"filter": "1-10"})
     call("GET", "/api/events/{event_id}/waveforms/", 400, path_parameters=ids, query={"width": "1"})
     call("GET", "/api/events/{event_id}/waveforms/{seed_id}/", 200, path_parameters={**ids, "seed_id": seed_id})
-    call("GET", "/api/events/{event_id}/waveforms/{seed_id}/spectrogram/", 200,
-         path_parameters={**ids, "seed_id": seed_id})  # fmt: skip
+    call(
+        "GET",
+        "/api/events/{event_id}/waveforms/{seed_id}/spectrogram/",
+        200,
+        path_parameters={**ids, "seed_id": seed_id},
+    )
     call("GET", "/api/models/{kind}/", 200, path_parameters={"kind": "ranker"})
     run = call("POST", "/api/models/{kind}/train/", 202, path_parameters={"kind": "ranker"})
     call("POST", "/api/models/{kind}/train/", 409, path_parameters={"kind": "ranker"})
     call("GET", "/api/training-runs/{run_id}/", 200, path_parameters={"run_id": run["id"]})
-    call("POST", "/api/models/{kind}/versions/{version}/promote/", 404,
-         path_parameters={"kind": "ranker", "version": "no-such-version"}, body={"reason": "test"})  # fmt: skip
-    call("POST", "/api/models/{kind}/versions/{version}/rollback/", 404,
-         path_parameters={"kind": "cnn", "version": "no-such-version"})  # fmt: skip
+    call(
+        "POST",
+        "/api/models/{kind}/versions/{version}/promote/",
+        404,
+        path_parameters={"kind": "ranker", "version": "no-such-version"},
+        body={"reason": "test"},
+    )
+    call(
+        "POST",
+        "/api/models/{kind}/versions/{version}/rollback/",
+        404,
+        path_parameters={"kind": "cnn", "version": "no-such-version"},
+    )
     call("GET", "/api/learning/informative/", 200, query={"measure": "margin"})
     call("GET", "/api/learning/mislabelled/", 200)
     assert call("GET", "/api/learning/labels/", 200)["agreement"]["events_decided_more_than_once"] >= 0

@@ -64,8 +64,14 @@ def _fuzz(operation: APIOperation[Any, Any, Any, Any], token: str, seen: set[tup
     """Run the bounded hypothesis search on one operation; the failure text, or "" when none was found."""
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])  # fmt: skip
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+    )
     def search(case: Case[Any]) -> None:
         response = case.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=[not_a_server_error])
         seen.add((f"{operation.method.upper()} {operation.path}", response.status_code))

@@ -42,8 +42,9 @@ def test_a_decision_records_the_score_and_model_versions_of_that_moment(analyst:
 
 
 def test_audit_entries_can_be_neither_changed_nor_deleted(analyst: User, scored_blast) -> None:
-    event_review(event_id=scored_blast.pk, user=analyst, version=scored_blast.version, decision="comment",
-                 comment="first look")  # fmt: skip
+    event_review(
+        event_id=scored_blast.pk, user=analyst, version=scored_blast.version, decision="comment", comment="first look"
+    )
     entry = AuditEntry.objects.get()
     entry.comment = "rewritten"
     with pytest.raises(AuditEntryImmutableError):
@@ -59,10 +60,17 @@ def test_audit_entries_can_be_neither_changed_nor_deleted(analyst: User, scored_
 
 def test_the_history_reads_in_order_with_who_did_what(analyst: User, senior_analyst: User, scored_blast) -> None:
     version = scored_blast.version
-    event_review(event_id=scored_blast.pk, user=analyst, version=version, decision="set_type",
-                 event_type="quarry blast")  # fmt: skip
-    event_review(event_id=scored_blast.pk, user=senior_analyst, version=version + 1, decision="accept",
-                 event_type="mining explosion", comment="mine, not quarry")  # fmt: skip
+    event_review(
+        event_id=scored_blast.pk, user=analyst, version=version, decision="set_type", event_type="quarry blast"
+    )
+    event_review(
+        event_id=scored_blast.pk,
+        user=senior_analyst,
+        version=version + 1,
+        decision="accept",
+        event_type="mining explosion",
+        comment="mine, not quarry",
+    )
     api = APIClient()
     api.force_authenticate(analyst)
     history = api.get(f"/api/events/{scored_blast.pk}/").json()["history"]

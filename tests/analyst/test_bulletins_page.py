@@ -83,8 +83,7 @@ def test_the_api_publishes_for_seniors_only_and_lists_what_was_published(
     created = client.post("/api/bulletins/", request, content_type="application/json", HTTP_AUTHORIZATION=auth)
     assert created.status_code == 201, created.content
     record = created.json()
-    selected = Event.objects.filter(review_state="accepted", event_type__in=request["event_types"],
-                                    magnitude__gte=1.0)  # fmt: skip
+    selected = Event.objects.filter(review_state="accepted", event_type__in=request["event_types"], magnitude__gte=1.0)
     assert record["event_count"] == selected.count() > 0 and record["created_by"] == "sen"
     assert record["filters"]["event_types"] == "quarry blast,earthquake"
     assert client.get("/api/bulletins/", HTTP_AUTHORIZATION=auth).json()[0]["sha256"] == record["sha256"]
@@ -120,8 +119,14 @@ def test_outsiders_get_403_and_strangers_must_log_in(client: Client, outsider: U
     client.force_login(senior_analyst)
     client.post("/bulletins/", {**WINDOW, "format": "kml"})
     bulletin = Bulletin.objects.get()
-    paths = ["/bulletins/", "/bulletins/draft/?format=csv", f"/bulletins/{bulletin.pk}/file/", "/api/bulletins/",
-             f"/api/bulletins/{bulletin.pk}/file/", "/api/export/?format=csv"]  # fmt: skip
+    paths = [
+        "/bulletins/",
+        "/bulletins/draft/?format=csv",
+        f"/bulletins/{bulletin.pk}/file/",
+        "/api/bulletins/",
+        f"/api/bulletins/{bulletin.pk}/file/",
+        "/api/export/?format=csv",
+    ]
     client.force_login(outsider)
     assert [client.get(path).status_code for path in paths] == [403] * len(paths)
     assert client.post("/api/bulletins/", {**WINDOW, "format": "csv"}).status_code == 403

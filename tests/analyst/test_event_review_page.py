@@ -233,8 +233,10 @@ def test_the_queue_offers_filter_presets_on_number_keys_then_the_users_saved_vie
     presets = page_json(html, "page-config")["presets"]
     assert [p["key"] for p in presets] == ["1", "2", "3", "4", "5"]
     assert presets[0]["query"] == "review_state=new,scored" and presets[4] == {
-        "key": "5", "name": "Alaska", "query": "region=alaska",
-    }  # fmt: skip
+        "key": "5",
+        "name": "Alaska",
+        "query": "region=alaska",
+    }
     for preset in presets:  # every preset is a query the queue API accepts
         assert api_for(analyst).get(f"/api/events/?{preset['query']}").status_code == 200
     assert "filter preset: Alaska" in html  # the ? help lists them

@@ -22,8 +22,19 @@ def test_export_bulletin_publishes_a_recorded_file_with_its_hash(
     import_bundled(obspy_data)
     review_some(analyst)
     output = tmp_path / "bulletin.xml"
-    call_command("export_bulletin", "--start", "1990-01-01", "--end", "2030-01-01", "--format", "quakeml",
-                 "--publish-as", "sen", "-o", str(output))  # fmt: skip
+    call_command(
+        "export_bulletin",
+        "--start",
+        "1990-01-01",
+        "--end",
+        "2030-01-01",
+        "--format",
+        "quakeml",
+        "--publish-as",
+        "sen",
+        "-o",
+        str(output),
+    )
     bulletin = Bulletin.objects.get()
     stored = bulletin_file(bulletin=bulletin).read_bytes()
     assert hashlib.sha256(stored).hexdigest() == bulletin.sha256 and len(stored) == bulletin.size_bytes
@@ -35,6 +46,15 @@ def test_export_bulletin_publishes_a_recorded_file_with_its_hash(
 
 def test_a_bad_window_is_refused_and_nothing_is_written(tmp_path: Path, db: None) -> None:
     with pytest.raises(CommandError, match="end: must be after start"):
-        call_command("export_bulletin", "--start", "2024-01-02", "--end", "2024-01-01", "--format", "csv",
-                     "-o", str(tmp_path / "x.csv"))  # fmt: skip
+        call_command(
+            "export_bulletin",
+            "--start",
+            "2024-01-02",
+            "--end",
+            "2024-01-01",
+            "--format",
+            "csv",
+            "-o",
+            str(tmp_path / "x.csv"),
+        )
     assert not list(tmp_path.iterdir()) and not Bulletin.objects.exists()

@@ -116,11 +116,17 @@ def test_geojson_and_kml_carry_each_event_with_its_review(obspy_data: Path, anal
 def _types_in_export(format: str) -> set[str]:
     data = export(format)
     if format == "quakeml":
-        return {t.text or "" for t in etree.fromstring(data).iter("{http://quakeml.org/xmlns/bed/1.2}type")
-                if t.getparent().tag.endswith("}event")}  # fmt: skip
+        return {
+            t.text or ""
+            for t in etree.fromstring(data).iter("{http://quakeml.org/xmlns/bed/1.2}type")
+            if t.getparent().tag.endswith("}event")
+        }
     if format == "sc3ml":
-        return {t.text or "" for t in etree.fromstring(data).iter() if str(t.tag).endswith("}type")
-                and str(t.getparent().tag).endswith("}event")}  # fmt: skip
+        return {
+            t.text or ""
+            for t in etree.fromstring(data).iter()
+            if str(t.tag).endswith("}type") and str(t.getparent().tag).endswith("}event")
+        }
     if format == "ims1.0":
         return {line[115:117] for line in data.decode().splitlines() if line[:4].isdigit() and line[4] == "/"}
     if format == "csv":
@@ -128,8 +134,11 @@ def _types_in_export(format: str) -> set[str]:
     if format == "geojson":
         return {f["properties"]["type"] for f in json.loads(data)["features"]}
     ns = {"k": "http://www.opengis.net/kml/2.2"}
-    return {d.findtext("k:value", namespaces=ns) or "" for d in etree.fromstring(data).iterfind(".//k:Data", ns)
-            if d.get("name") == "type"}  # fmt: skip
+    return {
+        d.findtext("k:value", namespaces=ns) or ""
+        for d in etree.fromstring(data).iterfind(".//k:Data", ns)
+        if d.get("name") == "type"
+    }
 
 
 def test_every_quakeml_type_maps_into_each_formats_vocabulary(obspy_data: Path) -> None:
@@ -139,9 +148,13 @@ def test_every_quakeml_type_maps_into_each_formats_vocabulary(obspy_data: Path) 
     for event, event_type in zip(events, QUAKEML_EVENT_TYPES, strict=True):
         Event.objects.filter(pk=event.pk).update(event_type=event_type, review_state="accepted")
     vocabularies = {
-        "quakeml": set(QUAKEML_EVENT_TYPES), "sc3ml": set(SEISCOMP_EVENT_TYPES), "ims1.0": set(IMS_CODES),
-        "csv": set(QUAKEML_EVENT_TYPES), "geojson": set(QUAKEML_EVENT_TYPES), "kml": set(QUAKEML_EVENT_TYPES),
-    }  # fmt: skip
+        "quakeml": set(QUAKEML_EVENT_TYPES),
+        "sc3ml": set(SEISCOMP_EVENT_TYPES),
+        "ims1.0": set(IMS_CODES),
+        "csv": set(QUAKEML_EVENT_TYPES),
+        "geojson": set(QUAKEML_EVENT_TYPES),
+        "kml": set(QUAKEML_EVENT_TYPES),
+    }
     for format, vocabulary in vocabularies.items():
         found = _types_in_export(format)
         assert found <= vocabulary, (format, found - vocabulary)

@@ -50,8 +50,9 @@ def test_obspy_client_gets_exactly_the_selected_events(catalogue: None, client: 
     accepted = Event.objects.filter(review_state="accepted")
     assert _get(client) == _ids(accepted)
     start, end = UTCDateTime(2013, 9, 1), UTCDateTime(2013, 9, 2)
-    in_window = accepted.filter(origin_time__gte=start.datetime.replace(tzinfo=dt.UTC),
-                                origin_time__lte=end.datetime.replace(tzinfo=dt.UTC))  # fmt: skip
+    in_window = accepted.filter(
+        origin_time__gte=start.datetime.replace(tzinfo=dt.UTC), origin_time__lte=end.datetime.replace(tzinfo=dt.UTC)
+    )
     assert in_window.exists()
     assert _get(client, starttime=start, endtime=end) == _ids(in_window)
     assert _get(client, minmagnitude=1.5) == _ids(accepted.filter(magnitude__gte=1.5))
@@ -74,8 +75,9 @@ def test_eventtype_and_updatedafter_select_on_the_server(catalogue: None, client
 
 def test_radius_orderby_limit_and_arrivals(catalogue: None, client: Client) -> None:
     accepted = Event.objects.filter(review_state="accepted")
-    events = client.get_events(latitude=-43.3, longitude=170.4, maxradius=0.5, orderby="magnitude", limit=5,
-                               includearrivals=True)  # fmt: skip
+    events = client.get_events(
+        latitude=-43.3, longitude=170.4, maxradius=0.5, orderby="magnitude", limit=5, includearrivals=True
+    )
     magnitudes = [e.preferred_magnitude().mag for e in events]
     assert magnitudes == sorted(magnitudes, reverse=True) and len(events) == 5
     expected = accepted.order_by("-magnitude", "-origin_time", "-id")

@@ -119,8 +119,10 @@ def test_a_refused_file_refuses_the_whole_upload_naming_it_and_nothing_is_writte
     senior_analyst, obspy_data, shared_data, settings, kind, source, name, problem
 ):
     settings.SEISTRIAGE_MAX_UPLOAD_BYTES = 5000 if name == "big.xml" else settings.SEISTRIAGE_MAX_UPLOAD_BYTES
-    files = {"events": [upload(obspy_data / QUARRY_BLAST)] if kind != "events" else [], kind: upload(
-        shared_data / source, name)}  # fmt: skip
+    files = {
+        "events": [upload(obspy_data / QUARRY_BLAST)] if kind != "events" else [],
+        kind: upload(shared_data / source, name),
+    }
     answer = api_for(senior_analyst).post("/api/imports/", files, format="multipart")
     assert answer.status_code == 400
     assert answer.json()["files"][0].startswith(problem), answer.json()

@@ -17,8 +17,20 @@ from tests.support.workbench_data import rolled_back, scored_comcat_week
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
 
-ROW_FIELDS = ("id", "origin_time", "latitude", "longitude", "depth", "magnitude", "importance", "predicted_class",
-              "event_type", "review_state", "agency_id", "region")  # fmt: skip
+ROW_FIELDS = (
+    "id",
+    "origin_time",
+    "latitude",
+    "longitude",
+    "depth",
+    "magnitude",
+    "importance",
+    "predicted_class",
+    "event_type",
+    "review_state",
+    "agency_id",
+    "region",
+)
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +102,9 @@ def test_keyset_pages_walk_every_ordering_exactly_like_one_sorted_query(
 def test_the_cursor_is_stable_when_events_arrive_or_change_between_pages(client: APIClient, week) -> None:
     first = client.get("/api/events/", {"limit": "100", "ordering": "-origin_time"}).json()
     newest = first["results"][0]
-    event_review(event_id=newest["id"], user=User.objects.get(username="ana"), version=newest["version"],
-                 decision="reject")  # fmt: skip
+    event_review(
+        event_id=newest["id"], user=User.objects.get(username="ana"), version=newest["version"], decision="reject"
+    )
     second = client.get("/api/events/", {"limit": 100, "ordering": "-origin_time", "cursor": first["next"]}).json()
     seen = {row["id"] for row in first["results"]}
     assert not seen & {row["id"] for row in second["results"]}

@@ -49,8 +49,10 @@ def test_it_accepts_an_event_and_keeps_the_decision_as_a_label_and_an_audit_entr
     assert answer.json()["version"] == blast.version + 1
     event = Event.objects.get()
     assert (event.review_state, event.event_type, event.event_type_certainty) == (
-        "accepted", "mining explosion", "suspected",
-    )  # fmt: skip
+        "accepted",
+        "mining explosion",
+        "suspected",
+    )
     entry = AuditEntry.objects.get()
     assert (entry.user, entry.action, entry.comment, entry.event_version) == (analyst, "accept", "clear Rg", 2)
     assert entry.before["review_state"] == "new" and entry.after["review_state"] == "accepted"
@@ -73,8 +75,10 @@ def test_setting_a_type_puts_the_event_in_review_without_deciding_it(analyst: Us
     assert answer.status_code == 200
     event = Event.objects.get()
     assert (event.event_type, event.event_type_certainty, event.review_state) == (
-        "quarry blast", "suspected", "in_review",
-    )  # fmt: skip
+        "quarry blast",
+        "suspected",
+        "in_review",
+    )
 
 
 def test_a_comment_is_recorded_without_a_label(analyst: User, blast) -> None:

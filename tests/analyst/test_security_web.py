@@ -149,8 +149,12 @@ def test_an_api_token_needs_no_csrf_token_because_no_browser_sends_it(client: Cl
     client.force_login(analyst)
     key = client.post("/api/token/").json()["key"]
     scripted = Client(enforce_csrf_checks=True)
-    answer = scripted.post("/api/filters/", {"name": "mine", "query": "ordering=-importance"},
-                           HTTP_AUTHORIZATION=f"Token {key}", content_type="application/json")  # fmt: skip
+    answer = scripted.post(
+        "/api/filters/",
+        {"name": "mine", "query": "ordering=-importance"},
+        HTTP_AUTHORIZATION=f"Token {key}",
+        content_type="application/json",
+    )
     assert answer.status_code == 201, answer.content
 
 
@@ -162,8 +166,10 @@ def _hostile_quakeml(folder: Path) -> Path:
     comment replaced by HTML and script."""
     catalog = obspy.read_events(str(QUARRY_BLAST))
     event = catalog[0]
-    event.event_descriptions = [EventDescription(text=SCRIPT, type="region name"),
-                                EventDescription(text=IMG, type="earthquake name")]  # fmt: skip
+    event.event_descriptions = [
+        EventDescription(text=SCRIPT, type="region name"),
+        EventDescription(text=IMG, type="earthquake name"),
+    ]
     event.comments.append(Comment(text=SCRIPT + IMG))
     event.creation_info.agency_id = "<b>XSS</b>"
     event.creation_info.author = IMG
@@ -191,21 +197,31 @@ def test_html_in_imported_files_and_user_input_is_escaped_on_every_page(
     assert SCRIPT in event.description and IMG in event.description and event.author == IMG
     assert event.agency_id == "<b>XSS</b>"
     client = _client(senior_analyst)
-    review = client.post(f"/api/events/{event.pk}/review/", {"version": event.version, "decision": "comment",
-                         "comment": SCRIPT + IMG}, content_type="application/json")  # fmt: skip
+    review = client.post(
+        f"/api/events/{event.pk}/review/",
+        {"version": event.version, "decision": "comment", "comment": SCRIPT + IMG},
+        content_type="application/json",
+    )
     assert review.status_code == 200, review.content
     SavedFilter.objects.create(user=senior_analyst, name=SCRIPT, query="region=" + IMG)
-    window = bulletin_criteria(start=event.origin_time.replace(year=2000), end=event.origin_time.replace(year=2030),
-                               status="all")  # fmt: skip
+    window = bulletin_criteria(
+        start=event.origin_time.replace(year=2000), end=event.origin_time.replace(year=2030), status="all"
+    )
     bulletin_publish(user=senior_analyst, format="quakeml", criteria=window, status="all", published=True)
     pages = {
-        "/events/": False, f"/events/{event.pk}/": True, f"/queue/events/{event.pk}/": True,
+        "/events/": False,
+        f"/events/{event.pk}/": True,
+        f"/queue/events/{event.pk}/": True,
         "/": True,  # the queue page: saved filter names and presets
         f"/?region={IMG}&agency={SCRIPT}": True,  # query parameters echoed into the filter form
-        "/bulletins/": False, f"/bulletins/draft/?start={SCRIPT}&end={IMG}&format=quakeml": True,
-        "/models/ranker/": False, "/learning/informative/": False, "/learning/labels/": False,
-        "/learning/mislabelled/": False, "/import/": False,
-    }  # fmt: skip
+        "/bulletins/": False,
+        f"/bulletins/draft/?start={SCRIPT}&end={IMG}&format=quakeml": True,
+        "/models/ranker/": False,
+        "/learning/informative/": False,
+        "/learning/labels/": False,
+        "/learning/mislabelled/": False,
+        "/import/": False,
+    }
     for url, shown in pages.items():
         response = client.get(url)
         if url.startswith("/bulletins/draft/"):
@@ -217,8 +233,9 @@ def test_html_in_imported_files_and_user_input_is_escaped_on_every_page(
         assert client.get(url)["Content-Type"] == "application/json"
 
 
-def test_a_model_trained_by_a_hostile_name_is_shown_escaped(senior_analyst: User, shared_data: Path,
-                                                             tmp_path: Path) -> None:  # fmt: skip
+def test_a_model_trained_by_a_hostile_name_is_shown_escaped(
+    senior_analyst: User, shared_data: Path, tmp_path: Path
+) -> None:
     lines = (shared_data / "catalogs/pnsn_comcat_2018-2022.csv").read_text().splitlines()[:201]
     (tmp_path / "pnsn.csv").write_text("\n".join(lines) + "\n")
     events_ingest_file(path=tmp_path / "pnsn.csv", reviewed=True)
@@ -264,8 +281,9 @@ def test_sql_injection_through_every_fdsn_parameter_gets_400_or_nothing(world: S
     events_before = Event.objects.count()
     for name in [*PARAMETERS, *ALIASES]:
         for value in INJECTIONS:
-            response = client.get("/fdsnws/event/1/query", {name: value, "format": "text"} if name != "format"
-                                  else {name: value})  # fmt: skip
+            response = client.get(
+                "/fdsnws/event/1/query", {name: value, "format": "text"} if name != "format" else {name: value}
+            )
             body = b"".join(response.streaming_content) if response.streaming else response.content  # type: ignore[attr-defined]
             assert response.status_code in (204, 400, 404), f"{name}={value!r}: {response.status_code} {body[:300]!r}"
     assert Event.objects.count() == events_before
@@ -273,8 +291,16 @@ def test_sql_injection_through_every_fdsn_parameter_gets_400_or_nothing(world: S
 
 # ---- path traversal ------------------------------------------------------------------------------------------
 
-TRAVERSALS = ("..", "../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2e%2e", "....//....//etc", "/etc/passwd",
-              "AV.SPCG..BHN%2F..%2F..%2F..%2Fetc%2Fpasswd", "..\\..\\windows")  # fmt: skip
+TRAVERSALS = (
+    "..",
+    "../../etc/passwd",
+    "..%2F..%2Fetc%2Fpasswd",
+    "%2e%2e",
+    "....//....//etc",
+    "/etc/passwd",
+    "AV.SPCG..BHN%2F..%2F..%2F..%2Fetc%2Fpasswd",
+    "..\\..\\windows",
+)
 
 
 def test_a_bulletin_row_pointing_outside_the_bulletin_folder_is_not_served(world: SecurityWorld) -> None:
@@ -292,9 +318,14 @@ def test_traversal_in_waveform_model_and_job_paths_is_refused(world: SecurityWor
     event = world.event.pk
     version = world.model.version
     for value in TRAVERSALS:
-        for url in (f"/api/events/{event}/waveforms/{value}/", f"/api/events/{event}/waveforms/{value}/spectrogram/",
-                    f"/models/{value}/", f"/api/models/{value}/", f"/api/imports/{value}/",
-                    f"/api/models/ranker/versions/{value}/promote/"):  # fmt: skip
+        for url in (
+            f"/api/events/{event}/waveforms/{value}/",
+            f"/api/events/{event}/waveforms/{value}/spectrogram/",
+            f"/models/{value}/",
+            f"/api/models/{value}/",
+            f"/api/imports/{value}/",
+            f"/api/models/ranker/versions/{value}/promote/",
+        ):
             response = client.post(url) if url.endswith("promote/") else client.get(url)
             assert response.status_code in (400, 404), f"{url}: {response.status_code}"
     assert ModelVersion.objects.get(kind="ranker", version=version).status == "active"
@@ -331,11 +362,15 @@ def test_uploads_over_the_size_limit_or_of_the_wrong_type_are_refused_naming_the
     assert len(big) > 2048
     mseed = next((Path(obspy.__path__[0]) / "io/mseed/tests/data").glob("*.mseed")).read_bytes()
     cases = {
-        "events": [("quarry.xml", big, "over the upload limit"), ("quarry.exe", big[:2000], "must end in"),
-                   ("binary.xml", mseed[:2000], "binary content"), ("empty.xml", b"", "empty")],
+        "events": [
+            ("quarry.xml", big, "over the upload limit"),
+            ("quarry.exe", big[:2000], "must end in"),
+            ("binary.xml", mseed[:2000], "binary content"),
+            ("empty.xml", b"", "empty"),
+        ],
         "waveforms": [("notes.mseed", b"not a waveform at all\n" * 10, "not a waveform file")],
         "stations": [("inventory.pdf", b"%PDF-1.4\n", "must end in")],
-    }  # fmt: skip
+    }
     uploads_before = sorted((Path(django_settings.DATA_DIR) / "uploads").glob("*"))
     for kind, files in cases.items():
         for name, content, reason in files:
@@ -423,8 +458,14 @@ def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     # The test command itself relaxes cookie security for http test servers; production must use the defaults.
     relaxed = {"SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "DEBUG", "ALLOWED_HOSTS"}
     clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION and k not in relaxed}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env},
-                          capture_output=True, text=True, timeout=240)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
 
 def test_check_deploy_is_clean_with_the_production_settings_the_readme_recommends() -> None:

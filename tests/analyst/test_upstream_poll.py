@@ -35,8 +35,9 @@ class Upstream:
     env: dict[str, str]
 
     def manage(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
-                              text=True, timeout=180)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=180
+        )
         assert done.returncode == 0, f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
         return done.stdout
 
@@ -57,16 +58,27 @@ def upstream(tmp_path_factory: Any, obspy_data: Path) -> Iterator[Upstream]:
     event (SEISTRIAGE_FDSN_EVENTS=all), its scoring messages kept in its own filesystem broker."""
     folder = tmp_path_factory.mktemp("upstream")
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL"}}
-    env.update(SEISTRIAGE_DATA_DIR=str(folder), DATABASE_URL=f"sqlite:///{folder / 'upstream.sqlite3'}",
-               SEISTRIAGE_FDSN_EVENTS="all", DEBUG="true", CELERY_BROKER_URL="filesystem://",
-               CACHE_URL="locmem://", DJANGO_SETTINGS_MODULE="config.settings")  # fmt: skip
+    env.update(
+        SEISTRIAGE_DATA_DIR=str(folder),
+        DATABASE_URL=f"sqlite:///{folder / 'upstream.sqlite3'}",
+        SEISTRIAGE_FDSN_EVENTS="all",
+        DEBUG="true",
+        CELERY_BROKER_URL="filesystem://",
+        CACHE_URL="locmem://",
+        DJANGO_SETTINGS_MODULE="config.settings",
+    )
     port = _free_port()
     server = Upstream(url=f"http://127.0.0.1:{port}", env=env)
     server.manage("migrate", "--noinput")
     server.manage("import_events", str(obspy_data / NORDIC))
     log = (folder / "server.log").open("w")
-    process = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -99,8 +111,9 @@ def _changed_event_file(obspy_data: Path, folder: Path, *, index: int, magnitude
 def test_it_pulls_new_events_then_only_what_changed_upstream(
     upstream: Upstream, obspy_data: Path, tmp_path: Path, django_capture_on_commit_callbacks: Callable[..., Any]
 ) -> None:
-    source = FdsnSource.objects.create(name="upstream", base_url=f"{upstream.url}/fdsnws/event/1/",
-                                       query={"starttime": "1990-01-01"})  # fmt: skip
+    source = FdsnSource.objects.create(
+        name="upstream", base_url=f"{upstream.url}/fdsnws/event/1/", query={"starttime": "1990-01-01"}
+    )
     served = upstream.event_ids()
     assert len(served) == 50
     with django_capture_on_commit_callbacks() as scoring:
@@ -126,8 +139,7 @@ def test_it_pulls_new_events_then_only_what_changed_upstream(
     local = Event.objects.get(public_id=bumped[0])
     expected = (changed.preferred_magnitude() or changed.magnitudes[0]).mag
     assert local.magnitude == pytest.approx(expected)
-    assert abs((local.origin_time - changed.origins[0].time.datetime.replace(tzinfo=dt.UTC))
-               .total_seconds()) < 0.01  # fmt: skip
+    assert abs((local.origin_time - changed.origins[0].time.datetime.replace(tzinfo=dt.UTC)).total_seconds()) < 0.01
 
     third = fdsn_source_poll(source=source)
     assert (third.error, third.mode, third.fetched) == ("", "updatedafter", 0)
@@ -135,8 +147,9 @@ def test_it_pulls_new_events_then_only_what_changed_upstream(
 
 def test_without_updatedafter_it_asks_for_a_window_and_never_duplicates(upstream: Upstream) -> None:
     years = int((timezone.now() - dt.datetime(1990, 1, 1, tzinfo=dt.UTC)).total_seconds())
-    source = FdsnSource.objects.create(name="windowed", base_url=f"{upstream.url}/fdsnws/event/1",
-                                       use_updated_after=False, window_seconds=years)  # fmt: skip
+    source = FdsnSource.objects.create(
+        name="windowed", base_url=f"{upstream.url}/fdsnws/event/1", use_updated_after=False, window_seconds=years
+    )
     first = fdsn_source_poll(source=source)
     second = fdsn_source_poll(source=source)
     assert (first.mode, first.created, first.error) == ("window", 50, "")

@@ -60,10 +60,26 @@ def test_the_record_section_touches_every_raw_extreme_and_sorts_by_distance(
 
 def test_picks_and_theoretical_arrivals_land_at_their_times(client: Client, analyst: Any, lahar: Event) -> None:
     manual = ORIGIN + dt.timedelta(seconds=12.5)
-    Pick.objects.create(event=lahar, public_id="p1", network="AV", station="SPCG", channel="BHZ", time=manual,
-                        phase_hint="P", evaluation_mode="manual")  # fmt: skip
-    Pick.objects.create(event=lahar, public_id="p2", network="AV", station="SPCG", channel="BHZ",
-                        time=manual + dt.timedelta(seconds=7), phase_hint="S", evaluation_mode="automatic")  # fmt: skip
+    Pick.objects.create(
+        event=lahar,
+        public_id="p1",
+        network="AV",
+        station="SPCG",
+        channel="BHZ",
+        time=manual,
+        phase_hint="P",
+        evaluation_mode="manual",
+    )
+    Pick.objects.create(
+        event=lahar,
+        public_id="p2",
+        network="AV",
+        station="SPCG",
+        channel="BHZ",
+        time=manual + dt.timedelta(seconds=7),
+        phase_hint="S",
+        evaluation_mode="automatic",
+    )
     client.force_login(analyst)
     body = _get(client, f"/api/events/{lahar.pk}/waveforms/")
     row = next(r for r in body["rows"] if r["seed_id"] == "AV.SPCG..BHZ")
@@ -131,6 +147,14 @@ def test_the_cache_answers_the_same_and_new_data_invalidate_it(
     url = f"/api/events/{lahar.pk}/waveforms/"
     first = client.get(url, {"channels": "AV.SPCG..BHZ"}).content
     assert client.get(url, {"channels": "AV.SPCG..BHZ"}).content == first
-    Pick.objects.create(event=lahar, public_id="p9", network="AV", station="SPCG", channel="BHZ",
-                        time=ORIGIN + dt.timedelta(seconds=3), phase_hint="P", evaluation_mode="manual")  # fmt: skip
+    Pick.objects.create(
+        event=lahar,
+        public_id="p9",
+        network="AV",
+        station="SPCG",
+        channel="BHZ",
+        time=ORIGIN + dt.timedelta(seconds=3),
+        phase_hint="P",
+        evaluation_mode="manual",
+    )
     assert client.get(url, {"channels": "AV.SPCG..BHZ"}).content != first

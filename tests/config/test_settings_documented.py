@@ -30,9 +30,13 @@ def test_each_variable_is_in_the_readme_and_the_env_example(variable: str) -> No
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("DEBUG", "maybe"), ("SEISTRIAGE_IMPORT_BATCH_SIZE", "many"), ("DATABASE_URL", "mysql://x/y"),
-     ("SEISTRIAGE_CLASS_WEIGHTS", "quakes=1")],
-)  # fmt: skip
+    [
+        ("DEBUG", "maybe"),
+        ("SEISTRIAGE_IMPORT_BATCH_SIZE", "many"),
+        ("DATABASE_URL", "mysql://x/y"),
+        ("SEISTRIAGE_CLASS_WEIGHTS", "quakes=1"),
+    ],
+)
 def test_a_bad_value_stops_the_start_naming_the_variable(variable: str, value: str) -> None:
     env = {**os.environ, "DEBUG": "true", variable: value}
     result = subprocess.run(

@@ -120,8 +120,16 @@ def test_esec_surface_events_map_to_quakeml_types(shared_data: Path) -> None:
     events_import_file(path=shared_data / "esec/IRISExoticEventCatalog.txt")
     assert Event.objects.count() == 130
     types = set(Event.objects.values_list("event_type", flat=True))
-    assert types <= {"rockslide", "landslide", "debris avalanche", "avalanche", "snow avalanche", "slide",
-                     "mine collapse", "other event"}  # fmt: skip
+    assert types <= {
+        "rockslide",
+        "landslide",
+        "debris avalanche",
+        "avalanche",
+        "snow avalanche",
+        "slide",
+        "mine collapse",
+        "other event",
+    }
     assert Event.objects.filter(event_type="snow avalanche").exists()
 
 

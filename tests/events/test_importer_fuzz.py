@@ -68,8 +68,9 @@ def _text_cases(stem: str, real: bytes, suffix: str) -> list[Case]:
         cases.append(Case(f"{stem}-bit-flip-{number}", bytes(flipped), suffix))
     text = real.decode("utf-8")
     cases.append(Case(f"{stem}-utf16", text.encode("utf-16"), suffix))
-    cases.append(Case(f"{stem}-latin1-with-accents", text.replace(">", ">Zürich é ", 3).encode("latin-1", "replace"),
-                      suffix))  # fmt: skip
+    cases.append(
+        Case(f"{stem}-latin1-with-accents", text.replace(">", ">Zürich é ", 3).encode("latin-1", "replace"), suffix)
+    )
     cases.append(Case(f"{stem}-nul-bytes", real.replace(b"\n", b"\n\x00", 5), suffix))
     return cases
 
@@ -97,8 +98,13 @@ def _replace_values(real: bytes, tag: bytes, values: tuple[bytes, ...], stem: st
     cases = []
     for value in values:
         head, tail = real.split(b"<" + tag + b">", 1)
-        cases.append(Case(f"{stem}-{tag.decode()}={value[:12].decode()}", head + b"<" + tag + b">" + value
-                          + tail[tail.index(b"<"):], ".xml"))  # fmt: skip
+        cases.append(
+            Case(
+                f"{stem}-{tag.decode()}={value[:12].decode()}",
+                head + b"<" + tag + b">" + value + tail[tail.index(b"<") :],
+                ".xml",
+            )
+        )
     return cases
 
 
@@ -113,8 +119,13 @@ def quakeml_cases() -> list[Case]:
     for value in HUGE:  # the origin latitude <latitude><value>...</value>
         inner = latitude[1].split(b"<value>", 1)
         rest = inner[1][inner[1].index(b"<") :]
-        cases.append(Case(f"quakeml-latitude={value[:12].decode()}",
-                          latitude[0] + b"<latitude>" + inner[0] + b"<value>" + value + rest, ".xml"))  # fmt: skip
+        cases.append(
+            Case(
+                f"quakeml-latitude={value[:12].decode()}",
+                latitude[0] + b"<latitude>" + inner[0] + b"<value>" + value + rest,
+                ".xml",
+            )
+        )
     mag = real.split(b"<mag>", 1)
     inner = mag[1].split(b"<value>", 1)
     rest = inner[1][inner[1].index(b"<") :]
@@ -228,9 +239,9 @@ def _sane_stations() -> list[str]:
     return problems
 
 
-def run_cases(cases: list[Case], folder: Path, importer: Callable[[Path], Any], sane: Callable[[], list[str]]) -> dict[
-    str, int
-]:  # fmt: skip
+def run_cases(
+    cases: list[Case], folder: Path, importer: Callable[[Path], Any], sane: Callable[[], list[str]]
+) -> dict[str, int]:
     tally = {"cases": 0, "refused": 0, "imported": 0}
     failures, imported = [], []
     for case in cases:
@@ -268,8 +279,9 @@ def test_malformed_event_files_are_refused_cleanly_or_imported_sanely(tmp_path: 
 
 
 def test_malformed_station_files_are_refused_cleanly_or_imported_sanely(tmp_path: Path, shared_data: Path) -> None:
-    tally = run_cases(stationxml_cases(shared_data), tmp_path, lambda path: stations_import_file(path=path),
-                      _sane_stations)  # fmt: skip
+    tally = run_cases(
+        stationxml_cases(shared_data), tmp_path, lambda path: stations_import_file(path=path), _sane_stations
+    )
     assert tally["cases"] >= 25 and tally["refused"] >= 10
 
 

@@ -291,9 +291,13 @@ def test_the_store_checksums_the_keras_file_loads_it_in_safe_mode_and_refuses_a_
     tiny_model: Any, few_windows: LabelledWindows, settings: Any
 ) -> None:
     version = model_version_register(
-        kind=ModelVersion.Kind.CNN, model=tiny_model, created_by="test", feature_names=list(CLASSES),
-        feature_version="cnn1d-v1", training_summary={"windows": len(few_windows)},
-    )  # fmt: skip
+        kind=ModelVersion.Kind.CNN,
+        model=tiny_model,
+        created_by="test",
+        feature_names=list(CLASSES),
+        feature_version="cnn1d-v1",
+        training_summary={"windows": len(few_windows)},
+    )
     assert version.artifact_path.endswith(".keras")
     loaded = model_artifact_load(model_version=version)
     x = model_inputs(few_windows.windows[:8])
@@ -318,15 +322,24 @@ def test_the_evaluate_command_prints_confusions_per_class_figures_and_the_baseli
     from django.core.management import call_command
 
     version = model_version_register(
-        kind=ModelVersion.Kind.CNN, model=tiny_model, created_by="test", feature_names=list(CLASSES),
-        feature_version="cnn1d-spectral-v2", training_summary={},
-    )  # fmt: skip
+        kind=ModelVersion.Kind.CNN,
+        model=tiny_model,
+        created_by="test",
+        feature_names=list(CLASSES),
+        feature_version="cnn1d-spectral-v2",
+        training_summary={},
+    )
     model_version_promote(model_version=version)
     out = StringIO()
     call_command("evaluate", kind="cnn", data=shared_data, limit=3, folds=2, epochs=2, stdout=out)
     text = out.getvalue()
-    for heading in ("CNN, trace level, held-out split", "CNN, event level", "2-fold cross-validation",
-                    "baseline: logistic regression", "CNN event level by data source"):  # fmt: skip
+    for heading in (
+        "CNN, trace level, held-out split",
+        "CNN, event level",
+        "2-fold cross-validation",
+        "baseline: logistic regression",
+        "CNN event level by data source",
+    ):
         assert heading in text, heading
     assert text.count("true \\ predicted") >= 6 and "macro F1" in text and "explosion " in text
     assert re.search(r"\n  pnw +events +\d+ +accuracy [\d.]+ +earthquake-vs-explosion accuracy", text)
@@ -356,10 +369,13 @@ def test_a_real_worker_classifies_a_real_event_and_stores_probabilities_stations
     for path in sorted((shared_data / "pnw" / "waveforms" / PNW_EVENT).glob("*.mseed")):
         waveform_file_import(path=path)
     version = model_version_register(
-        kind=ModelVersion.Kind.CNN, model=tiny_model, created_by="test", feature_names=list(CLASSES),
+        kind=ModelVersion.Kind.CNN,
+        model=tiny_model,
+        created_by="test",
+        feature_names=list(CLASSES),
         feature_version="cnn1d-v1",
         training_summary={"event_model": event_model_fit(few_windows.subset(split_by_event(few_windows)[0])).as_dict()},
-    )  # fmt: skip
+    )
     model_version_promote(model_version=version)
 
     assert classify_events_cnn.name == "ranking.tasks.classify_events_cnn"
@@ -445,8 +461,9 @@ def test_training_reads_labelled_database_events_but_not_a_second_copy_of_a_shar
 
     train_groups = set(data.groups[split_by_event(data)[0]].tolist())
     version = cnn_train(created_by="test", data_dir=shared_data, limit=3, epochs=1, steps=1)
-    expected = {pk for pk, group in ((other.pk, f"db:{other.pk}"), (copy.pk, f"pnw:{shared_event}"))
-                if group in train_groups}  # fmt: skip
+    expected = {
+        pk for pk, group in ((other.pk, f"db:{other.pk}"), (copy.pk, f"pnw:{shared_event}")) if group in train_groups
+    }
     assert f"pnw:{shared_event}" in train_groups and copy.pk in expected
     assert set(version.training_summary["trained_on_events"]) == expected
     # the newest labelled event WITH waveforms, not the newest of the 68 labelled ones (66 have no waveforms)

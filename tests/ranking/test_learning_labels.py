@@ -59,8 +59,12 @@ def test_a_decision_becomes_a_label_with_the_analyst_time_decision_and_what_the_
     decide(analyst, event.pk, decision="accept", event_type="earthquake", certainty="suspected")
     label = EventLabel.objects.get(event=event)
     assert (label.source, label.analyst, label.event_type, label.event_type_certainty, label.review_state) == (
-        "analyst", analyst, "earthquake", "suspected", "accepted",
-    )  # fmt: skip
+        "analyst",
+        analyst,
+        "earthquake",
+        "suspected",
+        "accepted",
+    )
     assert label.created_at is not None
     assert label.predicted["ranker_version"] == scored_pnsn.version
     assert label.predicted["model_versions"] == {"ranker": scored_pnsn.version}

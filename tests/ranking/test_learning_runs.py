@@ -102,8 +102,10 @@ def test_auto_promotion_promotes_a_better_candidate_and_records_why(first_ranker
     assert model_version_active(kind="ranker") == promoted.candidate
     record = ModelPromotion.objects.get(action="auto_promote")
     assert (record.model_version, record.previous, record.training_run) == (
-        promoted.candidate, first_ranker, promoted,
-    )  # fmt: skip
+        promoted.candidate,
+        first_ranker,
+        promoted,
+    )
     assert "beats" in record.reason
 
 
@@ -122,8 +124,9 @@ def test_rollback_puts_an_earlier_ranker_back_in_one_action(first_ranker: ModelV
     assert model_version_active(kind="ranker") == first_ranker
     actions = list(ModelPromotion.objects.order_by("created_at", "id").values_list("action", "by", "reason"))
     assert actions == [
-        ("promote", "sen", "better effort curve"), ("rollback", "sen", f"rolled back to {first_ranker.version}"),
-    ]  # fmt: skip
+        ("promote", "sen", "better effort curve"),
+        ("rollback", "sen", f"rolled back to {first_ranker.version}"),
+    ]
 
 
 def test_a_run_whose_worker_died_is_marked_failed_by_the_stall_check_and_the_next_run_can_start(

@@ -31,9 +31,13 @@ def small_ranker(shared_data: Path) -> RankerModel:
 
 def _register(model: RankerModel) -> ModelVersion:
     return model_version_register(
-        kind="ranker", model=model, created_by="test", feature_names=list(FEATURE_NAMES),
-        feature_version=FEATURE_VERSION, training_summary={"events": 1500},
-    )  # fmt: skip
+        kind="ranker",
+        model=model,
+        created_by="test",
+        feature_names=list(FEATURE_NAMES),
+        feature_version=FEATURE_VERSION,
+        training_summary={"events": 1500},
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -21,17 +21,25 @@ def split(shared_data: Path) -> dict[str, np.ndarray]:
     inputs, labels, times = pnsn_inputs(pnsn_rows(shared_data, years=(2018, 2019)))
     features = pnsn_features(inputs, labels, times)
     train = times < np.datetime64("2019-07-01", "s").astype(float)
-    return {"features": features, "labels": labels, "times": times, "train": train,
-            "magnitudes": np.array([np.nan if e.magnitude is None else e.magnitude for e in inputs])}  # fmt: skip
+    return {
+        "features": features,
+        "labels": labels,
+        "times": times,
+        "train": train,
+        "magnitudes": np.array([np.nan if e.magnitude is None else e.magnitude for e in inputs]),
+    }
 
 
 @pytest.fixture(scope="module")
 def model(split: dict[str, np.ndarray]) -> RankerModel:
     train = split["train"]
     return ranker_fit(
-        split["features"][train], split["labels"][train], split["times"][train],
-        feature_names=FEATURE_NAMES, feature_version=FEATURE_VERSION,
-    )  # fmt: skip
+        split["features"][train],
+        split["labels"][train],
+        split["times"][train],
+        feature_names=FEATURE_NAMES,
+        feature_version=FEATURE_VERSION,
+    )
 
 
 def test_it_separates_explosions_from_earthquakes_on_later_real_events(split, model) -> None:
@@ -99,9 +107,12 @@ def test_a_confident_correct_ranker_has_no_calibration_error() -> None:
 def test_the_ranker_orders_explosions_far_ahead_of_time_and_magnitude(split, model) -> None:
     test = ~split["train"]
     metrics = ranker_metrics(
-        split["labels"][test], model.predict_proba(split["features"][test]), split["times"][test],
-        split["magnitudes"][test], DEFAULT_CLASS_WEIGHTS,
-    )  # fmt: skip
+        split["labels"][test],
+        model.predict_proba(split["features"][test]),
+        split["times"][test],
+        split["magnitudes"][test],
+        DEFAULT_CLASS_WEIGHTS,
+    )
     effort = metrics["review_effort"][EXPLOSION_LIKE]
     assert effort["class probability"]["95%"] < 0.5
     assert effort["class probability"]["95%"] < effort["origin time"]["95%"] / 2
@@ -116,9 +127,12 @@ def test_a_class_seen_only_in_the_newest_labels_is_still_learned_without_calibra
     rows = np.concatenate([earthquakes, explosions[-10:]])
     times = np.concatenate([np.sort(split["times"][earthquakes]), split["times"][explosions[-10:]] + 1e9])
     model = ranker_fit(
-        split["features"][rows], split["labels"][rows], times,
-        feature_names=FEATURE_NAMES, feature_version=FEATURE_VERSION,
-    )  # fmt: skip
+        split["features"][rows],
+        split["labels"][rows],
+        times,
+        feature_names=FEATURE_NAMES,
+        feature_version=FEATURE_VERSION,
+    )
     assert set(model.trained_classes) == {EQ, EX}
     assert model.calibration == {}
     probabilities = model.predict_proba(split["features"][explosions[-10:]])
@@ -129,6 +143,9 @@ def test_labels_of_one_class_only_are_refused(split) -> None:
     earthquakes = np.flatnonzero(split["labels"] == EQ)[:50]
     with pytest.raises(ValueError, match="fewer than two decision classes"):
         ranker_fit(
-            split["features"][earthquakes], split["labels"][earthquakes], split["times"][earthquakes],
-            feature_names=FEATURE_NAMES, feature_version=FEATURE_VERSION,
-        )  # fmt: skip
+            split["features"][earthquakes],
+            split["labels"][earthquakes],
+            split["times"][earthquakes],
+            feature_names=FEATURE_NAMES,
+            feature_version=FEATURE_VERSION,
+        )

@@ -134,9 +134,11 @@ def test_an_event_decided_before_its_score_came_is_still_scored_and_keeps_the_de
     # As in the load test: the analyst accepts it while its (lost) scoring message is still on its way.
     EventScore.objects.filter(event_id=event_id).delete()
     Event.objects.filter(pk=event_id).update(
-        review_state=ReviewState.ACCEPTED, importance=None, scoring_state=ScoringState.QUEUED,
+        review_state=ReviewState.ACCEPTED,
+        importance=None,
+        scoring_state=ScoringState.QUEUED,
         scoring_requested_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
-    )  # fmt: skip
+    )
     assert events_scoring_sweep(stalled_after_s=600) == 1
     wait_for(lambda: _all_scored([event_id]), what="the decided event scored")
     event = Event.objects.get(pk=event_id)

@@ -73,9 +73,13 @@ def test_an_active_ranker_trained_on_the_features_before_the_cnn_ones_asks_to_re
     features = feature_matrix(inputs, gazetteer=None, reviewed=ReviewedCatalogue.empty())[:, : len(previous)]
     model = ranker_fit(features, labels, times, feature_names=previous, feature_version=PREVIOUS_FEATURE_VERSION)
     version = model_version_register(
-        kind="ranker", model=model, created_by="test", feature_names=previous,
-        feature_version=PREVIOUS_FEATURE_VERSION, training_summary={"events": 1500},
-    )  # fmt: skip
+        kind="ranker",
+        model=model,
+        created_by="test",
+        feature_names=previous,
+        feature_version=PREVIOUS_FEATURE_VERSION,
+        training_summary={"events": 1500},
+    )
     model_version_promote(model_version=version)
     models_cache_clear()
     [event_id] = events_ingest_file(path=obspy_data / "io/quakeml/tests/data/usgs_event.xml").event_ids
@@ -112,9 +116,13 @@ def test_a_real_worker_scores_a_measured_event_again_with_the_cnns_probabilities
     events_ingest_file(path=reviewed, reviewed=True)
     ranker = ranker_train(created_by="test", promote=True)
     cnn = model_version_register(
-        kind=ModelVersion.Kind.CNN, model=tiny_cnn, created_by="test", feature_names=list(CLASSES),
-        feature_version="cnn1d-test", training_summary={},
-    )  # fmt: skip
+        kind=ModelVersion.Kind.CNN,
+        model=tiny_cnn,
+        created_by="test",
+        feature_names=list(CLASSES),
+        feature_version="cnn1d-test",
+        training_summary={},
+    )
     model_version_promote(model_version=cnn)
     call_command("import_waveforms", shared_data / "pnw" / "waveforms" / PNW_EVENT, stdout=StringIO())
 
@@ -152,15 +160,20 @@ def test_a_real_worker_scores_a_measured_event_again_with_the_cnns_probabilities
     # A new CNN promoted: measuring the event again queues it for that CNN only, and only the rescoring the CNN
     # task sends after storing its prediction can give a score with the new version.
     newer = model_version_register(
-        kind=ModelVersion.Kind.CNN, model=tiny_cnn, created_by="test", feature_names=list(CLASSES),
-        feature_version="cnn1d-test", training_summary={},
-    )  # fmt: skip
+        kind=ModelVersion.Kind.CNN,
+        model=tiny_cnn,
+        created_by="test",
+        feature_names=list(CLASSES),
+        feature_version="cnn1d-test",
+        training_summary={},
+    )
     model_version_promote(model_version=newer)
     assert events_measure_waveforms(event_ids=[event_id]) == 1
     wait_for(
         lambda: EventScore.objects.filter(event_id=event_id, model_versions__cnn=newer.version).exists(),
-        timeout=120, what="the rescoring with the new CNN",
-    )  # fmt: skip
+        timeout=120,
+        what="the rescoring with the new CNN",
+    )
     assert EventScore.objects.filter(event_id=event_id).count() == count + 1
     assert set(CnnPrediction.objects.filter(event_id=event_id).values_list("model_version", flat=True)) == {
         cnn.version,
@@ -169,8 +182,9 @@ def test_a_real_worker_scores_a_measured_event_again_with_the_cnns_probabilities
 
     # Once an analyst labels it, training reads the active CNN's features for it.
     event.refresh_from_db()
-    event_review(event_id=event_id, user=analyst, version=event.version, decision=AuditAction.ACCEPT,
-                 event_type="quarry blast")  # fmt: skip
+    event_review(
+        event_id=event_id, user=analyst, version=event.version, decision=AuditAction.ACCEPT, event_type="quarry blast"
+    )
     data = labelled_events()
     row = data.event_ids.index(event_id)
     assert data.cnn_versions == {event_id: newer.version}
@@ -206,14 +220,19 @@ def test_promoting_a_cnn_sends_the_labelled_events_with_waveforms_to_it_so_the_r
     assert labelled_events().cnn_versions == {}
 
     cnn = model_version_register(
-        kind=ModelVersion.Kind.CNN, model=tiny_cnn, created_by="test", feature_names=list(CLASSES),
-        feature_version="cnn1d-test", training_summary={},
-    )  # fmt: skip
+        kind=ModelVersion.Kind.CNN,
+        model=tiny_cnn,
+        created_by="test",
+        feature_names=list(CLASSES),
+        feature_version="cnn1d-test",
+        training_summary={},
+    )
     model_promote(model_version=cnn, by="test")
     wait_for(
         lambda: CnnPrediction.objects.filter(event_id=with_waveforms, model_version=cnn.version).exists(),
-        timeout=120, what="the new CNN's prediction for the labelled event",
-    )  # fmt: skip
+        timeout=120,
+        what="the new CNN's prediction for the labelled event",
+    )
     assert not CnnPrediction.objects.filter(event_id=without).exists()
     data = labelled_events()
     assert data.cnn_versions == {with_waveforms: cnn.version}

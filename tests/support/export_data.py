@@ -22,16 +22,25 @@ def import_bundled(obspy_data: Path) -> None:
     """The Nordic catalogue (picks, arrivals, amplitudes) as automatic events; the IPEC IMS1.0
     bulletin and the SeisComP and ComCat QuakeML events as reviewed ones."""
     events_ingest_file(path=obspy_data / "io/nordic/tests/data/select.out")
-    for name in ("io/iaspei/tests/data/ipe202409sel_ims.txt", "io/seiscomp/tests/data/quakeml_1.2_quarryblast.xml",
-                 "io/quakeml/tests/data/usgs_event.xml"):  # fmt: skip
+    for name in (
+        "io/iaspei/tests/data/ipe202409sel_ims.txt",
+        "io/seiscomp/tests/data/quakeml_1.2_quarryblast.xml",
+        "io/quakeml/tests/data/usgs_event.xml",
+    ):
         events_ingest_file(path=obspy_data / name, reviewed=True)
 
 
 def review_some(analyst: User) -> tuple[Event, Event]:
     """An analyst accepts the first Nordic event as a suspected quarry blast and rejects the second."""
     first, second = Event.objects.filter(source_format="NORDIC").order_by("origin_time", "id")[:2]
-    event_review(event_id=first.pk, user=analyst, version=first.version, decision="accept",
-                 event_type="quarry blast", certainty="suspected")  # fmt: skip
+    event_review(
+        event_id=first.pk,
+        user=analyst,
+        version=first.version,
+        decision="accept",
+        event_type="quarry blast",
+        certainty="suspected",
+    )
     event_review(event_id=second.pk, user=analyst, version=second.version, decision="reject")
     first.refresh_from_db()
     second.refresh_from_db()

@@ -78,15 +78,24 @@ def build_world(shared_data: Path, folder: Path) -> SecurityWorld:
     seed_id = sorted(p.name.split("__")[0] for p in (shared_data / "esec/waveforms/1").glob("*.mseed"))[0]
     events_ingest_file(path=_pnsn_head(shared_data, folder, 200), reviewed=True)
     model = ranker_train(created_by="security-tests", promote=True)
-    window = bulletin_criteria(start=dt.datetime(1990, 1, 1, tzinfo=dt.UTC), end=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
-                               status="all")  # fmt: skip
+    window = bulletin_criteria(
+        start=dt.datetime(1990, 1, 1, tzinfo=dt.UTC), end=dt.datetime(2030, 1, 1, tzinfo=dt.UTC), status="all"
+    )
     bulletin = bulletin_publish(user=senior, format="quakeml", criteria=window, status="all", published=True)
     run = training_run_start(kind="ranker", trigger=TrainingRun.Trigger.UI, requested_by=senior.get_username())
     upload = SimpleUploadedFile(QUARRY_BLAST.name, QUARRY_BLAST.read_bytes(), content_type="application/xml")
     job = import_job_create(user=senior, parts=[UploadedPart("events", upload)])
     saved = SavedFilter.objects.create(user=analyst, name="quarries", query="event_type=quarry+blast")
-    return SecurityWorld(users=users, event=event, seed_id=seed_id, model=model, bulletin=bulletin,
-                         training_run=run, import_job_id=str(job["id"]), saved_filter=saved)  # fmt: skip
+    return SecurityWorld(
+        users=users,
+        event=event,
+        seed_id=seed_id,
+        model=model,
+        bulletin=bulletin,
+        training_run=run,
+        import_job_id=str(job["id"]),
+        saved_filter=saved,
+    )
 
 
 @contextmanager

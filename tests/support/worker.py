@@ -24,10 +24,27 @@ class CeleryWorkerProcess:
         self.log = log
         self.handle = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, f"--concurrency={concurrency}",
-             "--without-gossip", "--without-mingle", "-n", f"{name}-{os.getpid()}@%h", "--loglevel=INFO"],
-            cwd=ROOT, env={**os.environ, **env}, stdout=self.handle, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                queues,
+                f"--concurrency={concurrency}",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"{name}-{os.getpid()}@%h",
+                "--loglevel=INFO",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
+        )
         try:
             self.wait_for_text("ready.", timeout=120)
         except AssertionError:

@@ -92,8 +92,14 @@ def test_an_analyst_sorts_filters_and_reviews_three_events_from_the_keyboard(liv
         page = browser.new_page(viewport={"width": 1500, "height": 950})
         log_in(page, live_server.url, "ana", "ana-password-1")
         page.goto(f"{live_server.url}/")
-        expect(page.locator("table.queue tbody tr").first).to_have_attribute("data-id", str(Event.objects.filter(
-            importance__isnull=False).order_by("-importance", "-id").values_list("pk", flat=True)[0]))  # fmt: skip
+        expect(page.locator("table.queue tbody tr").first).to_have_attribute(
+            "data-id",
+            str(
+                Event.objects.filter(importance__isnull=False)
+                .order_by("-importance", "-id")
+                .values_list("pk", flat=True)[0]
+            ),
+        )
         importances = [float(v.split()[-1]) for v in column_values(page, "importance") if v.split()[-1] != "unscored"]
         assert importances and importances == sorted(importances, reverse=True)
 
@@ -128,8 +134,10 @@ def test_an_analyst_sorts_filters_and_reviews_three_events_from_the_keyboard(liv
 
         entries = list(AuditEntry.objects.order_by("id"))
         assert [(e.event_id, e.action, e.user) for e in entries] == [
-            (order[0], "accept", analyst), (order[1], "reject", analyst), (order[2], "accept", analyst),
-        ]  # fmt: skip
+            (order[0], "accept", analyst),
+            (order[1], "reject", analyst),
+            (order[2], "accept", analyst),
+        ]
         assert [Event.objects.get(pk=pk).event_type for pk in order[:3]] == ["landslide", "not existing", "other event"]
         assert Event.objects.get(pk=order[2]).event_type_certainty == "suspected"
 

@@ -63,9 +63,13 @@ def small_ranker(shared_data: Path) -> RankerModel:
 
 def _register(model: RankerModel, by: str = "test") -> ModelVersion:
     return model_version_register(
-        kind="ranker", model=model, created_by=by, feature_names=list(FEATURE_NAMES),
-        feature_version=FEATURE_VERSION, training_summary={"events": 1500},
-    )  # fmt: skip
+        kind="ranker",
+        model=model,
+        created_by=by,
+        feature_names=list(FEATURE_NAMES),
+        feature_version=FEATURE_VERSION,
+        training_summary={"events": 1500},
+    )
 
 
 @pytest.mark.django_db
@@ -81,8 +85,12 @@ def test_a_disk_filling_up_while_a_model_is_saved_leaves_no_record_no_partial_fi
     env = {**os.environ, "SEISTRIAGE_DATA_DIR": str(settings.DATA_DIR)}
     child = subprocess.run(
         [sys.executable, "-c", DISK_FULL_SCRIPT, str(artifact), str(artifact.stat().st_size // 3)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert child.returncode == 0, child.stderr[-3000:]
     outcome = json.loads(child.stdout.strip().splitlines()[-1])
     assert outcome["error"] is not None and outcome["errno"] == 27, outcome  # EFBIG: the file could not grow

@@ -77,7 +77,7 @@ def test_a_worker_killed_mid_batch_loses_no_event_and_scores_none_twice(
     assert len(ids) == BATCH
 
     own_worker.wait_for_text("ranking.tasks.score_events[", timeout=60)
-    [task_id] = re.findall(r"analyst\.tasks\.score_events\[([0-9a-f-]+)\] received", own_worker.text())
+    [task_id] = re.findall(r"ranking\.tasks\.score_events\[([0-9a-f-]+)\] received", own_worker.text())
     time.sleep(1.5)  # well into the batch: it takes several seconds here
     assert f"{task_id}] succeeded" not in own_worker.text(), "the batch finished before the kill: make it bigger"
     [child] = own_worker.pool_children()
@@ -137,16 +137,18 @@ def test_a_training_run_killed_mid_way_is_run_again_or_marked_failed_never_left_
         again = training_run_start(kind="ranker", trigger="command", requested_by="fault test")  # not blocked
         wait_for(
             lambda: TrainingRun.objects.get(pk=again.pk).status in ("succeeded", "failed"),
-            timeout=240, what="the next run to its end",
-        )  # fmt: skip
+            timeout=240,
+            what="the next run to its end",
+        )
         again.refresh_from_db()
         assert again.status == "succeeded", again.error
         print("killed run not redelivered (filesystem broker): failed by the stall check, the next run succeeded")
         return
     wait_for(
         lambda: TrainingRun.objects.get(pk=run.pk).status in ("succeeded", "failed"),
-        timeout=240, what="the killed run run again to its end",
-    )  # fmt: skip
+        timeout=240,
+        what="the killed run run again to its end",
+    )
     run.refresh_from_db()
     assert run.status == "succeeded", run.error  # redelivered: claimed again from running and run from the start
     assert receipts() == 2  # redelivered once

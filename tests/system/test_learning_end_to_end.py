@@ -65,9 +65,10 @@ def test_reviews_retrain_on_a_real_worker_and_the_promoted_candidate_rescores_th
         relabel = {"version": str(event.version), "decision": "set_type", "event_type": "earthquake"}
         assert api.post(f"/api/events/{event.pk}/review/", relabel, format="json").status_code == 200
     assert changed == 4 and EventLabel.objects.filter(source="analyst").count() == 16
-    assert all(label.predicted["ranker_version"] == first.version for label in EventLabel.objects.filter(
-        source="analyst", event_id__in=[e.pk for e in top]
-    ))  # fmt: skip
+    assert all(
+        label.predicted["ranker_version"] == first.version
+        for label in EventLabel.objects.filter(source="analyst", event_id__in=[e.pk for e in top])
+    )
 
     # Retraining through the API, run by the real worker on the training queue.
     senior = api_for(senior_analyst)
@@ -76,8 +77,9 @@ def test_reviews_retrain_on_a_real_worker_and_the_promoted_candidate_rescores_th
     run_id = started.json()["id"]
     wait_for(
         lambda: TrainingRun.objects.filter(pk=run_id, status__in=("succeeded", "failed")).exists(),
-        timeout=240, what="the training run on the worker",
-    )  # fmt: skip
+        timeout=240,
+        what="the training run on the worker",
+    )
     run = senior.get(f"/api/training-runs/{run_id}/").json()
     assert run["status"] == "succeeded", run["error"] + run["log"]
     assert run["progress"] == 1.0 and run["duration_s"] > 0 and run["compared_with"] == first.version

@@ -26,8 +26,13 @@ def test_every_pixel_column_of_a_real_trace_keeps_its_min_and_max(shared_data: P
     folder = shared_data / "esec/waveforms/1"
     trace = obspy.read(str(sorted(folder.glob("*BHZ*.mseed"))[0]))[0]
     values = trace.data
-    grid = column_grid(start_s=0.0, sampling_rate=trace.stats.sampling_rate, window_start_s=0.0,
-                       window_end_s=trace.stats.npts / trace.stats.sampling_rate, width=width)  # fmt: skip
+    grid = column_grid(
+        start_s=0.0,
+        sampling_rate=trace.stats.sampling_rate,
+        window_start_s=0.0,
+        window_end_s=trace.stats.npts / trace.stats.sampling_rate,
+        width=width,
+    )
     indices = m4_indices(values, grid)
     assert indices.size <= 4 * width and np.all(np.diff(indices) > 0)
     _assert_every_column_keeps_its_extremes(values, indices, sample_columns(grid, np.arange(values.size)), width)
@@ -38,8 +43,9 @@ def test_a_zoomed_window_keeps_only_its_columns_and_their_extremes(obspy_data: P
     values = trace.data.astype(np.float64)
     rate = trace.stats.sampling_rate
     # A window starting before the trace and ending inside it, with a width that does not divide the samples.
-    grid = column_grid(start_s=0.0, sampling_rate=rate, window_start_s=-7.3, window_end_s=values.size / rate / 2,
-                       width=811)  # fmt: skip
+    grid = column_grid(
+        start_s=0.0, sampling_rate=rate, window_start_s=-7.3, window_end_s=values.size / rate / 2, width=811
+    )
     indices = m4_indices(values, grid)
     columns = sample_columns(grid, np.arange(values.size))
     assert np.all(columns[indices] < 811)
@@ -58,8 +64,13 @@ def test_a_day_of_100_hz_samples_comes_down_to_four_points_per_column(obspy_data
 def test_a_trace_with_fewer_samples_than_columns_is_drawn_in_full(shared_data: Path) -> None:
     trace = obspy.read(str(sorted((shared_data / "esec/waveforms/1").glob("*BHZ*.mseed"))[0]))[0].slice()
     short = trace.data[:500]
-    grid = column_grid(start_s=0.0, sampling_rate=trace.stats.sampling_rate, window_start_s=0.0,
-                       window_end_s=500 / trace.stats.sampling_rate, width=1200)  # fmt: skip
+    grid = column_grid(
+        start_s=0.0,
+        sampling_rate=trace.stats.sampling_rate,
+        window_start_s=0.0,
+        window_end_s=500 / trace.stats.sampling_rate,
+        width=1200,
+    )
     assert np.array_equal(m4_indices(short, grid), np.arange(500))
 
 

@@ -52,8 +52,14 @@ def test_every_snapped_column_keeps_its_exact_first_min_max_and_last_sample(
     hour: obspy.Trace, window: tuple[float, float], width: int
 ) -> None:
     values, rate = hour.data, hour.stats.sampling_rate
-    segment = segment_from_bins(seed_id=SEED_ID, start=hour.stats.starttime, sampling_rate=rate,
-                                npts=values.size, bins=bins_summarise(values), bin_size=SUMMARY_BIN)  # fmt: skip
+    segment = segment_from_bins(
+        seed_id=SEED_ID,
+        start=hour.stats.starttime,
+        sampling_rate=rate,
+        npts=values.size,
+        bins=bins_summarise(values),
+        bin_size=SUMMARY_BIN,
+    )
     grid = column_grid(start_s=0.0, sampling_rate=rate, window_start_s=window[0], window_end_s=window[1], width=width)
     assert grid.s >= 4 * SUMMARY_BIN
     drawn = m4_from_bins(segment, grid)
@@ -71,10 +77,17 @@ def test_every_snapped_column_keeps_its_exact_first_min_max_and_last_sample(
 
 def test_the_summary_line_reaches_every_raw_column_extreme_within_one_bin(hour: obspy.Trace) -> None:
     values, rate, width = hour.data, hour.stats.sampling_rate, 1200
-    grid = column_grid(start_s=0.0, sampling_rate=rate, window_start_s=0.0, window_end_s=values.size / rate,
-                       width=width)  # fmt: skip
-    segment = segment_from_bins(seed_id=SEED_ID, start=hour.stats.starttime, sampling_rate=rate,
-                                npts=values.size, bins=bins_summarise(values), bin_size=SUMMARY_BIN)  # fmt: skip
+    grid = column_grid(
+        start_s=0.0, sampling_rate=rate, window_start_s=0.0, window_end_s=values.size / rate, width=width
+    )
+    segment = segment_from_bins(
+        seed_id=SEED_ID,
+        start=hour.stats.starttime,
+        sampling_rate=rate,
+        npts=values.size,
+        bins=bins_summarise(values),
+        bin_size=SUMMARY_BIN,
+    )
     drawn = m4_from_bins(segment, grid)
     raw = m4_indices(values, grid)
     assert values[raw].max() == drawn.values.max() and values[raw].min() == drawn.values.min()

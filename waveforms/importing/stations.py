@@ -16,9 +16,17 @@ from waveforms.models import Channel, InventorySource, Network, Station
 # Formats that carry no coordinates (ObsPy fills in placeholders we must not store as if measured).
 FORMATS_WITHOUT_COORDINATES = frozenset({"RESP"})
 _CHANNEL_FIELDS = [
-    "latitude", "longitude", "elevation", "depth", "azimuth", "dip", "sample_rate", "end_date",
-    "inventory_source", "has_response",
-]  # fmt: skip
+    "latitude",
+    "longitude",
+    "elevation",
+    "depth",
+    "azimuth",
+    "dip",
+    "sample_rate",
+    "end_date",
+    "inventory_source",
+    "has_response",
+]
 
 
 @dataclass

@@ -14,22 +14,62 @@ from events.filters import EventFilter
 from events.vocabulary import QUAKEML_EVENT_TYPES, ReviewState
 
 ALIASES = {
-    "start": "starttime", "end": "endtime", "minlat": "minlatitude", "maxlat": "maxlatitude",
-    "minlon": "minlongitude", "maxlon": "maxlongitude", "lat": "latitude", "lon": "longitude",
-    "minmag": "minmagnitude", "maxmag": "maxmagnitude", "magtype": "magnitudetype",
-}  # fmt: skip
+    "start": "starttime",
+    "end": "endtime",
+    "minlat": "minlatitude",
+    "maxlat": "maxlatitude",
+    "minlon": "minlongitude",
+    "maxlon": "maxlongitude",
+    "lat": "latitude",
+    "lon": "longitude",
+    "minmag": "minmagnitude",
+    "maxmag": "maxmagnitude",
+    "magtype": "magnitudetype",
+}
 PARAMETERS = (
-    "starttime", "endtime", "minlatitude", "maxlatitude", "minlongitude", "maxlongitude", "latitude", "longitude",
-    "minradius", "maxradius", "mindepth", "maxdepth", "minmagnitude", "maxmagnitude", "magnitudetype", "eventtype",
-    "includeallorigins", "includeallmagnitudes", "includearrivals", "eventid", "limit", "offset", "orderby",
-    "catalog", "contributor", "updatedafter", "format", "nodata",
-)  # fmt: skip
+    "starttime",
+    "endtime",
+    "minlatitude",
+    "maxlatitude",
+    "minlongitude",
+    "maxlongitude",
+    "latitude",
+    "longitude",
+    "minradius",
+    "maxradius",
+    "mindepth",
+    "maxdepth",
+    "minmagnitude",
+    "maxmagnitude",
+    "magnitudetype",
+    "eventtype",
+    "includeallorigins",
+    "includeallmagnitudes",
+    "includearrivals",
+    "eventid",
+    "limit",
+    "offset",
+    "orderby",
+    "catalog",
+    "contributor",
+    "updatedafter",
+    "format",
+    "nodata",
+)
 _FLOAT_RANGES = {
-    "minlatitude": (-90.0, 90.0), "maxlatitude": (-90.0, 90.0), "minlongitude": (-180.0, 180.0),
-    "maxlongitude": (-180.0, 180.0), "latitude": (-90.0, 90.0), "longitude": (-180.0, 180.0),
-    "minradius": (0.0, 180.0), "maxradius": (0.0, 180.0), "mindepth": (-20.0, 7000.0), "maxdepth": (-20.0, 7000.0),
-    "minmagnitude": (-12.0, 12.0), "maxmagnitude": (-12.0, 12.0),
-}  # fmt: skip
+    "minlatitude": (-90.0, 90.0),
+    "maxlatitude": (-90.0, 90.0),
+    "minlongitude": (-180.0, 180.0),
+    "maxlongitude": (-180.0, 180.0),
+    "latitude": (-90.0, 90.0),
+    "longitude": (-180.0, 180.0),
+    "minradius": (0.0, 180.0),
+    "maxradius": (0.0, 180.0),
+    "mindepth": (-20.0, 7000.0),
+    "maxdepth": (-20.0, 7000.0),
+    "minmagnitude": (-12.0, 12.0),
+    "maxmagnitude": (-12.0, 12.0),
+}
 
 
 class FdsnParameterError(ValueError):
@@ -111,8 +151,12 @@ def fdsn_query_parse(params: Mapping[str, str]) -> FdsnQuery:
             raise FdsnParameterError(f"{name} given twice")
         values[name] = value
     floats = {name: _float(name, values[name]) for name in _FLOAT_RANGES if name in values}
-    for low, high in (("minlatitude", "maxlatitude"), ("mindepth", "maxdepth"), ("minmagnitude", "maxmagnitude"),
-                      ("minradius", "maxradius")):  # fmt: skip
+    for low, high in (
+        ("minlatitude", "maxlatitude"),
+        ("mindepth", "maxdepth"),
+        ("minmagnitude", "maxmagnitude"),
+        ("minradius", "maxradius"),
+    ):
         if low in floats and high in floats and floats[low] > floats[high]:
             raise FdsnParameterError(f"{low} must not exceed {high}")
     if ("minradius" in floats or "maxradius" in floats) and not ("latitude" in floats and "longitude" in floats):

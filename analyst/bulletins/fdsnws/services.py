@@ -75,9 +75,19 @@ def fdsn_text_stream(*, query: FdsnQuery) -> Iterator[bytes]:
     for event in events_page(criteria=query.criteria).iterator(chunk_size=1000):
         time = event.origin_time.strftime("%Y-%m-%dT%H:%M:%S.%f") if event.origin_time else ""
         fields = [
-            str(event.pk), time, f"{event.latitude}", f"{event.longitude}",
-            "" if event.depth is None else f"{event.depth}", event.author, catalog, event.agency_id,
-            event.public_id, event.magnitude_type, "" if event.magnitude is None else f"{event.magnitude}",
-            event.agency_id, event.region, event.event_type,
-        ]  # fmt: skip
+            str(event.pk),
+            time,
+            f"{event.latitude}",
+            f"{event.longitude}",
+            "" if event.depth is None else f"{event.depth}",
+            event.author,
+            catalog,
+            event.agency_id,
+            event.public_id,
+            event.magnitude_type,
+            "" if event.magnitude is None else f"{event.magnitude}",
+            event.agency_id,
+            event.region,
+            event.event_type,
+        ]
         yield ("|".join(f.replace("|", " ") for f in fields) + "\n").encode()

@@ -35,8 +35,12 @@ def fdsn_access(view: View) -> View:
 
     def wrapped(request: HttpRequest) -> HttpResponseBase:
         if not settings.SEISTRIAGE_FDSN_PUBLIC and not user_is_analyst(request.user):
-            return _error(request, 401 if not request.user.is_authenticated else 403, "Unauthorized",
-                          "this service needs a Seistriage login")  # fmt: skip
+            return _error(
+                request,
+                401 if not request.user.is_authenticated else 403,
+                "Unauthorized",
+                "this service needs a Seistriage login",
+            )
         return view(request)
 
     return wrapped
@@ -82,8 +86,9 @@ def application_wadl(request: HttpRequest) -> HttpResponse:
 @require_GET
 @fdsn_access
 def catalogs(request: HttpRequest) -> HttpResponse:
-    body = render_to_string("fdsnws/list.xml", {"root": "Catalogs", "item": "Catalog",
-                                                "values": [settings.SEISTRIAGE_AGENCY_ID]})  # fmt: skip
+    body = render_to_string(
+        "fdsnws/list.xml", {"root": "Catalogs", "item": "Catalog", "values": [settings.SEISTRIAGE_AGENCY_ID]}
+    )
     return HttpResponse(body, content_type="application/xml")
 
 

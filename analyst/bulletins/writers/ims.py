@@ -144,8 +144,14 @@ def phase_line(pick: Pick, arrival: Arrival | None, amplitude: Amplitude | None)
     )
 
 
-def magnitude_line(value: float, magnitude_type: str, uncertainty: float | None, stations: int | None, author: str,
-                   origin_id: int | None) -> str:  # fmt: skip
+def magnitude_line(
+    value: float,
+    magnitude_type: str,
+    uncertainty: float | None,
+    stations: int | None,
+    author: str,
+    origin_id: int | None,
+) -> str:
     return "".join(
         [
             _text(magnitude_type, 5),

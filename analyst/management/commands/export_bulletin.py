@@ -31,15 +31,22 @@ class Command(BaseCommand):
         parser.add_argument("--start", required=True, help="origin time from (UTC, inclusive)")
         parser.add_argument("--end", required=True, help="origin time until (UTC, inclusive)")
         parser.add_argument("--format", required=True, choices=BULLETIN_FORMATS, type=str.lower)
-        parser.add_argument("--status", choices=tuple(STATUS_CHOICES), default="accepted",
-                            help="accepted (default) or all: also unreviewed and rejected events")  # fmt: skip
+        parser.add_argument(
+            "--status",
+            choices=tuple(STATUS_CHOICES),
+            default="accepted",
+            help="accepted (default) or all: also unreviewed and rejected events",
+        )
         parser.add_argument("--event-type", action="append", default=[], choices=QUAKEML_EVENT_TYPES)
         parser.add_argument("--min-magnitude", type=float)
         parser.add_argument("--max-magnitude", type=float)
         parser.add_argument("--box", help="min_lat,max_lat,min_lon,max_lon (degrees)")
         parser.add_argument("-o", "--output", type=Path, help="write here (no record kept)")
-        parser.add_argument("--publish-as", metavar="USERNAME",
-                            help="record the bulletin under DATA_DIR/bulletins as published by this user")  # fmt: skip
+        parser.add_argument(
+            "--publish-as",
+            metavar="USERNAME",
+            help="record the bulletin under DATA_DIR/bulletins as published by this user",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["output"] is None and options["publish_as"] is None:

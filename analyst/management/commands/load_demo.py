@@ -26,9 +26,15 @@ BUNDLED: list[tuple[str, list[str], dict[str, Any]]] = [
     # A Seisan select.out file is an analyst-reviewed database extract: its types are decisions.
     ("import_events", ["io/nordic/tests/data/select.out"], {"reviewed": True}),
     ("import_stations", ["core/data/BW_GR_misc.xml", "io/arclink/tests/data/arclink_inventory.xml"], {}),
-    ("import_waveforms", [f"signal/tests/data/BW.UH{n}._.{c}.D.2010.147.cut.slist.gz" for n, c in
-                          [(1, "SHZ"), (2, "SHZ"), (3, "SHE"), (3, "SHN"), (3, "SHZ"), (4, "EHZ")]], {}),
-]  # fmt: skip
+    (
+        "import_waveforms",
+        [
+            f"signal/tests/data/BW.UH{n}._.{c}.D.2010.147.cut.slist.gz"
+            for n, c in [(1, "SHZ"), (2, "SHZ"), (3, "SHE"), (3, "SHN"), (3, "SHZ"), (4, "EHZ")]
+        ],
+        {},
+    ),
+]
 
 # (command, paths relative to the shared data folder, extra options)
 SHARED: list[tuple[str, list[str], dict[str, Any]]] = [
@@ -40,8 +46,11 @@ SHARED: list[tuple[str, list[str], dict[str, Any]]] = [
     ("import_waveforms", ["pnw/waveforms", "esec/waveforms", "se_usa_sac/EQ", "se_usa_sac/EP"], {}),
 ]
 
-DEMO_USERS = (("analyst", ["analyst"], False), ("senior", ["analyst", "senior analyst"], False),
-              ("admin", ["analyst", "senior analyst", "admin"], True))  # fmt: skip
+DEMO_USERS = (
+    ("analyst", ["analyst"], False),
+    ("senior", ["analyst", "senior analyst"], False),
+    ("admin", ["analyst", "senior analyst", "admin"], True),
+)
 
 
 class Command(BaseCommand):

@@ -33,10 +33,22 @@ class Command(BaseCommand):
             data = os.environ.get("SEISTRIAGE_DEMO_DATA")
             call_command("load_demo", *(["--data", data] if data else []), stdout=self.stdout)
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-B", "-Q", "cpu,gpu,training",
-             "--concurrency=1", "--loglevel=INFO",
-             "--schedule", str(settings.DATA_DIR / "celerybeat-schedule")],
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-B",
+                "-Q",
+                "cpu,gpu,training",
+                "--concurrency=1",
+                "--loglevel=INFO",
+                "--schedule",
+                str(settings.DATA_DIR / "celerybeat-schedule"),
+            ],
+        )
         self.stdout.write(self.style.SUCCESS(f"Seistriage at http://{options['addr']}/  (Ctrl-C stops it)"))
         # SIGTERM (from a process manager) must also stop the worker, so turn it into a normal exit.
         signal.signal(signal.SIGTERM, _exit_on_signal)

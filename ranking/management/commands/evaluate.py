@@ -46,9 +46,12 @@ class Command(BaseCommand):
             return
         try:
             result = ranker_evaluate(
-                model_version=version, since=options["since"], until=options["until"], plots=options["plots"],
+                model_version=version,
+                since=options["since"],
+                until=options["until"],
+                plots=options["plots"],
                 compare=options["compare"],
-            )  # fmt: skip
+            )
         except (TrainingDataError, ModelArtifactError) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(json.dumps(result, indent=2))
@@ -61,9 +64,13 @@ class Command(BaseCommand):
             if options["folds"] == 1 or options["folds"] < 0:
                 raise CommandError("--folds must be 0 (no cross-validation) or at least 2")
             result = cnn_evaluate(
-                model_version=version, data_dir=options["data"], limit=options["limit"], folds=options["folds"],
-                epochs=options["epochs"], progress=None if options["json"] else self.stdout.write,
-            )  # fmt: skip
+                model_version=version,
+                data_dir=options["data"],
+                limit=options["limit"],
+                folds=options["folds"],
+                epochs=options["epochs"],
+                progress=None if options["json"] else self.stdout.write,
+            )
         except (CnnTrainingError, DatasetError, ModelArtifactError) as error:
             raise CommandError(str(error)) from None
         if options["json"]:

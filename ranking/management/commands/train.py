@@ -34,9 +34,11 @@ class Command(BaseCommand):
             return
         try:
             version = ranker_train(
-                created_by=options["created_by"], until=options["until"], estimator=options["estimator"],
+                created_by=options["created_by"],
+                until=options["until"],
+                estimator=options["estimator"],
                 promote=options["promote"],
-            )  # fmt: skip
+            )
         except TrainingDataError as error:
             raise CommandError(str(error)) from None
         summary = version.training_summary
@@ -53,9 +55,13 @@ class Command(BaseCommand):
             raise CommandError("--epochs must be at least 1")
         try:
             version = cnn_train(
-                created_by=options["created_by"], data_dir=options["data"], epochs=options["epochs"],
-                promote=options["promote"], limit=options["limit"], progress=self.stdout.write,
-            )  # fmt: skip
+                created_by=options["created_by"],
+                data_dir=options["data"],
+                epochs=options["epochs"],
+                promote=options["promote"],
+                limit=options["limit"],
+                progress=self.stdout.write,
+            )
         except (CnnTrainingError, DatasetError) as error:
             raise CommandError(str(error)) from None
         summary, metrics = version.training_summary, version.metrics

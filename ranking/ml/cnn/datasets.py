@@ -80,9 +80,15 @@ class LabelledWindows:
 
     def subset(self, mask: npt.NDArray[np.bool_] | npt.NDArray[np.int64]) -> "LabelledWindows":
         return LabelledWindows(
-            self.windows[mask], self.labels[mask], self.groups[mask], self.times[mask], self.sources[mask],
-            self.seed_ids[mask], self.snr[mask], self.features[mask],
-        )  # fmt: skip
+            self.windows[mask],
+            self.labels[mask],
+            self.groups[mask],
+            self.times[mask],
+            self.sources[mask],
+            self.seed_ids[mask],
+            self.snr[mask],
+            self.features[mask],
+        )
 
     @staticmethod
     def concatenate(parts: Iterable["LabelledWindows"]) -> "LabelledWindows":
@@ -101,9 +107,15 @@ _FIELDS = ("windows", "labels", "groups", "times", "sources", "seed_ids", "snr",
 
 def windows_empty() -> LabelledWindows:
     return LabelledWindows(
-        np.zeros((0, WINDOW_SAMPLES), np.float32), np.zeros(0, np.int64), np.zeros(0, "U64"), np.zeros(0),
-        np.zeros(0, "U16"), np.zeros(0, "U64"), np.zeros(0, np.float32), np.zeros((0, 3)),
-    )  # fmt: skip
+        np.zeros((0, WINDOW_SAMPLES), np.float32),
+        np.zeros(0, np.int64),
+        np.zeros(0, "U64"),
+        np.zeros(0),
+        np.zeros(0, "U16"),
+        np.zeros(0, "U64"),
+        np.zeros(0, np.float32),
+        np.zeros((0, 3)),
+    )
 
 
 def baseline_features(trace: obspy.Trace, *, onset: UTCDateTime, s_time: UTCDateTime | None) -> list[float]:

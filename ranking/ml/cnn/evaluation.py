@@ -101,8 +101,11 @@ def event_model_select(
         metrics = classification_metrics(rows["truth"], rows[level])
         scores[level] = (metrics["macro_f1"] or 0.0, metrics["earthquake_vs_explosion_accuracy"] or 0.0)
     chosen = scores["event_combined"] > scores["event"]
-    report = {"validation_events": len(rows["names"]), "chosen": "event_combined" if chosen else "event",
-              **{f"validation_{level}": list(value) for level, value in scores.items()}}  # fmt: skip
+    report = {
+        "validation_events": len(rows["names"]),
+        "chosen": "event_combined" if chosen else "event",
+        **{f"validation_{level}": list(value) for level, value in scores.items()},
+    }
     return (event_model_fit(train) if chosen else None), report
 
 
@@ -115,9 +118,11 @@ def event_rows(
     names, cnn = events_aggregate(probabilities, data.snr, keys)
     first = [int(np.flatnonzero(keys == name)[0]) for name in names]
     rows: dict[str, Any] = {
-        "names": names, "truth": data.labels[first].astype(np.int64), "sources": data.sources[first],
+        "names": names,
+        "truth": data.labels[first].astype(np.int64),
+        "sources": data.sources[first],
         "event": cnn.astype(np.float64),
-    }  # fmt: skip
+    }
     if event_model is not None:
         _, features = events_spectral_features(data.windows, data.snr, keys)
         rows["event_spectral"] = event_model.probabilities(features)
@@ -146,9 +151,10 @@ def split_metrics(
 def baseline_fit(train: LabelledWindows) -> Pipeline:
     """Logistic regression on the hand-made spectral features (median-imputed, standardised, balanced)."""
     model = make_pipeline(
-        SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
+        SimpleImputer(strategy="median", keep_empty_features=True),
+        StandardScaler(),
         LogisticRegression(max_iter=2000, class_weight="balanced"),
-    )  # fmt: skip
+    )
     model.fit(train.features, train.labels)
     return model
 
@@ -204,19 +210,31 @@ def cross_validate(
         scores = {level: classification_metrics(rows["truth"], rows[level])["macro_f1"] for level in CV_LEVELS}
         per_fold.append({**scores, "best_epoch": result.best_epoch, "seconds": round(result.seconds, 1), **report})
         if progress is not None:
-            progress(f"fold {fold + 1}/{folds}: {len(test)} windows, event macro F1 {scores} "
-                     f"(best epoch {result.best_epoch}, {result.seconds:.0f} s)")  # fmt: skip
+            progress(
+                f"fold {fold + 1}/{folds}: {len(test)} windows, event macro F1 {scores} "
+                f"(best epoch {result.best_epoch}, {result.seconds:.0f} s)"
+            )
     truth, sources = np.concatenate(pooled["truth"]), np.concatenate(pooled["sources"])
     event = np.concatenate(pooled["event"])
     cnn_metrics = {"trace": classification_metrics(data.labels, cnn)}
     cnn_metrics.update({level: classification_metrics(truth, np.concatenate(pooled[level])) for level in CV_LEVELS})
     return {
-        "folds": folds, "fold_event_macro_f1": [row["event"] for row in per_fold], "per_fold": per_fold,
-        "cnn": cnn_metrics, "baseline": split_metrics(data, baseline),
-        "by_source": {str(source): classification_metrics(truth[sources == source], event[sources == source])
-                      for source in sorted(set(sources.tolist()))},
-        "events": [{"name": str(name), "source": str(source), "truth": CLASSES[int(label)],
-                    "probabilities": [round(float(p), 5) for p in row]}
-                   for name, source, label, row in zip(np.concatenate(pooled["names"]), sources, truth, event,
-                                                       strict=True)],
-    }  # fmt: skip
+        "folds": folds,
+        "fold_event_macro_f1": [row["event"] for row in per_fold],
+        "per_fold": per_fold,
+        "cnn": cnn_metrics,
+        "baseline": split_metrics(data, baseline),
+        "by_source": {
+            str(source): classification_metrics(truth[sources == source], event[sources == source])
+            for source in sorted(set(sources.tolist()))
+        },
+        "events": [
+            {
+                "name": str(name),
+                "source": str(source),
+                "truth": CLASSES[int(label)],
+                "probabilities": [round(float(p), 5) for p in row],
+            }
+            for name, source, label, row in zip(np.concatenate(pooled["names"]), sources, truth, event, strict=True)
+        ],
+    }

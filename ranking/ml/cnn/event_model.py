@@ -69,19 +69,25 @@ class EventSpectralModel:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "features": list(EVENT_FEATURES), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-            "coef": self.coef.tolist(), "intercept": self.intercept.tolist(), "classes": self.classes.tolist(),
-        }  # fmt: skip
+            "features": list(EVENT_FEATURES),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept.tolist(),
+            "classes": self.classes.tolist(),
+        }
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> "EventSpectralModel":
         if list(data.get("features", [])) != list(EVENT_FEATURES):
             raise ValueError("the stored event model uses other features: retrain the CNN (train --kind cnn)")
         return EventSpectralModel(
-            np.asarray(data["mean"], dtype=np.float64), np.asarray(data["scale"], dtype=np.float64),
-            np.asarray(data["coef"], dtype=np.float64), np.asarray(data["intercept"], dtype=np.float64),
+            np.asarray(data["mean"], dtype=np.float64),
+            np.asarray(data["scale"], dtype=np.float64),
+            np.asarray(data["coef"], dtype=np.float64),
+            np.asarray(data["intercept"], dtype=np.float64),
             np.asarray(data["classes"], dtype=np.int64),
-        )  # fmt: skip
+        )
 
 
 def event_spectral_fit(

@@ -79,8 +79,9 @@ def build_model(
     spectra = keras.Input(shape=(N_SPECTRAL,), name="spectra")
     mean = np.zeros(N_SPECTRAL) if spectra_mean is None else np.asarray(spectra_mean, dtype=np.float64)
     variance = np.ones(N_SPECTRAL) if spectra_variance is None else np.asarray(spectra_variance, dtype=np.float64)
-    scaled = keras.layers.Normalization(mean=mean.tolist(), variance=np.maximum(variance, 1e-6).tolist(),
-                                        name="spectra_scaled")(spectra)  # fmt: skip
+    scaled = keras.layers.Normalization(
+        mean=mean.tolist(), variance=np.maximum(variance, 1e-6).tolist(), name="spectra_scaled"
+    )(spectra)
     joined = keras.layers.Concatenate(name="joined")([pooled, scaled])
     hidden = keras.layers.Dense(32, activation="relu", name="hidden")(joined)
     hidden = keras.layers.Dropout(dropout / 2, name="dropout_hidden")(hidden)
@@ -224,9 +225,14 @@ def train_network(
         if steps is not None:
             order = order[: steps * batch_size]
         fitted = model.fit(
-            model_inputs(x[order]), labels[order], sample_weight=sample_weights[order], batch_size=batch_size,
-            epochs=1, verbose=0, shuffle=False,
-        )  # fmt: skip
+            model_inputs(x[order]),
+            labels[order],
+            sample_weight=sample_weights[order],
+            batch_size=batch_size,
+            epochs=1,
+            verbose=0,
+            shuffle=False,
+        )
         row = {key: float(values[-1]) for key, values in fitted.history.items()}
         if validation is not None and len(validation):
             row["val_loss"] = _balanced_loss(model, validation, validation_weights)
@@ -235,8 +241,10 @@ def train_network(
         history.append(row)
         if progress is not None:
             shown = f" val_loss {row['val_loss']:.4f}" if "val_loss" in row else ""
-            progress(f"epoch {epoch + 1}/{epochs}: loss {row['loss']:.4f} accuracy {row['accuracy']:.3f}{shown} "
-                     f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
+            progress(
+                f"epoch {epoch + 1}/{epochs}: loss {row['loss']:.4f} accuracy {row['accuracy']:.3f}{shown} "
+                f"({time.perf_counter() - started:.0f} s)"
+            )
         if best is not None and epoch + 1 - best[1] >= patience:
             break
     best_epoch = len(history)

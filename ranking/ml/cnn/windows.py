@@ -160,9 +160,16 @@ def window_snr(values: npt.NDArray[np.floating], *, pre_onset_s: float = PRE_ONS
 
 SPECTRAL_BANDS_HZ = ((1.0, 3.0), (3.0, 6.0), (6.0, 10.0), (10.0, 15.0))
 SPECTRAL_FEATURES = (
-    "log_fraction_1_3hz", "log_fraction_3_6hz", "log_fraction_6_10hz", "log_fraction_10_15hz",
-    "log_high_low_p", "log_high_low_coda", "log_p_coda_energy", "log_snr", "centroid_hz",
-)  # fmt: skip
+    "log_fraction_1_3hz",
+    "log_fraction_3_6hz",
+    "log_fraction_6_10hz",
+    "log_fraction_10_15hz",
+    "log_high_low_p",
+    "log_high_low_coda",
+    "log_p_coda_energy",
+    "log_snr",
+    "centroid_hz",
+)
 N_SPECTRAL = len(SPECTRAL_FEATURES)
 
 
