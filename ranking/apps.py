@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -8,9 +9,9 @@ class RankingConfig(AppConfig):
 
     def ready(self) -> None:
         # Every process (web, worker, command) refuses to start on bad class weights, naming the variable.
-        from ranking.inputs import class_weights
+        from ranking.ml.classes import class_weights_parse
 
         try:
-            class_weights()
+            class_weights_parse(settings.SEISTRIAGE_CLASS_WEIGHTS)
         except ValueError as error:
             raise ImproperlyConfigured(f"SEISTRIAGE_CLASS_WEIGHTS: {error}") from None
