@@ -6,6 +6,7 @@ great-circle degrees, the seismological unit (convert km with `obspy.geodetics.k
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,21 +88,37 @@ def _longitudes_between(west: float | None, east: float | None) -> Q:
     return between
 
 
-def _circle_box(latitude: float, longitude: float, radius: float) -> Q:
-    """A latitude/longitude box holding the circle, which the indexes can use before the exact distance."""
+def event_filter_around(*, points: Sequence[tuple[float, float]], radius: float) -> EventFilter:
+    """A latitude/longitude box holding the circles of `radius` degrees around every (latitude, longitude) point:
+    a filter the indexes can use before an exact distance (or on its own, where a box is near enough)."""
+    if not points:
+        raise ValueError("a box around no points")
     radius += _BOX_MARGIN
-    south, north = latitude - radius, latitude + radius
-    box = Q(latitude__gte=south, latitude__lte=north)
-    if north >= 90.0 or south <= -90.0:  # the circle holds a pole: every longitude
-        return box
-    # The meridians tangent to the circle (it holds no pole, so sin(radius) < cos(latitude)).
-    half = math.degrees(math.asin(math.sin(math.radians(radius)) / math.cos(math.radians(latitude))))
-    west, east = longitude - half, longitude + half
+    latitudes = [latitude for latitude, _ in points]
+    longitudes = [longitude for _, longitude in points]
+    south, north = min(latitudes) - radius, max(latitudes) + radius
+    if north >= 90.0 or south <= -90.0:  # a circle holds a pole: every longitude
+        return EventFilter(latitude_min=south, latitude_max=north)
+    # The meridians tangent to the most poleward circle (it holds no pole, so sin(radius) < cos(latitude)); the
+    # circles nearer the equator are narrower in longitude.
+    poleward = max(abs(latitude) for latitude in latitudes)
+    half = math.degrees(math.asin(math.sin(math.radians(radius)) / math.cos(math.radians(poleward))))
+    west, east = min(longitudes) - half, max(longitudes) + half
+    if east - west >= 360.0:
+        return EventFilter(latitude_min=south, latitude_max=north)
     if west < -180.0:
         west += 360.0
     if east > 180.0:
         east -= 360.0
-    return box & _longitudes_between(west, east)
+    return EventFilter(latitude_min=south, latitude_max=north, longitude_min=west, longitude_max=east)
+
+
+def _circle_box(latitude: float, longitude: float, radius: float) -> Q:
+    """A latitude/longitude box holding the circle, which the indexes can use before the exact distance."""
+    box = event_filter_around(points=[(latitude, longitude)], radius=radius)
+    return Q(latitude__gte=box.latitude_min, latitude__lte=box.latitude_max) & _longitudes_between(
+        box.longitude_min, box.longitude_max
+    )
 
 
 def events_filter(*, queryset: QuerySet[Event] | None = None, where: EventFilter) -> QuerySet[Event]:

@@ -21,12 +21,10 @@ from obspy import UTCDateTime
 
 from events.models import Event, EventLabel, Pick
 from events.vocabulary import ReviewState
+from ranking.ml.classes import CNN_CLASS_BY_EVENT_TYPE
 from ranking.ml.cnn.datasets import (
     CLASSES,
-    EARTHQUAKE,
-    EXPLOSION,
     NOISE,
-    SURFACE,
     LabelledWindows,
     WindowRecord,
     shared_windows,
@@ -59,30 +57,8 @@ logger = logging.getLogger(__name__)
 
 READ_BEFORE_ORIGIN_S = 40.0
 READ_AFTER_ORIGIN_S = 160.0
-_EXPLOSION_TYPES = (
-    "explosion",
-    "quarry blast",
-    "mining explosion",
-    "chemical explosion",
-    "controlled explosion",
-    "industrial explosion",
-    "experimental explosion",
-)
-_SURFACE_TYPES = (
-    "landslide",
-    "rockslide",
-    "slide",
-    "avalanche",
-    "snow avalanche",
-    "debris avalanche",
-    "collapse",
-    "mine collapse",
-)
 LABEL_CLASSES: dict[str, int] = {
-    "earthquake": EARTHQUAKE,
-    **dict.fromkeys(_EXPLOSION_TYPES, EXPLOSION),
-    **dict.fromkeys(_SURFACE_TYPES, SURFACE),
-    "not existing": NOISE,
+    event_type: CLASSES.index(name) for event_type, name in CNN_CLASS_BY_EVENT_TYPE.items()
 }
 
 

@@ -3,7 +3,6 @@ reviewed neighbours, gazetteer, CNN features) and the class weights of importanc
 read through here, so the ranker sees the same features at training and at scoring time."""
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -11,13 +10,14 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from obspy.geodetics import kilometers2degrees
 
+from events.filters import event_filter_around, events_filter
 from events.models import Event
 from events.vocabulary import ReviewState
 from ranking.cnn_runs import cnn_features_for_events
 from ranking.ml.classes import DECISION_CLASSES, NOT_EXISTING, class_weights_parse, decision_class_for
 from ranking.ml.features import (
-    KM_PER_DEGREE,
     NEIGHBOUR_RADIUS_KM,
     EventInputs,
     FloatArray,
@@ -82,15 +82,8 @@ def reviewed_catalogue(*, near: Sequence[Event] | None = None) -> ReviewedCatalo
         coordinates = [(e.latitude, e.longitude) for e in near if e.latitude is not None and e.longitude is not None]
         if not coordinates:
             return ReviewedCatalogue.empty()
-        lats = [lat for lat, _ in coordinates]
-        lons = [lon for _, lon in coordinates]
-        lat_margin = NEIGHBOUR_RADIUS_KM / KM_PER_DEGREE
-        top = max(abs(lat) for lat in lats) + lat_margin
-        lon_margin = lat_margin / max(math.cos(math.radians(min(top, 89.0))), 0.02)
-        rows = rows.filter(
-            latitude__range=(min(lats) - lat_margin, max(lats) + lat_margin),
-            longitude__range=(min(lons) - lon_margin, max(lons) + lon_margin),
-        )
+        box = event_filter_around(points=coordinates, radius=kilometers2degrees(NEIGHBOUR_RADIUS_KM))
+        rows = events_filter(queryset=rows, where=box)
     times: list[float] = []
     latitudes: list[float] = []
     longitudes: list[float] = []

@@ -23,11 +23,12 @@ import obspy
 from django.conf import settings
 from django.db import OperationalError
 from obspy import UTCDateTime
+from obspy.geodetics import kilometers2degrees
 
+from events.filters import event_filter_around, events_filter
 from events.models import Event, Pick
-from events.vocabulary import ReviewState
+from events.vocabulary import REVIEWED_STATES, ReviewState
 from ranking.ml.classes import DECISION_CLASSES, NOT_EXISTING, decision_class_for
-from ranking.ml.features import KM_PER_DEGREE
 from ranking.ml.similarity import best_match, onset_estimate, similarity_window
 from ranking.models import EventWaveformFeatures
 from waveforms.measurements import TraceMeasurements, measure_trace
@@ -248,13 +249,9 @@ def _neighbours(event: Event, limit: int) -> list[Event]:
     """The nearest reviewed events with a decision class within SEISTRIAGE_SIMILARITY_KM (not the event)."""
     assert event.latitude is not None and event.longitude is not None
     radius = settings.SEISTRIAGE_SIMILARITY_KM
-    lat_margin = radius / KM_PER_DEGREE
-    lon_margin = lat_margin / max(math.cos(math.radians(min(abs(event.latitude) + lat_margin, 89.0))), 0.02)
-    candidates = Event.objects.filter(
-        review_state__in=(ReviewState.ACCEPTED, ReviewState.REJECTED),
-        latitude__range=(event.latitude - lat_margin, event.latitude + lat_margin),
-        longitude__range=(event.longitude - lon_margin, event.longitude + lon_margin),
-        origin_time__isnull=False,
+    box = event_filter_around(points=[(event.latitude, event.longitude)], radius=kilometers2degrees(radius))
+    candidates = events_filter(
+        queryset=Event.objects.filter(review_state__in=REVIEWED_STATES, origin_time__isnull=False), where=box
     ).exclude(pk=event.pk)
     scored: list[tuple[float, Event]] = []
     for other in candidates.only("pk", "latitude", "longitude", "origin_time", "review_state", "event_type", "depth"):

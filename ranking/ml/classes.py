@@ -10,6 +10,11 @@ most types have too few examples to learn. Four decision classes carry the impor
   collapses and atmospheric sources (the QuakeML ``other event`` goes here too).
 
 A type that says nothing about the source (``not reported``) has no class and is not a training label.
+
+The waveform CNN sees windows, not events, and tells four signal classes apart (``CNN_CLASSES``): each stands for
+one decision class (``DECISION_CLASS_OF_CNN_CLASS``), and it learns from the event types whose signals it can
+recognise (``CNN_CLASS_BY_EVENT_TYPE``, a subset of each decision class's types: a meteorite or thunder is
+"other natural" but not a surface-event signal).
 """
 
 from typing import Final
@@ -84,6 +89,51 @@ DEFAULT_CLASS_WEIGHTS: Final[dict[str, float]] = {
     EXPLOSION_LIKE: 0.3,
     OTHER_NATURAL: 0.8,
 }
+
+
+# The waveform CNN's classes, in the order of its outputs, and the decision class each stands for.
+CNN_EARTHQUAKE: Final = "earthquake"
+CNN_EXPLOSION: Final = "explosion"
+CNN_SURFACE_EVENT: Final = "surface_event"
+CNN_NOISE: Final = "noise"
+CNN_CLASSES: Final[tuple[str, ...]] = (CNN_EARTHQUAKE, CNN_EXPLOSION, CNN_SURFACE_EVENT, CNN_NOISE)
+DECISION_CLASS_OF_CNN_CLASS: Final[dict[str, str]] = {
+    CNN_EARTHQUAKE: EARTHQUAKE,
+    CNN_EXPLOSION: EXPLOSION_LIKE,
+    CNN_SURFACE_EVENT: OTHER_NATURAL,
+    CNN_NOISE: NOT_EXISTING,
+}
+_CNN_TYPES: Final[dict[str, tuple[str, ...]]] = {
+    CNN_EARTHQUAKE: ("earthquake",),
+    CNN_EXPLOSION: (
+        "explosion",
+        "quarry blast",
+        "mining explosion",
+        "chemical explosion",
+        "controlled explosion",
+        "industrial explosion",
+        "experimental explosion",
+    ),
+    CNN_SURFACE_EVENT: (
+        "landslide",
+        "rockslide",
+        "slide",
+        "avalanche",
+        "snow avalanche",
+        "debris avalanche",
+        "collapse",
+        "mine collapse",
+    ),
+    CNN_NOISE: ("not existing",),
+}
+# Event type -> the CNN class it trains; every type here belongs to the decision class of its CNN class.
+CNN_CLASS_BY_EVENT_TYPE: Final[dict[str, str]] = {
+    event_type: cnn_class for cnn_class, types in _CNN_TYPES.items() for event_type in types
+}
+assert all(
+    CLASS_BY_EVENT_TYPE[event_type] == DECISION_CLASS_OF_CNN_CLASS[cnn_class]
+    for event_type, cnn_class in CNN_CLASS_BY_EVENT_TYPE.items()
+), "a CNN training type outside its CNN class's decision class"
 
 
 def decision_class_for(event_type: str) -> str | None:

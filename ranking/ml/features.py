@@ -13,16 +13,16 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+from obspy.geodetics import degrees2kilometers
 from sklearn.neighbors import BallTree
 
-from ranking.ml.classes import DECISION_CLASSES, EXPLOSION_LIKE, NOT_EXISTING, OTHER_NATURAL
+from ranking.ml.classes import CNN_CLASSES, DECISION_CLASSES, EXPLOSION_LIKE, NOT_EXISTING, OTHER_NATURAL
 from ranking.ml.gazetteer import EARTH_RADIUS_KM, Gazetteer, nearest_site_km
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 FEATURE_VERSION = "origin-time-place-waveform-similarity-cnn-3"
-KM_PER_DEGREE = 111.19492664455873
 NEIGHBOUR_RADIUS_KM = 10.0
 
 # Magnitude types as codes a tree can split on; similar scales share a code. Unknown types get 0.
@@ -65,10 +65,6 @@ WAVEFORM_MEASURES: tuple[tuple[str, str], ...] = (
     ("kurtosis", "dimensionless"),
 )
 
-# The waveform CNN's classes (ranking.ml.cnn.datasets.CLASSES, kept here so a change there cannot silently rename
-# columns without a new FEATURE_VERSION; tests/ranking/test_features.py checks they agree).
-CNN_CLASSES: tuple[str, ...] = ("earthquake", "explosion", "surface_event", "noise")
-
 
 @dataclass(frozen=True)
 class FeatureSpec:
@@ -81,7 +77,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("used_phase_count", "count", "phases used by the preferred origin"),
     FeatureSpec("used_station_count", "count", "stations used by the preferred origin"),
     FeatureSpec("azimuthal_gap_deg", "degree", "largest azimuthal gap between stations"),
-    FeatureSpec("minimum_distance_km", "km", "epicentral distance of the nearest station (degrees x 111.19)"),
+    FeatureSpec("minimum_distance_km", "km", "epicentral distance of the nearest station"),
     FeatureSpec("rms_s", "s", "RMS of the origin's travel-time residuals"),
     FeatureSpec("horizontal_uncertainty_km", "km", "larger of the latitude and longitude uncertainties"),
     FeatureSpec("depth_uncertainty_km", "km", "depth uncertainty"),
@@ -195,7 +191,7 @@ def _value(value: float | None) -> float:
 
 
 def _origin_row(event: EventInputs) -> list[float]:
-    minimum_distance = _value(event.minimum_distance_deg) * KM_PER_DEGREE
+    minimum_distance = degrees2kilometers(_value(event.minimum_distance_deg))
     magnitude_type = event.magnitude_type.strip().lower()
     code = MAGNITUDE_TYPE_CODES.get(magnitude_type, 0.0) if magnitude_type else np.nan
     return [

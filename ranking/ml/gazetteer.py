@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from obspy.geodetics import degrees2kilometers
 
-EARTH_RADIUS_KM = 6371.0
+# ObsPy's sphere (obspy.geodetics: 6371 km), as every distance of ours, for the vectorised haversine below.
+EARTH_RADIUS_KM = degrees2kilometers(180.0 / math.pi)
 GAZETTEER_COLUMNS = ("name", "latitude", "longitude", "type")
 
 FloatArray = npt.NDArray[np.float64]

@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.test import Client
+from obspy.geodetics import degrees2kilometers, locations2degrees
 from rest_framework.test import APIClient
 
 from analyst.commit_buttons import DEFAULT_COMMIT_BUTTONS, commit_buttons_configured, commit_buttons_parse
@@ -116,15 +117,8 @@ def test_the_map_shows_known_quarries_within_150_km_only(client, analyst, shared
     figure = page_json(client.get(f"/queue/events/{event.pk}/").content.decode(), "map-figure")
     shown = {name for trace in figure["data"] if trace["name"] == "mine / quarry" for name in trace["text"]}
     for row in quarry_gazetteer:
-        dlat = math.radians(float(row["latitude"]) - event.latitude)
-        dlon = math.radians(float(row["longitude"]) - event.longitude)
-        a = (
-            math.sin(dlat / 2) ** 2
-            + math.cos(math.radians(event.latitude))
-            * math.cos(math.radians(float(row["latitude"])))
-            * math.sin(dlon / 2) ** 2
-        )
-        near = 2 * 6371.0 * math.asin(math.sqrt(a)) <= 150.0
+        distance = locations2degrees(event.latitude, event.longitude, float(row["latitude"]), float(row["longitude"]))
+        near = degrees2kilometers(distance) <= 150.0
         assert (f"quarry of {row['source_id']}" in shown) == near
     assert shown  # western Washington has quarries within reach
 

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import F
+from obspy.geodetics import degrees2kilometers, locations2degrees
 from rest_framework.test import APIClient
 
 from analyst.review import event_claim, event_review
@@ -145,9 +146,7 @@ def test_it_filters_a_latitude_longitude_box_and_one_across_the_antimeridian(cli
 
 
 def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2, dl = math.radians(lat1), math.radians(lat2), math.radians(lon2 - lon1)
-    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0 * math.asin(math.sqrt(h))
+    return float(degrees2kilometers(locations2degrees(lat1, lon1, lat2, lon2)))
 
 
 @pytest.mark.parametrize(("latitude", "longitude", "radius"), [(38.8, -122.8, 25.0), (61.2, -149.9, 150.0)])

@@ -16,10 +16,10 @@ from analyst.models import AuditAction
 from analyst.review import event_review
 from events.models import Event
 from events.vocabulary import ScoringState
+from ranking.ml.classes import CNN_CLASSES
 from ranking.ml.cnn.datasets import CLASSES, shared_windows, split_by_event
 from ranking.ml.cnn.network import train_network
 from ranking.ml.features import (
-    CNN_CLASSES,
     CNN_FEATURE_NAMES,
     FEATURE_NAMES,
     FEATURE_VERSION,

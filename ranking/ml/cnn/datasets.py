@@ -23,6 +23,14 @@ import numpy.typing as npt
 import obspy
 from obspy import UTCDateTime
 
+from ranking.ml.classes import (
+    CNN_CLASS_BY_EVENT_TYPE,
+    CNN_CLASSES,
+    CNN_EARTHQUAKE,
+    CNN_EXPLOSION,
+    CNN_NOISE,
+    CNN_SURFACE_EVENT,
+)
 from ranking.ml.cnn.windows import (
     ONSET_SEARCH_S,
     WINDOW_S,
@@ -36,12 +44,17 @@ from waveforms.measurements import measure_trace
 
 logger = logging.getLogger(__name__)
 
-CLASSES = ("earthquake", "explosion", "surface_event", "noise")
-EARTHQUAKE, EXPLOSION, SURFACE, NOISE = range(4)
+CLASSES = CNN_CLASSES  # label i is CLASSES[i]
+EARTHQUAKE, EXPLOSION, SURFACE, NOISE = (
+    CLASSES.index(name) for name in (CNN_EARTHQUAKE, CNN_EXPLOSION, CNN_SURFACE_EVENT, CNN_NOISE)
+)
 BASELINE_FEATURES = ("high_low_ratio", "ps_amplitude_ratio", "dominant_frequency_hz")
 DATASET_VERSION = "cnn-windows-3-40hz-onsets"
 PNW_NOISE_PER_EVENT = 2  # pre-event noise windows per PNW event (its first stations in file order)
-PNW_LABELS = {"earthquake": EARTHQUAKE, "explosion": EXPLOSION, "quarry blast": EXPLOSION}
+PNW_LABELS = {
+    event_type: CLASSES.index(CNN_CLASS_BY_EVENT_TYPE[event_type])
+    for event_type in ("earthquake", "explosion", "quarry blast")
+}
 DUPLICATE_EVENT_S = 2.0  # a database event this close in time to a shared-data event is that event
 
 
