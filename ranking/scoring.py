@@ -89,27 +89,7 @@ def events_score(*, event_ids: Sequence[int], force: bool = False) -> ScoringOut
     if not force:
         # A redelivered or requeued batch: an event already scored by this ranker since its last change
         # keeps that score (no duplicate row) and just gets its state back.
-        latest: dict[int, dt.datetime] = {}
-        for event_id, scored_at in EventScore.objects.filter(
-            event__in=to_score, ranker_version=loaded.version.version
-        ).values_list("event_id", "scored_at"):
-            latest[event_id] = max(scored_at, latest.get(event_id, scored_at))
-        # New waveforms or a new CNN prediction change the features without touching the event: their times
-        # count too (a score's time is when its inputs were read).
-        measured = dict(EventWaveformFeatures.objects.filter(event__in=to_score).values_list("event_id", "measured_at"))
-        classified = dict(
-            CnnPrediction.objects.filter(event__in=to_score)
-            .exclude(class_probabilities={})
-            .values("event_id")
-            .annotate(last=Max("created_at"))
-            .values_list("event_id", "last")
-        )
-        current = [
-            e
-            for e in to_score
-            if e.pk in latest
-            and latest[e.pk] >= max(e.updated_at, measured.get(e.pk, e.updated_at), classified.get(e.pk, e.updated_at))
-        ]
+        current = _events_scored_since_last_change(to_score, loaded.version.version)
         if current:
             _mark([e.pk for e in current], ScoringState.SCORED, "")
             outcome.skipped.extend(e.pk for e in current)
@@ -117,7 +97,7 @@ def events_score(*, event_ids: Sequence[int], force: bool = False) -> ScoringOut
     if not to_score:
         return outcome
     try:
-        stored = _score_and_store(to_score, loaded)
+        stored = _score_and_store(to_score, loaded, force=force)
     except OperationalError:
         raise
     except Exception as error:
@@ -131,7 +111,39 @@ def events_score(*, event_ids: Sequence[int], force: bool = False) -> ScoringOut
     return outcome
 
 
-def _score_and_store(events: list[Event], loaded: LoadedRanker) -> set[int]:
+def _events_scored_since_last_change(events: list[Event], ranker_version: str) -> list[Event]:
+    """The events already scored by this ranker since their last change (a redelivered or requeued batch).
+
+    The event's latest score must be this ranker's: after a rollback, the retired ranker's scores are newer than
+    this ranker's old ones, and those events are scored again."""
+    latest: dict[int, dt.datetime] = {}
+    latest_any: dict[int, dt.datetime] = {}
+    for event_id, version, scored_at in EventScore.objects.filter(event__in=events).values_list(
+        "event_id", "ranker_version", "scored_at"
+    ):
+        latest_any[event_id] = max(scored_at, latest_any.get(event_id, scored_at))
+        if version == ranker_version:
+            latest[event_id] = max(scored_at, latest.get(event_id, scored_at))
+    latest = {event_id: at for event_id, at in latest.items() if at >= latest_any[event_id]}
+    # New waveforms or a new CNN prediction change the features without touching the event: their times
+    # count too (a score's time is when its inputs were read).
+    measured = dict(EventWaveformFeatures.objects.filter(event__in=events).values_list("event_id", "measured_at"))
+    classified = dict(
+        CnnPrediction.objects.filter(event__in=events)
+        .exclude(class_probabilities={})
+        .values("event_id")
+        .annotate(last=Max("created_at"))
+        .values_list("event_id", "last")
+    )
+    return [
+        e
+        for e in events
+        if e.pk in latest
+        and latest[e.pk] >= max(e.updated_at, measured.get(e.pk, e.updated_at), classified.get(e.pk, e.updated_at))
+    ]
+
+
+def _score_and_store(events: list[Event], loaded: LoadedRanker, *, force: bool = False) -> set[int]:
     """Score and store; returns the ids stored. The score's time is when its inputs were read, so a CNN
     prediction or a measurement stored meanwhile is newer and makes the next events_score redo the event."""
     model = loaded.model
@@ -178,6 +190,10 @@ def _score_and_store(events: list[Event], loaded: LoadedRanker) -> set[int]:
         ids = [e.pk for e in events]
         list(Event.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
         newer = set(EventScore.objects.filter(event_id__in=ids, scored_at__gt=now).values_list("event_id", flat=True))
+        if not force:
+            # Two deliveries of one batch at once both passed the check before scoring: repeated under the locks,
+            # the second finds the first's scores and stores none (security review L5).
+            newer |= {e.pk for e in _events_scored_since_last_change(events, loaded.version.version)}
         keep = [index for index, event in enumerate(events) if event.pk not in newer]
         kept_events = [events[index] for index in keep]
         EventScore.objects.bulk_create([rows[index] for index in keep])

@@ -114,3 +114,24 @@ def test_reviews_retrain_on_a_real_worker_and_the_promoted_candidate_rescores_th
         assert score.model_versions == {"ranker": new.version}
     reviewed_scores = EventScore.objects.filter(event_id__in=[e.pk for e in top], ranker_version=new.version)
     assert not reviewed_scores.exists()  # decided events keep the score the analyst saw
+
+    # A rollback to the first ranker is rescored as a promotion is: each unreviewed event's latest score is the
+    # first ranker's again and the queue is ordered by it (it had older scores by that ranker, which no longer count).
+    rolled = senior.post(f"/api/models/ranker/versions/{first.version}/rollback/", {"reason": "e2e"}, format="json")
+    assert rolled.status_code == 200, rolled.content
+    assert model_version_active(kind="ranker") == first
+    wait_for(lambda: _latest_by(unreviewed, first.version), timeout=180, what="the queue rescored after the rollback")
+    assert EventScore.objects.filter(event_id__in=unreviewed, ranker_version=first.version).count() == 2 * len(
+        unreviewed
+    )
+
+
+def _latest_by(ids: list[int], version: str) -> bool:
+    """Every event scored, its latest score by `version`, and the queue's columns showing that score."""
+    for event in Event.objects.filter(pk__in=ids):
+        latest = EventScore.objects.filter(event=event).order_by("-scored_at", "-id").first()
+        if event.scoring_state != ScoringState.SCORED or latest is None or latest.ranker_version != version:
+            return False
+        if event.importance != latest.importance or event.predicted_class != latest.predicted_class:
+            return False
+    return True
