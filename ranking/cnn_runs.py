@@ -49,9 +49,9 @@ from ranking.registry import (
     model_version_promote,
     model_version_register,
 )
+from ranking.waveform_features import event_arrivals_predict
 from waveforms import sources
 from waveforms.selectors import waveform_files_cover, waveform_sds_roots
-from waveforms.windows import arrivals_predict
 
 logger = logging.getLogger(__name__)
 
@@ -101,17 +101,8 @@ def event_window_records(*, event: Event, label: int = NOISE) -> EventWindows:
         if trace is None:
             continue
         onset = picks.get((network, station))
-        if onset is None and event.latitude is not None and event.longitude is not None:
-            coordinates = sources.station_coordinates(network=network, station=station, at=event.origin_time)
-            if coordinates is not None:
-                onset = arrivals_predict(
-                    origin_time=origin,
-                    origin_latitude=event.latitude,
-                    origin_longitude=event.longitude,
-                    origin_depth_km=event.depth,
-                    station_latitude=coordinates[0],
-                    station_longitude=coordinates[1],
-                ).p_time
+        if onset is None and (predicted := event_arrivals_predict(event=event, network=network, station=station)):
+            onset = predicted.p_time
         if onset is None:
             onset = onset_detect(trace, search_start=origin + ONSET_SEARCH_S[0], search_end=origin + ONSET_SEARCH_S[1])
         if onset is None:

@@ -37,6 +37,7 @@ from waveforms.sources import channels_covering, station_coordinates, stream_for
 from waveforms.windows import (
     DEFAULT_AFTER_ORIGIN_S,
     DEFAULT_BEFORE_ORIGIN_S,
+    PredictedArrivals,
     StationWindow,
     arrivals_predict,
     station_window,
@@ -109,6 +110,23 @@ def _station_channels(seed_ids: Sequence[str]) -> dict[tuple[str, str], str]:
     return chosen
 
 
+def event_arrivals_predict(*, event: Event, network: str, station: str) -> PredictedArrivals | None:
+    """iasp91 P and S times at a station for the event's origin; None without a located origin or coordinates."""
+    if event.origin_time is None or event.latitude is None or event.longitude is None:
+        return None
+    coordinates = station_coordinates(network=network, station=station, at=event.origin_time)
+    if coordinates is None:
+        return None
+    return arrivals_predict(
+        origin_time=UTCDateTime(event.origin_time),
+        origin_latitude=event.latitude,
+        origin_longitude=event.longitude,
+        origin_depth_km=event.depth,
+        station_latitude=coordinates[0],
+        station_longitude=coordinates[1],
+    )
+
+
 def _window_for(
     event: Event, network: str, station: str, picks: list[tuple[str, str, str, dt.datetime]]
 ) -> StationWindow:
@@ -117,18 +135,7 @@ def _window_for(
     mine = [(phase, UTCDateTime(time)) for n, s, phase, time in picks if n == network and s == station]
     picked_p = next((time for phase, time in mine if phase.startswith("P")), None)
     picked_s = next((time for phase, time in mine if phase.startswith("S")), None)
-    predicted = None
-    if picked_p is None:
-        coordinates = station_coordinates(network=network, station=station, at=event.origin_time)
-        if coordinates is not None:
-            predicted = arrivals_predict(
-                origin_time=origin,
-                origin_latitude=event.latitude,
-                origin_longitude=event.longitude,
-                origin_depth_km=event.depth,
-                station_latitude=coordinates[0],
-                station_longitude=coordinates[1],
-            )
+    predicted = None if picked_p is not None else event_arrivals_predict(event=event, network=network, station=station)
     return station_window(origin_time=origin, picked_p=picked_p, picked_s=picked_s, predicted=predicted)
 
 
