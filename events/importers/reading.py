@@ -3,11 +3,13 @@
 import warnings
 from pathlib import Path
 
+from django.conf import settings
 from obspy import read_events
 from obspy.core.event import Catalog
 
 from events.importers.catalog_csv import CSV_READERS, sniff_csv_layout
 from fileimport.checks import file_check_regular_nonempty, xml_syntax_error
+from fileimport.compression import GzipLimits, gzip_plain_file
 from fileimport.errors import ImportFileError
 
 # Formats ObsPy reads events from, as its `format=` names them; `--format` accepts these too.
@@ -37,9 +39,16 @@ EVENT_FORMATS = tuple(sorted({*OBSPY_EVENT_FORMATS, *(name.upper() for name in C
 def read_event_file(path: Path, format: str | None = None) -> tuple[Catalog, str]:
     """Read `path` into a Catalog and return it with the format name that read it.
 
-    Raises ImportFileError with a message naming the file (and line, where known).
+    Raises ImportFileError with a message naming the file (and line, where known). A gzip file is decompressed
+    under DATA_DIR/tmp within SEISTRIAGE_GZIP_MAX_BYTES and SEISTRIAGE_GZIP_MAX_RATIO, and read like a plain one.
     """
     file_check_regular_nonempty(path)
+    limits = GzipLimits(max_bytes=settings.SEISTRIAGE_GZIP_MAX_BYTES, max_ratio=settings.SEISTRIAGE_GZIP_MAX_RATIO)
+    with gzip_plain_file(path, folder=Path(settings.DATA_DIR) / "tmp", limits=limits) as plain:
+        return _read_plain_event_file(plain, format)
+
+
+def _read_plain_event_file(path: Path, format: str | None) -> tuple[Catalog, str]:
     requested = format.upper() if format else None
     if requested is not None and requested not in EVENT_FORMATS:
         raise ImportFileError(path, f"unknown format {format!r}; known: {', '.join(EVENT_FORMATS)}")

@@ -1,7 +1,9 @@
 """Importing real station metadata: what lands, field by field; re-import updates; bad files write nothing."""
 
 import datetime as dt
+import gzip
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -172,3 +174,19 @@ def test_a_file_without_responses_never_wipes_the_stored_responses_of_the_same_e
     assert channel_inventory_files(seed_ids=SPBG_SEED_IDS, at=SPBG_RECORDED) == [(with_responses, "STATIONXML")]
     kept = "3 stored responses kept" in capsys.readouterr().out
     assert kept == (order[1] == SPBG_CHANNEL_LEVEL)
+
+
+def test_a_gzipped_stationxml_is_imported_and_a_gzipped_doctype_is_refused_as_in_a_plain_file(
+    tmp_path: Path, shared_data: Path, settings: Any
+) -> None:
+    settings.DATA_DIR = tmp_path / "data"
+    real = (shared_data / SPBG_WITH_RESPONSES).read_bytes()
+    good = tmp_path / "AV.SPBG.xml.gz"
+    good.write_bytes(gzip.compress(real))
+    assert stations_import_file(path=good).channels_created == 3
+    entity = real.replace(b"<FDSNStationXML", b'<!DOCTYPE x [<!ENTITY e "e">]>\n<FDSNStationXML', 1)
+    bad = tmp_path / "entity.xml.gz"
+    bad.write_bytes(gzip.compress(entity))
+    with pytest.raises(ImportFileError, match=r"entity\.xml\.gz: XML with a DOCTYPE or entity declarations"):
+        stations_import_file(path=bad)
+    assert list((tmp_path / "data" / "tmp").iterdir()) == []
