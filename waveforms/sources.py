@@ -61,10 +61,13 @@ def _read_file(path: str, format_name: str, start: UTCDateTime, end: UTCDateTime
     if not Path(path).is_file():
         problems.append(f"{path}: registered waveform file is missing")
         return Stream()
+    if not format_name:  # never ObsPy's auto-detection, which would also unpickle a pickled stream
+        problems.append(f"{path}: registered without a format name; import it again")
+        return Stream()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return obspy.read(path, format=format_name or None, starttime=start, endtime=end)
+            return obspy.read(path, format=format_name, starttime=start, endtime=end)
     except Exception as error:  # ObsPy's readers raise many exception types for a damaged file.
         problems.append(f"{path}: unreadable ({error})")
         return Stream()

@@ -99,10 +99,12 @@ def waveform_summaries_write(*, source_id: int, path: Path, format_name: str, lo
     """
     if longest_npts < MIN_SUMMARY_NPTS:
         return None
+    if not format_name:  # never ObsPy's auto-detection, which would also unpickle a pickled stream
+        raise ValueError(f"{path}: no format name to read it with")
     stat = path.stat()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        stream = obspy.read(str(path), format=format_name or None)
+        stream = obspy.read(str(path), format=format_name)
     index, arrays = stream_summaries(stream.split())
     if not index["segments"]:
         return None

@@ -11,12 +11,12 @@ from pathlib import Path
 from django.conf import settings
 from obspy import Inventory, Stream, Trace, UTCDateTime, read, read_inventory
 from obspy.core.util.base import ENTRY_POINTS
-from obspy.core.util.misc import buffered_load_entry_point
 from obspy.io.sac.util import SacHeaderTimeError, get_sac_reftime
 
 from fileimport.checks import file_check_regular_nonempty, xml_syntax_error
 from fileimport.compression import GzipLimits, gzip_decompressed, gzip_is, gzip_plain_file
 from fileimport.errors import ImportFileError
+from fileimport.formats import format_detect
 
 # SC3ML is ObsPy's deprecated alias of SCML: accepted on the command line, never used for detection.
 INVENTORY_FORMATS = tuple(name for name in ENTRY_POINTS["inventory"] if name != "SC3ML")
@@ -31,20 +31,6 @@ TIME_LIMITS = (UTCDateTime(1900, 1, 1), UTCDateTime(2100, 1, 1))
 DETECT_HEAD_BYTES = 4 * 1024 * 1024
 SAC_NULL_INTEGER = -12345
 SAC_REFERENCE_TIME_FIELDS = ("nzyear", "nzjday", "nzhour", "nzmin", "nzsec", "nzmsec")
-
-
-def _detect(group: str, names: tuple[str, ...], path: Path) -> str | None:
-    for name in names:
-        try:
-            entry_point = ENTRY_POINTS[group][name]
-            is_format = buffered_load_entry_point(entry_point.dist.name, f"obspy.plugin.{group}.{name}", "isFormat")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                if is_format(str(path)):
-                    return name
-        except Exception:  # noqa: S112 - a format checker choking on foreign bytes just means "not this format"
-            continue
-    return None
 
 
 def _requested(path: Path, format: str | None, known: tuple[str, ...]) -> str | None:
@@ -76,7 +62,7 @@ def _read_inventory_plain(path: Path, format: str | None) -> tuple[Inventory, st
     syntax_error = xml_syntax_error(path)
     if syntax_error:
         raise ImportFileError(path, syntax_error)
-    name = name or _detect("inventory", INVENTORY_FORMATS, path)
+    name = name or format_detect("inventory", INVENTORY_FORMATS, path)
     if name is None:
         raise ImportFileError(
             path, "not a station metadata format ObsPy reads (StationXML, SC3ML, dataless SEED, RESP)"
@@ -100,13 +86,13 @@ def detect_waveform_format(path: Path) -> str | None:
     with the header) makes it decompress all of it.
     """
     if not gzip_is(path):
-        return _detect("waveform", WAVEFORM_FORMATS, path)
+        return format_detect("waveform", WAVEFORM_FORMATS, path)
     folder, limits = _temporary_folder(), _gzip_limits()
     with gzip_decompressed(path, folder=folder, limits=limits, head_bytes=DETECT_HEAD_BYTES) as (head, complete):
-        name = _detect("waveform", WAVEFORM_FORMATS, head)
+        name = format_detect("waveform", WAVEFORM_FORMATS, head)
     if name is None and not complete:
         with gzip_decompressed(path, folder=folder, limits=limits) as (plain, _):
-            name = _detect("waveform", WAVEFORM_FORMATS, plain)
+            name = format_detect("waveform", WAVEFORM_FORMATS, plain)
     return name
 
 
