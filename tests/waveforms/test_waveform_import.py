@@ -19,6 +19,7 @@ from events.models import Event
 from fileimport.errors import ImportFileError
 from waveforms.importing.waveform_files import sds_archive_register, waveform_file_import
 from waveforms.models import WaveformSource, WaveformTrace
+from waveforms.sources import stream_for_window
 
 pytestmark = pytest.mark.django_db
 
@@ -139,7 +140,7 @@ def sds_archive_from_real_records(root: Path, shared_data: Path) -> list[str]:
     """
     seed_ids = []
     for path in sorted((shared_data / "esec/waveforms/1").glob("AV.SPCG*.mseed")):
-        for trace in obspy.read(path):
+        for trace in obspy.read(path, format="MSEED"):
             stats = trace.stats
             day = stats.starttime
             folder = root / f"{day.year}" / stats.network / stats.station / f"{stats.channel}.D"
@@ -226,7 +227,10 @@ def test_a_gzipped_record_is_read_through_a_copy_under_the_data_dir_that_is_remo
     path = tmp_path / "spbg.mseed.gz"
     path.write_bytes(gzip.compress((shared_data / ESEC_SPBG_BHE).read_bytes()))
     call_command("import_waveforms", str(path))
-    assert WaveformTrace.objects.get().seed_id == "AV.SPBG..BHE"
+    trace = WaveformTrace.objects.get()
+    assert trace.seed_id == "AV.SPBG..BHE"
+    result = stream_for_window(start=trace.start_time, end=trace.end_time, seed_ids=["AV.SPBG..BHE"])
+    assert result.problems == [] and result.stream[0].stats.npts == trace.npts
     assert list((tmp_path / "data" / "tmp").iterdir()) == []
 
 

@@ -6,6 +6,8 @@ streams (ObsPy's PICKLE format runs arbitrary code on load) are never opened.
 
 import datetime as dt
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -48,6 +50,14 @@ def _gzip_limits() -> GzipLimits:
 
 def _temporary_folder() -> Path:
     return Path(settings.DATA_DIR) / "tmp"
+
+
+@contextmanager
+def plain_waveform_file(path: Path) -> Iterator[Path]:
+    """`path`, or for a gzip file its decompressed copy under DATA_DIR/tmp (within the gzip limits), removed
+    afterwards: ObsPy would otherwise decompress it, without limits, into the system temp folder."""
+    with gzip_plain_file(path, folder=_temporary_folder(), limits=_gzip_limits()) as plain:
+        yield plain
 
 
 def read_inventory_file(path: Path, format: str | None = None) -> tuple[Inventory, str]:
@@ -100,7 +110,7 @@ def read_waveform_headers(path: Path, format: str | None = None) -> tuple[Stream
     """Read the trace headers of `path` (no samples where the format allows; gzip allowed, decompressed within
     the gzip limits); return them and the format name."""
     file_check_regular_nonempty(path)
-    with gzip_plain_file(path, folder=_temporary_folder(), limits=_gzip_limits()) as plain:
+    with plain_waveform_file(path) as plain:
         return _read_waveform_headers_plain(plain, format)
 
 
