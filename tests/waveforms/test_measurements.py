@@ -24,7 +24,7 @@ FLAT_EVENT = "NC_MCV_1999071111141796.mseed"
 
 
 def _phasenet(shared_data: Path, name: str) -> tuple[obspy.Stream, obspy.UTCDateTime, obspy.UTCDateTime]:
-    stream = obspy.read(str(shared_data / "phasenet" / name))
+    stream = obspy.read(str(shared_data / "phasenet" / name), format="MSEED")
     with (shared_data / "phasenet" / "picks.csv").open() as handle:
         row = next(r for r in csv.DictReader(handle) if r["file"] == name)
     start = stream[0].stats.starttime
@@ -70,7 +70,7 @@ def test_moving_the_p_time_into_the_noise_lowers_the_snr(shared_data: Path) -> N
 
 
 def test_without_arrivals_the_window_measures_stay_none(obspy_data: Path) -> None:
-    trace = obspy.read(str(obspy_data / "io/mseed/tests/data/test.mseed"))[0]
+    trace = obspy.read(str(obspy_data / "io/mseed/tests/data/test.mseed"), format="MSEED")[0]
     result = measure_trace(trace, p_time=None)
     assert result.snr is None and result.signal_duration_s is None and result.ps_amplitude_ratio is None
     assert result.peak_amplitude is not None and result.dominant_frequency_hz is not None
@@ -89,7 +89,7 @@ def test_a_too_short_trace_measures_nothing(shared_data: Path) -> None:
 
 
 def test_a_gapped_trace_is_measured_with_its_gap_filled(obspy_data: Path) -> None:
-    stream = obspy.read(str(obspy_data / "io/mseed/tests/data/gaps.mseed"))
+    stream = obspy.read(str(obspy_data / "io/mseed/tests/data/gaps.mseed"), format="MSEED")
     stream.merge()
     assert isinstance(stream[0].data, np.ma.MaskedArray)
     result = measure_trace(stream[0], p_time=None)
