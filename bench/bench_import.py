@@ -34,7 +34,7 @@ from events.models import Event  # noqa: E402
 
 
 def repeated_nordic_quakeml(folder: Path, copies: int) -> Path:
-    source = obspy.read_events(str(Path(obspy.__path__[0]) / "io/nordic/tests/data/select.out"))
+    source = obspy.read_events(str(Path(obspy.__path__[0]) / "io/nordic/tests/data/select.out"), format="NORDIC")
     events = []
     for copy_index in range(copies):
         shift = copy_index * 86400.0 * 3
@@ -74,7 +74,7 @@ def repeated_nordic_quakeml(folder: Path, copies: int) -> Path:
 def measure(label: str, path: Path, obspy_path: Path) -> None:
     Event.objects.all().delete()
     started = time.perf_counter()
-    obspy_catalog = obspy.read_events(str(obspy_path))
+    obspy_catalog = obspy.read_events(str(obspy_path), format="QUAKEML")  # both are written as QuakeML
     obspy_seconds = time.perf_counter() - started
     started = time.perf_counter()
     report = events_ingest_file(path=path)

@@ -65,7 +65,7 @@ def build_day_file() -> Path:
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    source = obspy.read(str(Path(settings.SHARED_DATA_DIR) / SOURCE))
+    source = obspy.read(str(Path(settings.SHARED_DATA_DIR) / SOURCE), format="MSEED")
     day = obspy.Stream()
     for trace in source:
         block = np.round(trace.data[:9000]).astype(np.int32)
@@ -106,9 +106,9 @@ def main() -> None:
     path = build_day_file()
     print(machine_line())
     print(f"plotly {plotly.__version__}, plotly-resampler {plotly_resampler.__version__}, cache {settings.CACHES}")
-    print(f"input: {path} ({path.stat().st_size / 1e6:.1f} MB), {obspy.read(str(path), headonly=True)}")
+    print(f"input: {path} ({path.stat().st_size / 1e6:.1f} MB), {obspy.read(str(path), format='MSEED', headonly=True)}")
     event, _ = register(path)
-    channels = ",".join(sorted(t.id for t in obspy.read(str(path), headonly=True)))
+    channels = ",".join(sorted(t.id for t in obspy.read(str(path), format="MSEED", headonly=True)))
 
     def endpoint(**params: str) -> Callable[[], bytes]:
         fields = {"start": "0", "end": str(DAY_S), "width": str(WIDTH), "channels": channels, **params}

@@ -40,7 +40,7 @@ def main() -> None:
 
     started = time.perf_counter()
     for path in files:
-        obspy.read(str(path), headonly=True)
+        obspy.read(str(path), format="SAC" if path.suffix.lower() == ".sac" else "MSEED", headonly=True)
     obspy_seconds = time.perf_counter() - started
     started = time.perf_counter()
     for path in files:
@@ -51,7 +51,7 @@ def main() -> None:
         waveform_file_import(path=path)
     unchanged = time.perf_counter() - started
     print(f"{len(files)} files, {WaveformTrace.objects.count()} traces")
-    print(f"  obspy.read headonly (auto-detect):   {len(files) / obspy_seconds:8.0f} files/s")
+    print(f"  obspy.read headonly (format named): {len(files) / obspy_seconds:8.0f} files/s")
     print(f"  seistriage register (read + store):  {len(files) / ours:8.0f} files/s")
     print(f"  seistriage re-run, files unchanged:  {len(files) / unchanged:8.0f} files/s")
 
@@ -61,7 +61,7 @@ def main() -> None:
         first = next(iter(sorted(event.glob("*.mseed"))), None)
         if first is None:
             continue
-        stats = obspy.read(str(first), headonly=True)[0].stats
+        stats = obspy.read(str(first), format="MSEED", headonly=True)[0].stats
         start = stats.starttime.datetime.replace(tzinfo=dt.UTC) + dt.timedelta(seconds=30)
         windows.append((event, start, start + dt.timedelta(minutes=2)))
     ours_ms, obspy_ms, traces = [], [], 0
@@ -73,7 +73,9 @@ def main() -> None:
         began = time.perf_counter()
         stream = obspy.Stream()
         for path in sorted(event.glob("*.mseed")):
-            stream += obspy.read(str(path), starttime=obspy.UTCDateTime(start), endtime=obspy.UTCDateTime(end))
+            stream += obspy.read(
+                str(path), format="MSEED", starttime=obspy.UTCDateTime(start), endtime=obspy.UTCDateTime(end)
+            )
         stream.merge(method=1)
         obspy_ms.append((time.perf_counter() - began) * 1000)
     print(f"stream_for_window over {len(windows)} ESEC event windows ({traces} traces in all):")

@@ -124,6 +124,10 @@ MEDIA_ROOT = DATA_DIR / "media"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 SEISTRIAGE_MAX_UPLOAD_BYTES = env_int("SEISTRIAGE_MAX_UPLOAD_BYTES", 512 * 1024 * 1024, minimum=1)
+# Gzip input (uploads, import commands, the watched folder) is decompressed under DATA_DIR/tmp, never past these:
+# bytes decompressed, and decompressed / compressed (a gzip bomb of zeros expands about 1000 times).
+SEISTRIAGE_GZIP_MAX_BYTES = env_int("SEISTRIAGE_GZIP_MAX_BYTES", 2 * 1024 * 1024 * 1024, minimum=1)
+SEISTRIAGE_GZIP_MAX_RATIO = env_int("SEISTRIAGE_GZIP_MAX_RATIO", 100, minimum=2)
 
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)

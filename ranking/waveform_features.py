@@ -178,6 +178,8 @@ def _measure_event(
         if p_time is None:
             p_time, source = onset_estimate(trace), "sta_lta"
         measurements = measure_trace(trace, p_time=p_time, s_time=window.s_time)
+        if measurements.skipped:
+            problems.append(f"{seed_id}: {measurements.skipped}")
         rows.append(
             {
                 "seed_id": seed_id,

@@ -13,12 +13,13 @@ Without a P time the measures that need those windows stay ``None`` and the spec
 trace. Any measure whose window does not fit inside the trace (or holds too few samples) stays ``None``.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import obspy
-from obspy.signal.trigger import classic_sta_lta
+from obspy.signal.trigger import classic_sta_lta, recursive_sta_lta
 from scipy import signal as scipy_signal
 from scipy import stats
 
@@ -53,6 +54,40 @@ class TraceMeasurements:
     high_low_ratio: float | None  # log10(energy 8-20 Hz / energy 0.5-2 Hz), same window as band_energy
     ps_amplitude_ratio: float | None  # peak |x| in the P window / peak |x| in the S window
     kurtosis: float | None  # excess (Fisher) kurtosis of noise + signal windows (whole trace without P)
+    skipped: str | None = None  # why a measure was skipped rather than attempted (e.g. a rate too low for STA/LTA)
+
+
+def sta_lta_window_samples(rate: float, *, sta_s: float, lta_s: float) -> tuple[int, int] | None:
+    """The (STA, LTA) window lengths in samples at ``rate`` Hz, or None when the STA is shorter than one
+    sample or the LTA is not longer than the STA (``rate`` below about 1 / ``sta_s``).
+
+    ObsPy's C STA/LTA corrupts the heap and aborts the process when a window rounds to 0 samples (any rate
+    below 0.05 Hz for a 10 s LTA): never call into it without this check.
+
+    >>> sta_lta_window_samples(100.0, sta_s=1.0, lta_s=10.0), sta_lta_window_samples(0.02, sta_s=1.0, lta_s=10.0)
+    ((100, 1000), None)
+    """
+    if not math.isfinite(rate) or rate <= 0:
+        return None
+    sta, lta = round(sta_s * rate), round(lta_s * rate)
+    return (sta, lta) if 1 <= sta < lta else None
+
+
+def sta_lta_classic(data: FloatArray, *, rate: float, sta_s: float, lta_s: float) -> FloatArray | None:
+    """ObsPy's classic STA/LTA of ``data`` (sampled at ``rate`` Hz) with ``sta_s`` / ``lta_s`` windows (s), or
+    None when the windows are shorter than one sample or longer than the data (see sta_lta_window_samples)."""
+    windows = sta_lta_window_samples(rate, sta_s=sta_s, lta_s=lta_s)
+    if windows is None or data.size <= windows[1]:
+        return None
+    return np.asarray(classic_sta_lta(np.ascontiguousarray(data, dtype=np.float64), *windows), dtype=np.float64)
+
+
+def sta_lta_recursive(data: FloatArray, *, rate: float, sta_s: float, lta_s: float) -> FloatArray | None:
+    """ObsPy's recursive STA/LTA of ``data`` (``rate`` Hz, windows in s), or None as for sta_lta_classic."""
+    windows = sta_lta_window_samples(rate, sta_s=sta_s, lta_s=lta_s)
+    if windows is None or data.size <= windows[1]:
+        return None
+    return np.asarray(recursive_sta_lta(np.ascontiguousarray(data, dtype=np.float64), *windows), dtype=np.float64)
 
 
 def _samples(trace: obspy.Trace) -> FloatArray:
@@ -152,7 +187,11 @@ def measure_trace(
 
     peak = float(np.abs(data).max())
     lta = round(LTA_S * rate)
-    sta_lta = float(classic_sta_lta(data, round(STA_S * rate), lta)[lta:].max()) if data.size > lta + rate else None
+    ratio = sta_lta_classic(data, rate=rate, sta_s=STA_S, lta_s=LTA_S) if data.size > lta + rate else None
+    sta_lta = float(ratio[lta:].max()) if ratio is not None else None
+    skipped = None
+    if sta_lta_window_samples(rate, sta_s=STA_S, lta_s=LTA_S) is None:
+        skipped = f"STA/LTA skipped: at {rate:g} Hz its {STA_S:g} s / {LTA_S:g} s windows are under one sample"
 
     noise = signal = None
     if p_time is not None:
@@ -193,4 +232,5 @@ def measure_trace(
         high_low_ratio=high_low,
         ps_amplitude_ratio=ps_ratio,
         kurtosis=kurtosis,
+        skipped=skipped,
     )

@@ -20,6 +20,8 @@ import obspy
 from obspy import Inventory, Stream, UTCDateTime
 from obspy.clients.filesystem.sds import Client as SdsClient
 
+from fileimport.errors import ImportFileError
+from waveforms.importing.reading import plain_waveform_file
 from waveforms.importing.waveform_files import SDS_FILE_NAME
 from waveforms.models import WaveformTrace
 from waveforms.selectors import (
@@ -61,10 +63,16 @@ def _read_file(path: str, format_name: str, start: UTCDateTime, end: UTCDateTime
     if not Path(path).is_file():
         problems.append(f"{path}: registered waveform file is missing")
         return Stream()
+    if not format_name:  # never ObsPy's auto-detection, which would also unpickle a pickled stream
+        problems.append(f"{path}: registered without a format name; import it again")
+        return Stream()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), plain_waveform_file(Path(path)) as plain:
             warnings.simplefilter("ignore")
-            return obspy.read(path, format=format_name or None, starttime=start, endtime=end)
+            return obspy.read(str(plain), format=format_name, starttime=start, endtime=end)
+    except ImportFileError as error:  # a gzip file past the limits
+        problems.append(str(error))
+        return Stream()
     except Exception as error:  # ObsPy's readers raise many exception types for a damaged file.
         problems.append(f"{path}: unreadable ({error})")
         return Stream()

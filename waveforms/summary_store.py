@@ -24,6 +24,7 @@ import numpy.typing as npt
 import obspy
 from django.conf import settings
 
+from waveforms.importing.reading import plain_waveform_file
 from waveforms.processing import FILTER_PRESETS, FilterError, filter_spec_parse, stream_filter
 from waveforms.summaries import MIN_SUMMARY_NPTS, SUMMARY_BIN, bins_summarise
 
@@ -99,10 +100,12 @@ def waveform_summaries_write(*, source_id: int, path: Path, format_name: str, lo
     """
     if longest_npts < MIN_SUMMARY_NPTS:
         return None
+    if not format_name:  # never ObsPy's auto-detection, which would also unpickle a pickled stream
+        raise ValueError(f"{path}: no format name to read it with")
     stat = path.stat()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), plain_waveform_file(path) as plain:
         warnings.simplefilter("ignore")
-        stream = obspy.read(str(path), format=format_name or None)
+        stream = obspy.read(str(plain), format=format_name)
     index, arrays = stream_summaries(stream.split())
     if not index["segments"]:
         return None

@@ -10,6 +10,7 @@ for JOB_SECONDS.
 
 import datetime as dt
 import re
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +129,31 @@ def _save(part: UploadedPart, folder: Path, index: int) -> Path:
     return path
 
 
+def _save_checked(part: UploadedPart, folder: Path, index: int) -> dict[str, Any]:
+    path = _save(part, folder, index)
+    if part.kind == "waveforms":
+        try:
+            recognised = detect_waveform_format(path) is not None
+        except ImportFileError as error:
+            recognised, reason = False, error.reason
+        else:
+            reason = "no ObsPy waveform reader recognises it"
+        if not recognised:
+            raise UploadError(f"{_name(part.upload)}: not a waveform file ({reason})")
+    return {
+        "name": _name(part.upload),
+        "kind": part.kind,
+        "path": str(path),
+        "size": part.upload.size,
+        "status": "waiting",
+        "summary": "",
+        "created": 0,
+        "updated": 0,
+        "skipped": 0,
+        "error": "",
+    }
+
+
 def _job_key(job_id: str) -> str:
     return JOB_KEY.format(job_id=job_id)
 
@@ -151,35 +177,12 @@ def import_job_create(*, user: User, parts: list[UploadedPart], reviewed: bool =
     job_id = uuid.uuid4().hex
     folder = Path(settings.DATA_DIR) / "uploads" / job_id
     folder.mkdir(parents=True, exist_ok=False)
-    files = []
-    for index, part in enumerate(parts, start=1):
-        path = _save(part, folder, index)
-        if part.kind == "waveforms":
-            try:
-                recognised = detect_waveform_format(path) is not None
-            except ImportFileError as error:
-                recognised, reason = False, error.reason
-            else:
-                reason = "no ObsPy waveform reader recognises it"
-            if not recognised:
-                for saved in folder.iterdir():
-                    saved.unlink()
-                folder.rmdir()
-                raise UploadError(f"{_name(part.upload)}: not a waveform file ({reason})")
-        files.append(
-            {
-                "name": _name(part.upload),
-                "kind": part.kind,
-                "path": str(path),
-                "size": part.upload.size,
-                "status": "waiting",
-                "summary": "",
-                "created": 0,
-                "updated": 0,
-                "skipped": 0,
-                "error": "",
-            }
-        )
+    try:
+        files = [_save_checked(part, folder, index) for index, part in enumerate(parts, start=1)]
+    except BaseException:
+        # A refused or failed upload leaves nothing behind (the saved files can be gigabytes).
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     job = {
         "id": job_id,
         "user": user.get_username(),

@@ -3,12 +3,16 @@
 import warnings
 from pathlib import Path
 
+from django.conf import settings
 from obspy import read_events
 from obspy.core.event import Catalog
+from obspy.core.util.base import ENTRY_POINTS
 
 from events.importers.catalog_csv import CSV_READERS, sniff_csv_layout
 from fileimport.checks import file_check_regular_nonempty, xml_syntax_error
+from fileimport.compression import GzipLimits, gzip_plain_file
 from fileimport.errors import ImportFileError
+from fileimport.formats import format_detect
 
 # Formats ObsPy reads events from, as its `format=` names them; `--format` accepts these too.
 OBSPY_EVENT_FORMATS = (
@@ -32,14 +36,23 @@ OBSPY_EVENT_FORMATS = (
     "SCARDEC",
 )
 EVENT_FORMATS = tuple(sorted({*OBSPY_EVENT_FORMATS, *(name.upper() for name in CSV_READERS)}))
+# What detection tries: ObsPy's own list and order (none unpickles; SC3ML is its deprecated alias of SCML).
+DETECTABLE_EVENT_FORMATS = tuple(name for name in ENTRY_POINTS["event"] if name != "SC3ML")
 
 
 def read_event_file(path: Path, format: str | None = None) -> tuple[Catalog, str]:
     """Read `path` into a Catalog and return it with the format name that read it.
 
-    Raises ImportFileError with a message naming the file (and line, where known).
+    Raises ImportFileError with a message naming the file (and line, where known). A gzip file is decompressed
+    under DATA_DIR/tmp within SEISTRIAGE_GZIP_MAX_BYTES and SEISTRIAGE_GZIP_MAX_RATIO, and read like a plain one.
     """
     file_check_regular_nonempty(path)
+    limits = GzipLimits(max_bytes=settings.SEISTRIAGE_GZIP_MAX_BYTES, max_ratio=settings.SEISTRIAGE_GZIP_MAX_RATIO)
+    with gzip_plain_file(path, folder=Path(settings.DATA_DIR) / "tmp", limits=limits) as plain:
+        return _read_plain_event_file(plain, format)
+
+
+def _read_plain_event_file(path: Path, format: str | None) -> tuple[Catalog, str]:
     requested = format.upper() if format else None
     if requested is not None and requested not in EVENT_FORMATS:
         raise ImportFileError(path, f"unknown format {format!r}; known: {', '.join(EVENT_FORMATS)}")
@@ -53,10 +66,14 @@ def read_event_file(path: Path, format: str | None = None) -> tuple[Catalog, str
     syntax_error = xml_syntax_error(path)
     if syntax_error:
         raise ImportFileError(path, syntax_error)
+    # Always a named format: ObsPy's auto-detection would run whatever reader accepts the bytes.
+    name = requested or format_detect("event", DETECTABLE_EVENT_FORMATS, path)
+    if name is None:
+        raise ImportFileError(path, "not an event format ObsPy or Seistriage reads")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            catalog = read_events(str(path), format=requested)
+            catalog = read_events(str(path), format=name)
     except ImportFileError:
         raise
     except TypeError as error:
@@ -64,15 +81,5 @@ def read_event_file(path: Path, format: str | None = None) -> tuple[Catalog, str
             raise ImportFileError(path, "not an event format ObsPy or Seistriage reads") from None
         raise ImportFileError(path, f"unreadable: {error}") from None
     except Exception as error:  # ObsPy's readers raise many exception types for malformed input.
-        raise ImportFileError(path, f"unreadable as {requested or 'any known format'}: {error}") from None
-    name = requested or _detected_format(catalog)
+        raise ImportFileError(path, f"unreadable as {name}: {error}") from None
     return catalog, name
-
-
-def _detected_format(catalog: Catalog) -> str:
-    # ObsPy records the reading format on each event's `_format`.
-    for event in catalog:
-        found = getattr(event, "_format", None)
-        if found:
-            return str(found).upper()
-    return "UNKNOWN"

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import obspy
 from obspy.signal.cross_correlation import correlate, xcorr_max
-from obspy.signal.trigger import classic_sta_lta
+
+from waveforms.measurements import sta_lta_classic
 
 BEFORE_P_S = 3.0
 AFTER_P_S = 12.0
@@ -53,7 +54,9 @@ def onset_estimate(trace: obspy.Trace) -> obspy.UTCDateTime | None:
     lta = round(ONSET_LTA_S * rate)
     if filtered is None or filtered.stats.npts <= lta + rate:
         return None
-    ratio = classic_sta_lta(filtered.data, round(ONSET_STA_S * rate), lta)
+    ratio = sta_lta_classic(filtered.data, rate=rate, sta_s=ONSET_STA_S, lta_s=ONSET_LTA_S)
+    if ratio is None:
+        return None
     ratio[:lta] = 0.0  # the LTA is still filling there
     return trace.stats.starttime + float(np.argmax(ratio)) / rate
 

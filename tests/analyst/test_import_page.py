@@ -1,6 +1,9 @@
 """The import page: senior analysts upload event, station and waveform files; a background job imports them
 and reports created/updated/skipped per file, and errors with the file and the reason."""
 
+import tempfile
+import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +134,34 @@ def test_a_refused_file_refuses_the_whole_upload_naming_it_and_nothing_is_writte
 
 def test_an_unknown_job_is_a_404(senior_analyst) -> None:
     assert api_for(senior_analyst).get("/api/imports/0123abcd/").status_code == 404
+
+
+def _gzip_bomb(path: Path, zeros: int) -> Path:
+    """A real gzip bomb: `zeros` zero bytes, gzip-compressed (about 1000 to 1), named like a waveform file."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1 << 20)
+    with path.open("wb") as handle:
+        for _ in range(zeros >> 20):
+            handle.write(compressor.compress(block))
+        handle.write(compressor.flush())
+    return path
+
+
+def test_a_gzip_bomb_uploaded_as_waveforms_is_refused_quickly_and_leaves_no_file(
+    senior_analyst, obspy_data, settings, tmp_path
+):
+    bomb = _gzip_bomb(tmp_path / "b.mseed.gz", 256 << 20)  # 256 MiB of zeros in about 256 KiB
+    assert bomb.stat().st_size < 1 << 20
+    system_temp = set(Path(tempfile.gettempdir()).glob("tmp*.waveform"))
+    files = {"events": [upload(obspy_data / QUARRY_BLAST)], "waveforms": upload(bomb)}
+    started = time.monotonic()
+    answer = api_for(senior_analyst).post("/api/imports/", files, format="multipart")
+    elapsed = time.monotonic() - started
+    assert answer.status_code == 400
+    [problem] = answer.json()["files"]
+    assert problem.startswith("b.mseed.gz: not a waveform file (gzip content expands more than 100 times"), problem
+    assert elapsed < 5.0, f"the refusal took {elapsed:.1f} s"
+    assert uploaded_jobs(settings) == [] and not Event.objects.exists()
+    data_dir = Path(settings.DATA_DIR)
+    assert [p for p in data_dir.rglob("*") if p.is_file()] == []  # no upload, no decompressed copy under tmp/
+    assert set(Path(tempfile.gettempdir()).glob("tmp*.waveform")) == system_temp

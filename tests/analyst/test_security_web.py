@@ -164,7 +164,7 @@ def test_an_api_token_needs_no_csrf_token_because_no_browser_sends_it(client: Cl
 def _hostile_quakeml(folder: Path) -> Path:
     """The real SeisComP mining-explosion QuakeML with its region, a description, the agency, the author and a
     comment replaced by HTML and script."""
-    catalog = obspy.read_events(str(QUARRY_BLAST))
+    catalog = obspy.read_events(str(QUARRY_BLAST), format="QUAKEML")
     event = catalog[0]
     event.event_descriptions = [
         EventDescription(text=SCRIPT, type="region name"),

@@ -98,7 +98,7 @@ def upstream(tmp_path_factory: Any, obspy_data: Path) -> Iterator[Upstream]:
 
 def _changed_event_file(obspy_data: Path, folder: Path, *, index: int, magnitude_shift: float) -> tuple[Any, Path]:
     """One event of the bundled bulletin with its magnitudes raised, as an upstream re-location would do."""
-    catalog = read_events(str(obspy_data / NORDIC))
+    catalog = read_events(str(obspy_data / NORDIC), format="NORDIC")
     event = catalog[index]
     for magnitude in event.magnitudes:
         magnitude.mag += magnitude_shift

@@ -49,7 +49,9 @@ def test_the_record_section_touches_every_raw_extreme_and_sorts_by_distance(
     assert all(d is not None for d in distances) and distances == sorted(distances)
     traces = {t["name"]: t for t in body["figure"]["data"] if t["name"].startswith("AV.")}
     for row in rows:
-        raw = obspy.read(str(next((shared_data / "esec/waveforms/1").glob(row["seed_id"] + "__*.mseed"))))[0]
+        raw = obspy.read(
+            str(next((shared_data / "esec/waveforms/1").glob(row["seed_id"] + "__*.mseed"))), format="MSEED"
+        )[0]
         raw = raw.slice(obspy.UTCDateTime(body["window"]["start"]), obspy.UTCDateTime(body["window"]["end"]))
         values = raw.data.astype(np.float64) - raw.data.mean()
         drawn = (np.array(traces[row["seed_id"]]["y"], dtype=float) + row["row"]) / 0.45 * row["scale"]

@@ -1,8 +1,10 @@
 """Importing real event files: what lands, field by field; re-import; bad files write nothing."""
 
 import datetime as dt
+import gzip
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -188,3 +190,29 @@ def test_the_command_reports_and_exits_non_zero_on_a_bad_file(tmp_path: Path, ob
     assert "events 1 created" in captured.out
     assert "empty.xml: the file is empty" in captured.err
     assert Event.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "relative", ["io/seiscomp/tests/data/quakeml_1.2_quarryblast.xml", "io/nordic/tests/data/select.out"]
+)
+def test_a_gzipped_event_file_imports_like_the_plain_one_through_a_removed_copy(
+    tmp_path: Path, obspy_data: Path, settings: Any, relative: str
+) -> None:
+    settings.DATA_DIR = tmp_path / "data"
+    plain = events_import_file(path=obspy_data / relative)
+    Event.objects.all().delete()
+    path = tmp_path / f"{Path(relative).name}.gz"
+    path.write_bytes(gzip.compress((obspy_data / relative).read_bytes()))
+    report = events_import_file(path=path)
+    assert (report.format, report.events_created) == (plain.format, plain.events_created)
+    assert report.events_created > 0
+    assert list((tmp_path / "data" / "tmp").iterdir()) == []
+
+
+def test_a_gzip_bomb_named_as_an_event_file_is_refused_naming_it(tmp_path: Path, settings: Any) -> None:
+    settings.DATA_DIR = tmp_path / "data"
+    path = tmp_path / "catalogue.csv.gz"
+    path.write_bytes(gzip.compress(bytes(64 << 20)))
+    with pytest.raises(ImportFileError, match=r"catalogue\.csv\.gz: gzip content expands more than 100 times"):
+        events_import_file(path=path)
+    assert _counts() == (0,) * len(_counts()) and list((tmp_path / "data" / "tmp").iterdir()) == []

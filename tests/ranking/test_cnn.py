@@ -169,7 +169,7 @@ def test_the_picker_finds_the_analysts_p_on_real_records_and_after_the_origin_on
     rows = list(csv.DictReader((shared_data / "phasenet" / "picks.csv").open()))[:12]
     errors = []
     for row in rows:
-        trace = trace_pick_component(obspy.read(str(shared_data / "phasenet" / row["file"])))
+        trace = trace_pick_component(obspy.read(str(shared_data / "phasenet" / row["file"]), format="MSEED"))
         assert trace is not None
         if not np.ptp(trace.data) > 0:
             continue  # a dead vertical
@@ -183,7 +183,7 @@ def test_the_picker_finds_the_analysts_p_on_real_records_and_after_the_origin_on
     origin = obspy.UTCDateTime(1518563086.08)  # uw61348817 in pnw/events.csv
     ratios = []
     for path in sorted((shared_data / "pnw" / "waveforms" / PNW_EVENT).glob("*.mseed")):
-        trace = trace_pick_component(obspy.read(str(path)))
+        trace = trace_pick_component(obspy.read(str(path), format="MSEED"))
         assert trace is not None and trace.stats.starttime < origin - 45.0
         onset = onset_detect(trace, search_start=origin + ONSET_SEARCH_S[0], search_end=origin + ONSET_SEARCH_S[1])
         assert onset is not None and origin + ONSET_SEARCH_S[0] + 0.2 < onset < origin + ONSET_SEARCH_S[1]

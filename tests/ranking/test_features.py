@@ -108,7 +108,7 @@ def test_waveform_aggregates_are_the_median_and_max_of_real_trace_measurements(s
     origin = obspy.UTCDateTime(1518563086.08)
     measurements = []
     for path in sorted(folder.glob("*.mseed"))[:4]:
-        trace = obspy.read(str(path))[0]
+        trace = obspy.read(str(path), format="MSEED")[0]
         envelope = np.abs(trace.data - trace.data.mean())
         p_time = (
             trace.stats.starttime + float(np.argmax(envelope > 5 * np.median(envelope))) / trace.stats.sampling_rate

@@ -88,7 +88,7 @@ def test_cached_features_are_reused_until_the_waveforms_change(shared_data: Path
     assert again.measured_at == first.measured_at  # not read again
     # One station's file is replaced by its first 60 s: the fingerprint changes and the event is measured again.
     path = folder / "UW.JCW..EHZ.mseed"
-    stream = obspy.read(str(path))
+    stream = obspy.read(str(path), format="MSEED")
     stream.trim(stream[0].stats.starttime, stream[0].stats.starttime + 60)
     stream.write(str(path), format="MSEED")
     call_command("import_waveforms", str(path), stdout=io.StringIO())

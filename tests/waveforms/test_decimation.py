@@ -24,7 +24,7 @@ def _assert_every_column_keeps_its_extremes(
 @pytest.mark.parametrize("width", [1200, 997, 333])
 def test_every_pixel_column_of_a_real_trace_keeps_its_min_and_max(shared_data: Path, width: int) -> None:
     folder = shared_data / "esec/waveforms/1"
-    trace = obspy.read(str(sorted(folder.glob("*BHZ*.mseed"))[0]))[0]
+    trace = obspy.read(str(sorted(folder.glob("*BHZ*.mseed"))[0]), format="MSEED")[0]
     values = trace.data
     grid = column_grid(
         start_s=0.0,
@@ -39,7 +39,7 @@ def test_every_pixel_column_of_a_real_trace_keeps_its_min_and_max(shared_data: P
 
 
 def test_a_zoomed_window_keeps_only_its_columns_and_their_extremes(obspy_data: Path) -> None:
-    trace = obspy.read(str(obspy_data / "signal/tests/data/BW.UH1._.SHZ.D.2010.147.cut.slist.gz"))[0]
+    trace = obspy.read(str(obspy_data / "signal/tests/data/BW.UH1._.SHZ.D.2010.147.cut.slist.gz"), format="SLIST")[0]
     values = trace.data.astype(np.float64)
     rate = trace.stats.sampling_rate
     # A window starting before the trace and ending inside it, with a width that does not divide the samples.
@@ -53,7 +53,9 @@ def test_a_zoomed_window_keeps_only_its_columns_and_their_extremes(obspy_data: P
 
 
 def test_a_day_of_100_hz_samples_comes_down_to_four_points_per_column(obspy_data: Path) -> None:
-    record = obspy.read(str(obspy_data / "signal/tests/data/BW.UH1._.SHZ.D.2010.147.cut.slist.gz"))[0].data
+    record = obspy.read(str(obspy_data / "signal/tests/data/BW.UH1._.SHZ.D.2010.147.cut.slist.gz"), format="SLIST")[
+        0
+    ].data
     values = np.tile(record, 86_400 * 100 // record.size + 1)[: 86_400 * 100]
     grid = column_grid(start_s=0.0, sampling_rate=100.0, window_start_s=0.0, window_end_s=86_400.0, width=1200)
     indices = m4_indices(values, grid)
@@ -62,7 +64,9 @@ def test_a_day_of_100_hz_samples_comes_down_to_four_points_per_column(obspy_data
 
 
 def test_a_trace_with_fewer_samples_than_columns_is_drawn_in_full(shared_data: Path) -> None:
-    trace = obspy.read(str(sorted((shared_data / "esec/waveforms/1").glob("*BHZ*.mseed"))[0]))[0].slice()
+    trace = obspy.read(str(sorted((shared_data / "esec/waveforms/1").glob("*BHZ*.mseed"))[0]), format="MSEED")[
+        0
+    ].slice()
     short = trace.data[:500]
     grid = column_grid(
         start_s=0.0,

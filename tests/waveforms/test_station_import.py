@@ -1,7 +1,9 @@
 """Importing real station metadata: what lands, field by field; re-import updates; bad files write nothing."""
 
 import datetime as dt
+import gzip
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -10,6 +12,7 @@ from django.core.management.base import CommandError
 from fileimport.errors import ImportFileError
 from waveforms.importing.stations import stations_import_file
 from waveforms.models import Channel, InventorySource, Network, Station
+from waveforms.selectors import channel_inventory_files
 
 pytestmark = pytest.mark.django_db
 
@@ -148,3 +151,42 @@ def test_the_command_walks_a_folder_of_station_files(shared_data: Path, capsys) 
     assert InventorySource.objects.count() == len(files)
     assert capsys.readouterr().out.count(f"/{len(files)}] ") == len(files)
     assert set(Station.objects.values_list("code", flat=True)) == {f.name.split(".")[1] for f in files}
+
+
+SPBG_WITH_RESPONSES = "esec/stations/1/AV.SPBG.xml"
+SPBG_CHANNEL_LEVEL = "esec/stations/103/AV.SPBG.xml"  # the same channel epochs, no <Response>
+SPBG_SEED_IDS = [("AV", "SPBG", "", code) for code in ("BHE", "BHN", "BHZ")]
+SPBG_RECORDED = dt.datetime(2014, 9, 10, 19, 20, 5, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    "order", [(SPBG_WITH_RESPONSES, SPBG_CHANNEL_LEVEL), (SPBG_CHANNEL_LEVEL, SPBG_WITH_RESPONSES)]
+)
+def test_a_file_without_responses_never_wipes_the_stored_responses_of_the_same_epoch(
+    shared_data: Path, capsys: pytest.CaptureFixture[str], order: tuple[str, str]
+) -> None:
+    call_command("import_stations", *(str(shared_data / relative) for relative in order))
+    channels = Channel.objects.filter(station__code="SPBG")
+    assert channels.count() == 3
+    assert all(channel.has_response for channel in channels)
+    with_responses = str(shared_data / SPBG_WITH_RESPONSES)
+    assert {channel.inventory_source.path for channel in channels if channel.inventory_source} == {with_responses}
+    assert channel_inventory_files(seed_ids=SPBG_SEED_IDS, at=SPBG_RECORDED) == [(with_responses, "STATIONXML")]
+    kept = "3 stored responses kept" in capsys.readouterr().out
+    assert kept == (order[1] == SPBG_CHANNEL_LEVEL)
+
+
+def test_a_gzipped_stationxml_is_imported_and_a_gzipped_doctype_is_refused_as_in_a_plain_file(
+    tmp_path: Path, shared_data: Path, settings: Any
+) -> None:
+    settings.DATA_DIR = tmp_path / "data"
+    real = (shared_data / SPBG_WITH_RESPONSES).read_bytes()
+    good = tmp_path / "AV.SPBG.xml.gz"
+    good.write_bytes(gzip.compress(real))
+    assert stations_import_file(path=good).channels_created == 3
+    entity = real.replace(b"<FDSNStationXML", b'<!DOCTYPE x [<!ENTITY e "e">]>\n<FDSNStationXML', 1)
+    bad = tmp_path / "entity.xml.gz"
+    bad.write_bytes(gzip.compress(entity))
+    with pytest.raises(ImportFileError, match=r"entity\.xml\.gz: XML with a DOCTYPE or entity declarations"):
+        stations_import_file(path=bad)
+    assert list((tmp_path / "data" / "tmp").iterdir()) == []

@@ -1,19 +1,25 @@
 """Registering real waveform files and SDS archives: trace rows, idempotent re-import, bad files write nothing."""
 
 import datetime as dt
+import gzip
 import os
+import re
 import shutil
+import struct
 from pathlib import Path
+from typing import Any
 
 import obspy
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from obspy.io.sac import SACTrace
 
 from events.models import Event
 from fileimport.errors import ImportFileError
 from waveforms.importing.waveform_files import sds_archive_register, waveform_file_import
 from waveforms.models import WaveformSource, WaveformTrace
+from waveforms.sources import stream_for_window
 
 pytestmark = pytest.mark.django_db
 
@@ -134,7 +140,7 @@ def sds_archive_from_real_records(root: Path, shared_data: Path) -> list[str]:
     """
     seed_ids = []
     for path in sorted((shared_data / "esec/waveforms/1").glob("AV.SPCG*.mseed")):
-        for trace in obspy.read(path):
+        for trace in obspy.read(path, format="MSEED"):
             stats = trace.stats
             day = stats.starttime
             folder = root / f"{day.year}" / stats.network / stats.station / f"{stats.channel}.D"
@@ -158,3 +164,96 @@ def test_a_folder_that_is_not_an_sds_tree_is_refused(shared_data: Path) -> None:
     with pytest.raises(CommandError, match="1 of 1 sources failed"):
         call_command("import_waveforms", "--sds", str(shared_data / "esec/waveforms"))
     assert _counts() == (0, 0)
+
+
+SE_USA_SAC = "se_usa_sac/EQ/20170216020223.CO.PAULI.HHZ.SAC"
+
+
+def _absurd_header_files(tmp_path: Path, shared_data: Path) -> dict[str, Path]:
+    """Crafted copies of real files, written here: the recorded samples under one impossible header value."""
+    files = {}
+    for name, field, value in [("b_1e30.sac", "b", 1e30), ("delta_1e30.sac", "delta", 1e30)]:
+        sac = SACTrace.read(str(shared_data / SE_USA_SAC))
+        setattr(sac, field, value)
+        sac.write(str(tmp_path / name))
+        files[name] = tmp_path / name
+    sac = SACTrace.read(str(shared_data / SE_USA_SAC))
+    assert sac.byteorder == "little"
+    sac.write(str(tmp_path / "nzyear_99999.sac"))
+    content = bytearray((tmp_path / "nzyear_99999.sac").read_bytes())
+    content[280:284] = struct.pack("<i", 99999)  # nzyear, the first integer header (SACTrace refuses to set it)
+    (tmp_path / "nzyear_99999.sac").write_bytes(bytes(content))
+    files["nzyear_99999.sac"] = tmp_path / "nzyear_99999.sac"
+    trace = obspy.read(str(shared_data / ESEC_SPBG_BHE), format="MSEED")[0]
+    # The same samples spread until year 13179.
+    trace.stats.sampling_rate = (trace.stats.npts - 1) / (obspy.UTCDateTime(2100, 1, 1) - trace.stats.starttime)
+    trace.stats.sampling_rate /= (13179 - 2014) / (2100 - 2014)
+    trace.write(str(tmp_path / "ends_in_13179.mseed"), format="MSEED")
+    files["ends_in_13179.mseed"] = tmp_path / "ends_in_13179.mseed"
+    return files
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("b_1e30.sac", r"trace CO.PAULI.00.HHZ: field 'starttime' is outside 1900..2099"),
+        ("delta_1e30.sac", r"trace CO.PAULI.00.HHZ: field 'sampling_rate' is 1e-30 Hz, outside 0.001..10000 Hz"),
+        ("nzyear_99999.sac", r"trace CO.PAULI.00.HHZ: SAC reference time is not a date \(nzyear=99999, nzjday=47"),
+        ("ends_in_13179.mseed", r"trace AV.SPBG..BHE: field 'sampling_rate' is [0-9.e-]+ Hz, outside 0.001"),
+    ],
+)
+def test_a_waveform_file_with_an_absurd_header_is_refused_naming_the_file_and_trace(
+    tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str], name: str, reason: str
+) -> None:
+    path = _absurd_header_files(tmp_path, shared_data)[name]
+    with pytest.raises(CommandError, match="1 of 1 sources failed"):
+        call_command("import_waveforms", str(path))
+    assert re.search(f"FAILED {re.escape(str(path))}: {reason}", capsys.readouterr().err)
+    assert _counts() == (0, 0)
+
+
+def test_a_sampling_rate_of_a_thousandth_of_a_hertz_is_still_registered(tmp_path: Path, shared_data: Path) -> None:
+    trace = obspy.read(str(shared_data / ESEC_SPBG_BHE), format="MSEED")[0]
+    trace.stats.sampling_rate = 1e-3
+    trace.write(str(tmp_path / "slow.mseed"), format="MSEED")
+    call_command("import_waveforms", str(tmp_path / "slow.mseed"))
+    assert WaveformTrace.objects.get().sampling_rate == pytest.approx(1e-3)
+
+
+def test_a_gzipped_record_is_read_through_a_copy_under_the_data_dir_that_is_removed(
+    tmp_path: Path, shared_data: Path, settings: Any
+) -> None:
+    settings.DATA_DIR = tmp_path / "data"
+    path = tmp_path / "spbg.mseed.gz"
+    path.write_bytes(gzip.compress((shared_data / ESEC_SPBG_BHE).read_bytes()))
+    call_command("import_waveforms", str(path))
+    trace = WaveformTrace.objects.get()
+    assert trace.seed_id == "AV.SPBG..BHE"
+    result = stream_for_window(start=trace.start_time, end=trace.end_time, seed_ids=["AV.SPBG..BHE"])
+    assert result.problems == [] and result.stream[0].stats.npts == trace.npts
+    assert list((tmp_path / "data" / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("limit", "reason"),
+    [
+        ("ratio", r"gzip content expands more than 100 times \([0-9,]+ compressed bytes became [0-9,]+; a gzip bomb"),
+        ("size", r"gzip content is over the limit of 5,000 bytes decompressed"),
+    ],
+)
+def test_the_import_command_refuses_gzip_past_the_limits_and_leaves_no_temporary_file(
+    tmp_path: Path, shared_data: Path, settings: Any, capsys: pytest.CaptureFixture[str], limit: str, reason: str
+) -> None:
+    settings.DATA_DIR = tmp_path / "data"
+    if limit == "size":
+        settings.SEISTRIAGE_GZIP_MAX_BYTES = 5000
+        path = tmp_path / "spbg.mseed.gz"
+        path.write_bytes(gzip.compress((shared_data / ESEC_SPBG_BHE).read_bytes()))
+    else:
+        path = tmp_path / "zeros.mseed.gz"  # a gzip bomb: 64 MiB of zeros
+        path.write_bytes(gzip.compress(bytes(64 << 20)))
+    with pytest.raises(CommandError, match="1 of 1 sources failed"):
+        call_command("import_waveforms", str(path))
+    assert re.search(f"FAILED {re.escape(str(path))}: {reason}", capsys.readouterr().err)
+    assert _counts() == (0, 0)
+    assert list((tmp_path / "data" / "tmp").iterdir()) == []

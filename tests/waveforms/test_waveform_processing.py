@@ -25,8 +25,10 @@ def _esec(shared_data: Path, station: str) -> tuple[obspy.Stream, obspy.Inventor
     folder = shared_data / "esec"
     stream = obspy.Stream()
     for path in sorted((folder / "waveforms" / ESEC_EVENT).glob(f"AV.{station}..*.mseed")):
-        stream += obspy.read(str(path))
-    return stream, obspy.read_inventory(str(folder / "stations" / ESEC_EVENT / f"AV.{station}.xml"))
+        stream += obspy.read(str(path), format="MSEED")
+    return stream, obspy.read_inventory(
+        str(folder / "stations" / ESEC_EVENT / f"AV.{station}.xml"), format="STATIONXML"
+    )
 
 
 def _band_fraction(trace: obspy.Trace, low: float, high: float) -> float:
@@ -36,7 +38,7 @@ def _band_fraction(trace: obspy.Trace, low: float, high: float) -> float:
 
 @pytest.mark.parametrize("preset", sorted(FILTER_PRESETS))
 def test_a_filter_preset_keeps_its_band_and_removes_the_rest(obspy_data: Path, preset: str) -> None:
-    raw = obspy.read(str(obspy_data / "signal/tests/data/BW.UH1._.SHZ.D.2010.147.cut.slist.gz"))
+    raw = obspy.read(str(obspy_data / "signal/tests/data/BW.UH1._.SHZ.D.2010.147.cut.slist.gz"), format="SLIST")
     low, high = FILTER_PRESETS[preset]
     spec = filter_spec_parse(preset=preset)
     assert spec == FilterSpec("bandpass", low, high)
@@ -108,7 +110,7 @@ def test_a_station_with_one_horizontal_is_reported_not_rotated(shared_data: Path
 
 
 def test_a_gapped_trace_is_filtered_per_segment(obspy_data: Path) -> None:
-    stream = obspy.read(str(obspy_data / "io/mseed/tests/data/gaps.mseed"))
+    stream = obspy.read(str(obspy_data / "io/mseed/tests/data/gaps.mseed"), format="MSEED")
     stream.merge()
     spec = FilterSpec("highpass", 1.0, None)
     filtered = stream_filter(stream=stream, spec=spec)

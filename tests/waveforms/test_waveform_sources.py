@@ -127,7 +127,7 @@ def test_inventory_for_rereads_responses_that_remove_the_instrument_response(
 def test_mixed_sampling_rates_keep_the_dominant_rate_and_report_the_rest(tmp_path: Path, shared_data: Path) -> None:
     """A 25 Hz decimated copy of a real 50 Hz record (derived from real data, not synthetic) for the same channel."""
     original = shared_data / ESEC_EVENT_1 / "AV.SPCG..BHZ__20140910T192005Z__20140910T192305Z.mseed"
-    decimated = obspy.read(str(original))
+    decimated = obspy.read(str(original), format="MSEED")
     decimated.decimate(2)
     decimated.trim(obspy.UTCDateTime(START), obspy.UTCDateTime(START) + 30)
     decimated.write(str(tmp_path / "decimated.mseed"), format="MSEED")

@@ -29,7 +29,7 @@ SEED_ID = "CA.STS2..EHZ"
 
 @pytest.fixture(scope="module")
 def hour(obspy_data: Path) -> obspy.Trace:
-    trace: obspy.Trace = obspy.read(str(obspy_data / REF_STS2))[0]
+    trace: obspy.Trace = obspy.read(str(obspy_data / REF_STS2), format="MSEED")[0]
     return trace
 
 
@@ -115,7 +115,7 @@ def test_import_writes_the_summary_under_the_data_dir_and_it_goes_with_the_sourc
     assert sorted(p.name for p in path.parent.iterdir()) == ["ref_STS2.mseed"], "nothing beside the user's data"
     with np.load(first[0]) as archive:
         assert {"s0_raw", "s0_2-8", "s0_5-20"} <= set(archive.files)
-        assert archive["s0_raw"]["max"].max() == obspy.read(str(path))[0].data.max()
+        assert archive["s0_raw"]["max"].max() == obspy.read(str(path), format="MSEED")[0].data.max()
 
     first[0].unlink()  # a file registered before summaries existed is summarised when imported again
     assert waveform_file_import(path=path).status == "unchanged" and len(list(summary_folder().glob("*.npz"))) == 1

@@ -39,6 +39,7 @@ class StationImportReport:
     stations_updated: int = 0
     channels_created: int = 0
     channels_updated: int = 0
+    responses_kept: int = 0
 
     def summary(self) -> str:
         responses = "with responses" if self.has_responses else "without responses"
@@ -46,6 +47,7 @@ class StationImportReport:
             f"{self.path} [{self.format}, {responses}]: networks {self.networks_created} created; "
             f"stations {self.stations_created} created, {self.stations_updated} updated; "
             f"channels {self.channels_created} created, {self.channels_updated} updated"
+            + (f"; {self.responses_kept} stored responses kept" if self.responses_kept else "")
         )
 
 
@@ -157,8 +159,14 @@ class _InventoryImport:
             channel.dip = obspy_channel.dip
             channel.sample_rate = obspy_channel.sample_rate
             channel.end_date = utc_datetime_or_none(obspy_channel.end_date)
-            channel.inventory_source = self.source
-            channel.has_response = _has_response(obspy_channel)
+            has_response = _has_response(obspy_channel)
+            if has_response or not channel.has_response:
+                channel.inventory_source = self.source
+                channel.has_response = has_response
+            else:
+                # Merge, never downgrade: a file without responses (a channel-level StationXML of the same
+                # epoch) keeps the channel pointing at the file that holds its response.
+                self.report.responses_kept += 1
             (changed if channel.pk else new).append(channel)
         Channel.objects.bulk_create(new)
         Channel.objects.bulk_update(changed, _CHANNEL_FIELDS)

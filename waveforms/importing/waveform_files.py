@@ -68,8 +68,6 @@ def waveform_file_import(*, path: Path, format: str | None = None, force: bool =
         for name in ("network", "station", "location", "channel"):
             if len(stats[name]) > _CODE_LIMIT:
                 raise ImportFileError(path, f"trace {trace.id}: field '{name}' longer than {_CODE_LIMIT} characters")
-        if not stats.sampling_rate > 0:
-            raise ImportFileError(path, f"trace {trace.id}: field 'sampling_rate' is {stats.sampling_rate}")
     with transaction.atomic():
         source, created = WaveformSource.objects.update_or_create(
             path=str(path),

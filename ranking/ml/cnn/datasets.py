@@ -168,9 +168,18 @@ def windows_from_records(records: Iterable[WindowRecord]) -> LabelledWindows:
     )
 
 
+# The format is named from the suffix, never detected: ObsPy's detection would also accept a pickled stream
+# (its PICKLE format), and unpickling runs whatever code the file holds.
+WAVEFORM_FORMAT_BY_SUFFIX = {".mseed": "MSEED", ".miniseed": "MSEED", ".sac": "SAC"}
+
+
 def _read(path: Path) -> obspy.Stream:
+    format_name = WAVEFORM_FORMAT_BY_SUFFIX.get(path.suffix.lower())
+    if format_name is None:
+        known = ", ".join(sorted(WAVEFORM_FORMAT_BY_SUFFIX))
+        raise DatasetError(f"{path}: not a waveform file name this dataset reads (the name must end in {known})")
     try:
-        return obspy.read(str(path))
+        return obspy.read(str(path), format=format_name)
     except Exception as error:  # ObsPy raises many types for unreadable files
         raise DatasetError(f"{path}: not a readable waveform file ({error})") from None
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import obspy
-from obspy.signal.trigger import recursive_sta_lta
+
+from waveforms.measurements import sta_lta_recursive
 
 SAMPLING_RATE = 40.0  # Hz
 WINDOW_S = 30.0  # s
@@ -98,7 +99,9 @@ def onset_detect(
     work.detrend("demean")
     work.taper(0.02)
     work.filter("bandpass", freqmin=1.0, freqmax=min(8.0, 0.45 * rate), corners=4, zerophase=False)
-    cft = recursive_sta_lta(work.data, max(1, round(STA_S * rate)), max(2, round(LTA_S * rate)))
+    cft = sta_lta_recursive(work.data, rate=rate, sta_s=STA_S, lta_s=LTA_S)
+    if cft is None:
+        return None
     first = max(round((search_start - trace.stats.starttime) * rate), round(LTA_S * rate))
     last = min(round((search_end - trace.stats.starttime) * rate), cft.size)
     if last - first < rate:
