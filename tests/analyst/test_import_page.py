@@ -88,9 +88,29 @@ def test_a_senior_uploads_events_stations_and_waveforms_and_the_job_reports_each
     assert Event.objects.get().event_type == "mining explosion"
     assert Station.objects.filter(code="SPBG").exists() and WaveformSource.objects.count() == 1
 
-    import_job_run(job_id=job["id"])  # a job run twice (a redelivered task) updates, never duplicates
-    events = import_job_get(job_id=job["id"])["files"][0]  # type: ignore[index]
-    assert (events["created"], events["updated"]) == (0, 1) and Event.objects.count() == 1
+    again = import_job_run(job_id=job["id"])  # a second message for a finished job (redelivered) imports nothing
+    assert again["state"] == "done" and Event.objects.count() == 1
+    assert import_job_get(job_id=job["id"])["files"][0]["created"] == 1  # type: ignore[index]
+
+
+def test_the_job_names_files_relative_to_the_upload_folder_and_never_shows_a_server_path(
+    senior_analyst, obspy_data, settings
+):
+    job = api_for(senior_analyst).post("/api/imports/", {"events": upload(obspy_data / QUARRY_BLAST)}).json()
+    [entry] = job["files"]
+    assert entry["path"] == f"{job['id']}/001-{Path(QUARRY_BLAST).name}"
+    import_job_run(job_id=job["id"])
+    shown = api_for(senior_analyst).get(f"/api/imports/{job['id']}/").content.decode()
+    assert str(settings.DATA_DIR) not in shown and "quarryblast.xml [" in shown
+
+
+def test_an_import_job_outlives_the_cache_being_emptied(senior_analyst, obspy_data) -> None:
+    job = api_for(senior_analyst).post("/api/imports/", {"events": upload(obspy_data / QUARRY_BLAST)}).json()
+    cache.clear()  # what a Redis restart without persistence does to the cache
+    answer = api_for(senior_analyst).get(f"/api/imports/{job['id']}/")
+    assert answer.status_code == 200 and answer.json()["state"] == "queued"
+    import_job_run(job_id=job["id"])
+    assert import_job_get(job_id=job["id"])["state"] == "done"  # type: ignore[index]
 
 
 def test_a_file_the_importer_cannot_read_is_reported_with_its_reason_and_the_others_still_import(
