@@ -11,7 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from rest_framework.test import APIClient
 
-from analyst.ingest.uploads import import_job_get, import_job_run
+from analyst.ingest.uploads import import_job_get, import_job_run, import_jobs_requeue_stalled
+from analyst.models import ImportJob
 from events.models import Event
 from waveforms.models import Station, WaveformSource
 
@@ -151,3 +152,26 @@ def test_a_refused_file_refuses_the_whole_upload_naming_it_and_nothing_is_writte
 
 def test_an_unknown_job_is_a_404(senior_analyst) -> None:
     assert api_for(senior_analyst).get("/api/imports/0123abcd/").status_code == 404
+
+
+@pytest.mark.usefixtures("empty_broker")
+def test_the_import_sweep_requeues_a_stalled_job_whose_files_remain_and_leaves_one_whose_files_are_gone(
+    senior_analyst, obspy_data, settings
+) -> None:
+    kept, emptied = (
+        api_for(senior_analyst).post("/api/imports/", {"events": upload(obspy_data / QUARRY_BLAST)}).json()
+        for _ in range(2)
+    )
+    for saved in (Path(settings.DATA_DIR) / "uploads" / emptied["id"]).iterdir():
+        saved.unlink()  # an operator cleaned the upload folder
+    assert import_jobs_requeue_stalled(stalled_after_s=3600) == []  # no progress for an hour: not yet
+    assert import_jobs_requeue_stalled(stalled_after_s=0) == [kept["id"]]
+
+
+def test_a_job_held_by_one_task_is_not_taken_by_a_second_message(senior_analyst, obspy_data) -> None:
+    job = api_for(senior_analyst).post("/api/imports/", {"events": upload(obspy_data / QUARRY_BLAST)}).json()
+    ImportJob.objects.filter(pk=job["id"]).update(state="running", task_id="first-task")  # the first is importing
+    answer = import_job_run(job_id=job["id"], task_id="second-task")
+    assert answer["state"] == "running" and not Event.objects.exists()
+    import_job_run(job_id=job["id"], task_id="first-task")  # the first task's retry takes it back
+    assert import_job_get(job_id=job["id"])["state"] == "done" and Event.objects.count() == 1  # type: ignore[index]
