@@ -136,6 +136,41 @@ class IntakeFile(models.Model):
         return f"{self.path} ({self.status})"
 
 
+class ImportJob(models.Model):
+    """One upload from the import page: its files (paths relative to DATA_DIR/uploads) and each one's outcome.
+
+    Kept in the database, not the cache or the broker, so a broker restart without persistence or a worker
+    killed mid-import loses no job: the import sweep re-queues a job with no progress whose files are still there.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    id = models.CharField(primary_key=True, max_length=32)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    username = models.CharField(max_length=150)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    reviewed = models.BooleanField(default=False)
+    files = models.JSONField(default=list, help_text="one entry per file, in upload order, with its outcome")
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now, help_text="the last progress: the sweep's clock")
+    seconds = models.FloatField(null=True, blank=True)
+    task_id = models.CharField(max_length=64, blank=True, help_text="the Celery task that holds the job")
+    attempts = models.PositiveIntegerField(default=0, help_text="times a task started the job")
+    last_error = models.TextField(blank=True, help_text="the last transient error (database, broker), retried")
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "updated_at"], name="importjob_state_updated_idx")]
+
+    def __str__(self) -> str:
+        return f"import {self.id} ({self.state}, {self.done}/{self.total})"
+
+
 # ------------------------------------------------------------------------------------------------
 # Publishing (bulletins, FDSN upstream sources): owned by analyst/bulletins and analyst/upstream.py.
 # ------------------------------------------------------------------------------------------------

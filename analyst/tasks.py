@@ -2,8 +2,12 @@
 CNN and training tasks live in ranking.tasks."""
 
 from pathlib import Path
+from typing import Any
 
-from celery import shared_task
+import kombu.exceptions
+import redis.exceptions
+from celery import Task, shared_task
+from django.db import InterfaceError, OperationalError
 
 from analyst.ingest.services import events_ingest_file
 from analyst.ingest.watch_folder import watch_folder_scan
@@ -29,12 +33,43 @@ def scan_watch_folder(folder: str | None = None) -> dict[str, int]:
     return watch_folder_scan(folder=Path(folder) if folder else None).as_dict()
 
 
-# Import page (analyst/ingest/uploads.py): one job of uploaded files, imported in turn with progress on its record.
-@shared_task(acks_late=True, max_retries=0, queue="cpu", time_limit=3600)
-def import_uploaded_files(job_id: str) -> dict[str, object]:
+# Import page (analyst/ingest/uploads.py): one job of uploaded files, imported in turn with progress on its row.
+# A database or broker outage is not the files' fault: the task retries with back-off (the import is idempotent,
+# the importers match existing events); only a file the importer refuses is marked failed.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    kombu.exceptions.OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+IMPORT_TIME_LIMIT_S = 3600
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=120,
+    retry_jitter=True,
+    max_retries=12,
+    queue="cpu",
+    soft_time_limit=IMPORT_TIME_LIMIT_S - 60,
+    time_limit=IMPORT_TIME_LIMIT_S,
+)
+def import_uploaded_files(self: Task[Any, Any], job_id: str) -> dict[str, object]:
     from analyst.ingest.uploads import import_job_run  # uploads imports this module to queue the task
 
-    return import_job_run(job_id=job_id)
+    return import_job_run(job_id=job_id, task_id=self.request.id or "")
+
+
+@shared_task(**BEAT_TASK_OPTIONS, queue="cpu", soft_time_limit=50, time_limit=60)
+def sweep_import_jobs() -> list[str]:
+    """Celery beat: re-queue import jobs with no progress for SEISTRIAGE_IMPORT_STALL_SECONDS whose files remain."""
+    from analyst.ingest.uploads import import_jobs_requeue_stalled
+
+    return import_jobs_requeue_stalled()
 
 
 # Upstream FDSN sources (analyst/ingest/upstream.py): beat ticks every SEISTRIAGE_UPSTREAM_TICK_SECONDS; each source is

@@ -239,6 +239,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_float("SEISTRIAGE_SCORING_SWEEP_SECONDS", 300.0),
     },
 }
+# Upload jobs (ImportJob rows) queued or running with no progress for this long are re-queued by the import sweep
+# when their files are still in DATA_DIR/uploads (a broker restarted without persistence lost their messages).
+SEISTRIAGE_IMPORT_STALL_SECONDS = env_float("SEISTRIAGE_IMPORT_STALL_SECONDS", 600.0)
+CELERY_BEAT_SCHEDULE["import-sweep"] = {
+    "task": "analyst.tasks.sweep_import_jobs",
+    "schedule": env_float("SEISTRIAGE_IMPORT_SWEEP_SECONDS", 120.0),
+}
 if SEISTRIAGE_WATCH_DIR:
     CELERY_BEAT_SCHEDULE["watch-folder"] = {
         "task": "analyst.tasks.scan_watch_folder",

@@ -69,12 +69,12 @@ class ImportJobApi(APIView):
 
     @extend_schema(
         summary="An import job's progress and per-file outcome",
-        description=f"{SENIOR_ROLE} Jobs are kept for a week. Errors: 403; 404 for an unknown or expired job.",
+        description=f"{SENIOR_ROLE} Jobs are kept in the database. Errors: 403; 404 for an unknown job.",
         parameters=[name_in_path("job_id", "the job id returned by the upload")],
-        responses={200: ImportJobSerializer, 403: FORBIDDEN_SENIOR, 404: not_found("no such job (or expired)")},
+        responses={200: ImportJobSerializer, 403: FORBIDDEN_SENIOR, 404: not_found("no such job")},
     )
     def get(self, request: Request, job_id: str) -> Response:
         job = import_job_get(job_id=job_id)
         if job is None:
-            raise NotFound(f"no import job {job_id} (jobs are kept for a week)")
+            raise NotFound(f"no import job {job_id}")
         return Response(job)

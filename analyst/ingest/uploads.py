@@ -4,11 +4,13 @@ An upload is a job: its files are all checked first (kind, size, type), and a ba
 upload before anything is written. The accepted files are saved under DATA_DIR/uploads/<job id>/ and
 one background task imports them in turn with the ordinary importers (one transaction per file), writing
 each file's outcome to the job record as it goes: the page polls it for the progress bar and the report.
-The job record lives in the Django cache (shared by web and worker processes, no migration); it is kept
-for JOB_SECONDS.
+The job record is an ImportJob row (the database outlives a broker restart); its file paths are relative to
+DATA_DIR/uploads, so no answer shows a server path.
 """
 
+import contextlib
 import datetime as dt
+import logging
 import re
 import shutil
 import uuid
@@ -18,18 +20,17 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from analyst.ingest.services import events_ingest_file, stations_ingest_file, waveforms_ingest_file
-from analyst.tasks import import_uploaded_files
+from analyst.models import ImportJob
+from analyst.tasks import IMPORT_TIME_LIMIT_S, TRANSIENT_ERRORS, import_uploaded_files
 from fileimport.errors import ImportFileError
 from waveforms.importing.reading import detect_waveform_format
 
-JOB_KEY = "seistriage:import-job:{job_id}"
-JOB_SECONDS = 7 * 86400
 UPLOAD_KINDS = ("events", "stations", "waveforms")
 # File name endings each kind accepts (after an optional .gz); the importer then reads the content.
 ALLOWED_SUFFIXES: dict[str, tuple[str, ...]] = {
@@ -73,6 +74,7 @@ ALLOWED_SUFFIXES: dict[str, tuple[str, ...]] = {
         ".bin",
     ),
 }
+logger = logging.getLogger(__name__)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -143,7 +145,7 @@ def _save_checked(part: UploadedPart, folder: Path, index: int) -> dict[str, Any
     return {
         "name": _name(part.upload),
         "kind": part.kind,
-        "path": str(path),
+        "path": str(path.relative_to(upload_folder())),
         "size": part.upload.size,
         "status": "waiting",
         "summary": "",
@@ -154,18 +156,36 @@ def _save_checked(part: UploadedPart, folder: Path, index: int) -> dict[str, Any
     }
 
 
-def _job_key(job_id: str) -> str:
-    return JOB_KEY.format(job_id=job_id)
+def upload_folder() -> Path:
+    return Path(settings.DATA_DIR) / "uploads"
 
 
-def _job_save(job: dict[str, Any]) -> None:
-    job["updated_at"] = timezone.now().isoformat()
-    cache.set(_job_key(job["id"]), job, timeout=JOB_SECONDS)
+def _as_dict(job: ImportJob) -> dict[str, Any]:
+    """The job as the API and the import page know it."""
+    shown: dict[str, Any] = {
+        "id": job.id,
+        "user": job.username,
+        "state": job.state,
+        "reviewed": job.reviewed,
+        "files": job.files,
+        "done": job.done,
+        "total": job.total,
+        "created_at": job.created_at.isoformat(),
+        "updated_at": job.updated_at.isoformat(),
+    }
+    if job.seconds is not None:
+        shown["seconds"] = job.seconds
+    return shown
+
+
+def _job_save(job: ImportJob, *fields: str) -> None:
+    job.updated_at = timezone.now()
+    job.save(update_fields=[*fields, "updated_at"])
 
 
 def import_job_get(*, job_id: str) -> dict[str, Any] | None:
-    found: dict[str, Any] | None = cache.get(_job_key(job_id))
-    return found
+    job = ImportJob.objects.filter(pk=job_id).first()
+    return None if job is None else _as_dict(job)
 
 
 def import_job_create(*, user: User, parts: list[UploadedPart], reviewed: bool = False) -> dict[str, Any]:
@@ -175,31 +195,23 @@ def import_job_create(*, user: User, parts: list[UploadedPart], reviewed: bool =
     for part in parts:
         _check(part)
     job_id = uuid.uuid4().hex
-    folder = Path(settings.DATA_DIR) / "uploads" / job_id
+    folder = upload_folder() / job_id
     folder.mkdir(parents=True, exist_ok=False)
     try:
         files = [_save_checked(part, folder, index) for index, part in enumerate(parts, start=1)]
+        job = ImportJob.objects.create(
+            id=job_id, user=user, username=user.get_username(), reviewed=reviewed, files=files, total=len(files)
+        )
     except BaseException:
-        # A refused or failed upload leaves nothing behind (the saved files can be gigabytes).
+        # A refused or failed upload leaves nothing behind: no folder without its job (the files can be gigabytes).
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    job = {
-        "id": job_id,
-        "user": user.get_username(),
-        "state": "queued",
-        "reviewed": reviewed,
-        "files": files,
-        "done": 0,
-        "total": len(files),
-        "created_at": timezone.now().isoformat(),
-    }
-    _job_save(job)
     transaction.on_commit(lambda: import_uploaded_files.delay(job_id))
-    return job
+    return _as_dict(job)
 
 
 def _import_one(entry: dict[str, Any], reviewed: bool) -> None:
-    path = Path(entry["path"])
+    path = upload_folder() / entry["path"]
     if entry["kind"] == "events":
         events = events_ingest_file(path=path, reviewed=reviewed)
         entry.update(
@@ -227,32 +239,84 @@ def _import_one(entry: dict[str, Any], reviewed: bool) -> None:
             skipped=int(waveforms.status == "unchanged"),
             summary=waveforms.summary(),
         )
+    # The reports name the file by its path on the server: the job shows the uploaded name instead.
+    entry["summary"] = entry["summary"].replace(str(path), entry["name"])
+    if "skipped_reasons" in entry:
+        entry["skipped_reasons"] = [reason.replace(str(path), entry["name"]) for reason in entry["skipped_reasons"]]
 
 
-def import_job_run(*, job_id: str) -> dict[str, Any]:
-    """Import a job's files in turn, recording each outcome; a bad file is reported and the next one goes on.
+def _claim(job_id: str, task_id: str) -> ImportJob | None:
+    """Take the job for this task with a conditional UPDATE: a queued job, one this task already holds (a retry
+    or a redelivery keeps the task id), or a running one whose task has been silent past the task's time limit
+    (it is dead). A second message for a job another task is importing finds nothing to take."""
+    now = timezone.now()
+    dead = now - dt.timedelta(seconds=IMPORT_TIME_LIMIT_S)
+    takeable = (
+        Q(state=ImportJob.State.QUEUED)
+        | Q(state=ImportJob.State.RUNNING, task_id=task_id)
+        | Q(state=ImportJob.State.RUNNING, updated_at__lt=dead)
+    )
+    taken = ImportJob.objects.filter(takeable, pk=job_id).update(
+        state=ImportJob.State.RUNNING, task_id=task_id, updated_at=now, attempts=F("attempts") + 1
+    )
+    return ImportJob.objects.get(pk=job_id) if taken else None
 
-    Running a job again imports its files again, which updates rather than duplicates (the importers match)."""
-    job = import_job_get(job_id=job_id)
+
+def import_job_run(*, job_id: str, task_id: str = "") -> dict[str, Any]:
+    """Import a job's unfinished files in turn, recording each outcome; a bad file is reported and the next one
+    goes on.
+
+    A file the importer refuses is marked failed; a database or broker error is not the file's fault: it
+    propagates (the task retries with back-off) and the file stays unfinished, to be imported again. Importing
+    a file again updates rather than duplicates (the importers match existing events), so resuming is safe."""
+    job = _claim(job_id, task_id)
     if job is None:
-        return {"id": job_id, "state": "missing"}
-    job["state"] = "running"
-    job["done"] = 0
-    _job_save(job)
+        found = ImportJob.objects.filter(pk=job_id).values_list("state", flat=True).first()
+        return {"id": job_id, "state": found or "missing", "skipped": "the job is finished or held by another task"}
     started = dt.datetime.now(dt.UTC)
-    for entry in job["files"]:
+    for entry in job.files:
+        if entry["status"] in ("done", "failed"):
+            continue
         entry["status"] = "running"
-        _job_save(job)
+        _job_save(job, "files")
         try:
-            _import_one(entry, bool(job.get("reviewed")))
+            _import_one(entry, job.reviewed)
             entry["status"] = "done"
+        except TRANSIENT_ERRORS as error:
+            entry["status"] = "waiting"
+            job.last_error = f"{entry['name']}: {type(error).__name__}: {error}"[:4000]
+            with contextlib.suppress(*TRANSIENT_ERRORS):
+                _job_save(job, "files", "last_error")
+            raise
         except ImportFileError as error:
             entry.update(status="failed", error=f"{entry['name']}: {error.reason}")
         except Exception as error:
+            logger.exception("import job %s: %s failed", job_id, entry["name"])
             entry.update(status="failed", error=f"{entry['name']}: {type(error).__name__}: {error}")
-        job["done"] += 1
-        _job_save(job)
-    job["state"] = "failed" if all(e["status"] == "failed" for e in job["files"]) else "done"
-    job["seconds"] = round((dt.datetime.now(dt.UTC) - started).total_seconds(), 2)
-    _job_save(job)
-    return {"id": job_id, "state": job["state"], "done": job["done"]}
+        job.done = sum(1 for e in job.files if e["status"] in ("done", "failed"))
+        _job_save(job, "files", "done")
+    job.state = ImportJob.State.FAILED if all(e["status"] == "failed" for e in job.files) else ImportJob.State.DONE
+    job.seconds = round((job.seconds or 0) + (dt.datetime.now(dt.UTC) - started).total_seconds(), 2)
+    _job_save(job, "state", "seconds")
+    return {"id": job_id, "state": job.state, "done": job.done}
+
+
+def import_jobs_requeue_stalled(*, stalled_after_s: float | None = None) -> list[str]:
+    """Re-queue the jobs left queued or running with no progress for ``stalled_after_s`` (a broker that lost its
+    messages, a worker killed past its retries) whose files are all still in the upload folder; returns their ids.
+
+    A re-queued job whose first message still turns up is imported once: the first task claims it (_claim)."""
+    stall = settings.SEISTRIAGE_IMPORT_STALL_SECONDS if stalled_after_s is None else stalled_after_s
+    cutoff = timezone.now() - dt.timedelta(seconds=stall)
+    requeued = []
+    stalled = ImportJob.objects.filter(
+        state__in=(ImportJob.State.QUEUED, ImportJob.State.RUNNING), updated_at__lt=cutoff
+    ).order_by("created_at")
+    for job in stalled:
+        unfinished = [e for e in job.files if e["status"] not in ("done", "failed")]
+        if all((upload_folder() / e["path"]).is_file() for e in unfinished):
+            import_uploaded_files.delay(job.id)
+            requeued.append(job.id)
+        else:
+            logger.warning("import job %s stalled, but its files are gone from the upload folder", job.id)
+    return requeued

@@ -14,7 +14,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from rest_framework.test import APIClient
 
-from analyst.ingest.uploads import import_job_get, import_job_run
+from analyst.ingest.uploads import import_job_get, import_job_run, import_jobs_requeue_stalled
+from analyst.models import ImportJob
 from events.models import Event
 from waveforms.models import Station, WaveformSource
 
@@ -91,9 +92,29 @@ def test_a_senior_uploads_events_stations_and_waveforms_and_the_job_reports_each
     assert Event.objects.get().event_type == "mining explosion"
     assert Station.objects.filter(code="SPBG").exists() and WaveformSource.objects.count() == 1
 
-    import_job_run(job_id=job["id"])  # a job run twice (a redelivered task) updates, never duplicates
-    events = import_job_get(job_id=job["id"])["files"][0]  # type: ignore[index]
-    assert (events["created"], events["updated"]) == (0, 1) and Event.objects.count() == 1
+    again = import_job_run(job_id=job["id"])  # a second message for a finished job (redelivered) imports nothing
+    assert again["state"] == "done" and Event.objects.count() == 1
+    assert import_job_get(job_id=job["id"])["files"][0]["created"] == 1  # type: ignore[index]
+
+
+def test_the_job_names_files_relative_to_the_upload_folder_and_never_shows_a_server_path(
+    senior_analyst, obspy_data, settings
+):
+    job = api_for(senior_analyst).post("/api/imports/", {"events": upload(obspy_data / QUARRY_BLAST)}).json()
+    [entry] = job["files"]
+    assert entry["path"] == f"{job['id']}/001-{Path(QUARRY_BLAST).name}"
+    import_job_run(job_id=job["id"])
+    shown = api_for(senior_analyst).get(f"/api/imports/{job['id']}/").content.decode()
+    assert str(settings.DATA_DIR) not in shown and "quarryblast.xml [" in shown
+
+
+def test_an_import_job_outlives_the_cache_being_emptied(senior_analyst, obspy_data) -> None:
+    job = api_for(senior_analyst).post("/api/imports/", {"events": upload(obspy_data / QUARRY_BLAST)}).json()
+    cache.clear()  # what a Redis restart without persistence does to the cache
+    answer = api_for(senior_analyst).get(f"/api/imports/{job['id']}/")
+    assert answer.status_code == 200 and answer.json()["state"] == "queued"
+    import_job_run(job_id=job["id"])
+    assert import_job_get(job_id=job["id"])["state"] == "done"  # type: ignore[index]
 
 
 def test_a_file_the_importer_cannot_read_is_reported_with_its_reason_and_the_others_still_import(
@@ -165,3 +186,26 @@ def test_a_gzip_bomb_uploaded_as_waveforms_is_refused_quickly_and_leaves_no_file
     data_dir = Path(settings.DATA_DIR)
     assert [p for p in data_dir.rglob("*") if p.is_file()] == []  # no upload, no decompressed copy under tmp/
     assert set(Path(tempfile.gettempdir()).glob("tmp*.waveform")) == system_temp
+
+
+@pytest.mark.usefixtures("empty_broker")
+def test_the_import_sweep_requeues_a_stalled_job_whose_files_remain_and_leaves_one_whose_files_are_gone(
+    senior_analyst, obspy_data, settings
+) -> None:
+    kept, emptied = (
+        api_for(senior_analyst).post("/api/imports/", {"events": upload(obspy_data / QUARRY_BLAST)}).json()
+        for _ in range(2)
+    )
+    for saved in (Path(settings.DATA_DIR) / "uploads" / emptied["id"]).iterdir():
+        saved.unlink()  # an operator cleaned the upload folder
+    assert import_jobs_requeue_stalled(stalled_after_s=3600) == []  # no progress for an hour: not yet
+    assert import_jobs_requeue_stalled(stalled_after_s=0) == [kept["id"]]
+
+
+def test_a_job_held_by_one_task_is_not_taken_by_a_second_message(senior_analyst, obspy_data) -> None:
+    job = api_for(senior_analyst).post("/api/imports/", {"events": upload(obspy_data / QUARRY_BLAST)}).json()
+    ImportJob.objects.filter(pk=job["id"]).update(state="running", task_id="first-task")  # the first is importing
+    answer = import_job_run(job_id=job["id"], task_id="second-task")
+    assert answer["state"] == "running" and not Event.objects.exists()
+    import_job_run(job_id=job["id"], task_id="first-task")  # the first task's retry takes it back
+    assert import_job_get(job_id=job["id"])["state"] == "done" and Event.objects.count() == 1  # type: ignore[index]
