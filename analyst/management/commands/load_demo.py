@@ -39,12 +39,14 @@ BUNDLED: list[tuple[str, list[str], dict[str, Any]]] = [
 ]
 
 # (command, paths relative to the demo bundle, extra options); demo/README.md says where each file came from.
-# The labelled catalogue rows train the first ranker; the unreviewed events are the ones with waveforms.
+# The labelled catalogue rows train the first ranker; the unreviewed events are the ones with waveforms. Stations
+# and waveforms come first: registered after the events, each of the 130 files would send the events it covers
+# back to scoring one by one, and the worker would work through 130 small batches before the queue is scored.
 DEMO_BUNDLE: list[tuple[str, list[str], dict[str, Any]]] = [
-    ("import_events", ["events/pnsn_labelled.csv", "events/esec_labelled.txt"], {"reviewed": True}),
-    ("import_events", ["events/pnw_unreviewed.csv", "events/esec_unreviewed.txt", "events/se_usa_unreviewed.xml"], {}),
     ("import_stations", ["stations"], {}),
     ("import_waveforms", ["waveforms"], {}),
+    ("import_events", ["events/pnsn_labelled.csv", "events/esec_labelled.txt"], {"reviewed": True}),
+    ("import_events", ["events/pnw_unreviewed.csv", "events/esec_unreviewed.txt", "events/se_usa_unreviewed.xml"], {}),
 ]
 
 # (command, paths relative to the shared data folder, extra options)
