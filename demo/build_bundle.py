@@ -3,8 +3,9 @@ runs it). Every sample and every catalogue value is copied from the sources; not
 
     python demo/build_bundle.py /work/shared/data
 
-What it takes, and from where, is written in demo/README.md; the selections below are deterministic, so running
-it again on the same shared folder rewrites the same files.
+What it takes, and from where, is written in demo/README.md (which it writes too); the selections below are
+deterministic, so running it again on the same shared folder rewrites the same samples and rows (only the
+StationXML's creation time changes).
 """
 
 import csv
@@ -260,11 +261,12 @@ What it holds:
 
 How it was cut: `python demo/build_bundle.py /path/to/shared/data` (run once by a developer; the app never runs
 it) chooses deterministically: the first PNSN events by event id with at least three stations, the first
-stations of each event in SEED-id order; the ESEC events listed in the script; every SE USA event. The PNW and
-ESEC files are byte-for-byte copies (their windows are already 2.5-3 min around the event); the SE USA SAC
-files are rewritten as MiniSEED with the same samples, and their headers (event origin `o`, location `evla`,
-`evlo`, `evdp`, magnitude `mag`, P arrival `a`, station `stla`, `stlo`, `stel`) become the QuakeML and
-StationXML files. Event rows are copied unchanged in each catalogue's own format.
+stations of each event in SEED-id order (PNSN: short-period and broadband channels only, no LHZ/VHZ); the ESEC
+events listed in the script; every SE USA event. The PNW and ESEC files are byte-for-byte copies (their
+windows are already 2.5-3 min around the event); the SE USA SAC files are rewritten as MiniSEED with the same
+samples, and their headers (event origin `o`, location `evla`, `evlo`, `evdp`, magnitude `mag`, P arrival `a`,
+station `stla`, `stlo`, `stel`) become the QuakeML and StationXML files. Event rows are
+copied unchanged in each catalogue's own format.
 
 ## Licences
 
