@@ -21,6 +21,8 @@ DEBUG = env_bool("DEBUG", default=False)
 DATA_DIR = env_path("SEISTRIAGE_DATA_DIR", BASE_DIR / "var")
 # The shared bundle of real data is read in place and never copied into the repository.
 SHARED_DATA_DIR = env_path("SEISTRIAGE_SHARED_DATA", BASE_DIR.parent / "shared" / "data")
+# The small real-data demo bundle that ships with the repository (load_demo without --data reads it).
+DEMO_BUNDLE_DIR = env_path("SEISTRIAGE_DEMO_BUNDLE", BASE_DIR / "demo")
 
 # Only a DEBUG (development) run may fall back to a fixed key; production must set SECRET_KEY.
 SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key-only-for-debug-mode" if DEBUG else None)

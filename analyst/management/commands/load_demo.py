@@ -1,11 +1,13 @@
-"""Load real demo data: by default what the install brings (ObsPy's bundled files), with --data the
-whole shared bundle; create the demo users and print their passwords once."""
+"""Load real demo data: by default what the install brings (ObsPy's bundled files and the repository's demo/
+bundle: unreviewed events with waveforms, picks and stations, and labelled events for a first ranker), with
+--data the whole shared bundle instead of demo/; create the demo users and print their passwords once."""
 
 import secrets
 from pathlib import Path
 from typing import Any
 
 import obspy
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -36,6 +38,17 @@ BUNDLED: list[tuple[str, list[str], dict[str, Any]]] = [
     ),
 ]
 
+# (command, paths relative to the demo bundle, extra options); demo/README.md says where each file came from.
+# The labelled catalogue rows train the first ranker; the unreviewed events are the ones with waveforms. Stations
+# and waveforms come first: registered after the events, each of the 130 files would send the events it covers
+# back to scoring one by one, and the worker would work through 130 small batches before the queue is scored.
+DEMO_BUNDLE: list[tuple[str, list[str], dict[str, Any]]] = [
+    ("import_stations", ["stations"], {}),
+    ("import_waveforms", ["waveforms"], {}),
+    ("import_events", ["events/pnsn_labelled.csv", "events/esec_labelled.txt"], {"reviewed": True}),
+    ("import_events", ["events/pnw_unreviewed.csv", "events/esec_unreviewed.txt", "events/se_usa_unreviewed.xml"], {}),
+]
+
 # (command, paths relative to the shared data folder, extra options)
 SHARED: list[tuple[str, list[str], dict[str, Any]]] = [
     ("import_events", ["catalogs/pnsn_comcat_2018-2022.csv"], {"reviewed": True}),
@@ -57,7 +70,9 @@ class Command(BaseCommand):
     help = "Load real demo data (ObsPy's bundled files; --data DIR for the shared bundle) and demo users."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--data", type=Path, help="the shared data folder (for example ../shared/data)")
+        parser.add_argument(
+            "--data", type=Path, help="the shared data folder (for example ../shared/data), loaded instead of demo/"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         steps = [(command, [OBSPY / p for p in paths], extra) for command, paths, extra in BUNDLED]
@@ -68,6 +83,12 @@ class Command(BaseCommand):
             steps += [(command, [data / p for p in paths], extra) for command, paths, extra in SHARED]
             # PhaseNet's folder also holds picks.csv; register only its MiniSEED windows.
             steps.append(("import_waveforms", sorted((data / "phasenet").glob("*.mseed")), {}))
+        else:
+            # The shared folder holds everything demo/ was cut from, so demo/ is loaded only without it.
+            bundle: Path = settings.DEMO_BUNDLE_DIR
+            if not (bundle / "README.md").exists():
+                raise CommandError(f"{bundle}: not the demo bundle (no README.md there); check SEISTRIAGE_DEMO_BUNDLE")
+            steps += [(command, [bundle / p for p in paths], extra) for command, paths, extra in DEMO_BUNDLE]
         available = get_commands()
         for command, paths, extra in steps:
             if command not in available:
@@ -86,7 +107,8 @@ class Command(BaseCommand):
             version = ranker_train(created_by="load_demo", until=None, estimator="hist_gradient_boosting", promote=True)
         except TrainingDataError as error:
             self.stderr.write(
-                f"no first ranker trained: {error}. The shared bundle has enough labels: load_demo --data DIR"
+                f"no first ranker trained: {error}. The demo bundle (demo/) or the shared one (--data DIR) has "
+                "enough labels"
             )
             return
         self.stdout.write(f"trained and promoted the first ranker {version.version} from the demo's labels")

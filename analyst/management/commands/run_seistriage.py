@@ -29,7 +29,7 @@ class Command(BaseCommand):
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
         if not options["no_demo"] and not Event.objects.exists():
-            self.stdout.write("Empty database: loading the demo data (ObsPy's bundled files)...")
+            self.stdout.write("Empty database: loading the demo data (demo/ and ObsPy's bundled files)...")
             data = os.environ.get("SEISTRIAGE_DEMO_DATA")
             call_command("load_demo", *(["--data", data] if data else []), stdout=self.stdout)
         worker = subprocess.Popen(
