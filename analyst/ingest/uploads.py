@@ -13,7 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, NotRequired, TypedDict
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -26,6 +26,35 @@ from analyst.ingest.services import events_ingest_file, stations_ingest_file, wa
 from analyst.tasks import import_uploaded_files
 from fileimport.errors import ImportFileError
 from waveforms.importing.reading import detect_waveform_format
+
+
+class ImportFile(TypedDict):
+    name: str
+    kind: Annotated[str, "events, stations or waveforms"]
+    path: Annotated[str, "where the upload was saved on the server"]
+    size: Annotated[int, "bytes"]
+    status: Annotated[str, "waiting, running, done or failed"]
+    summary: str
+    created: int
+    updated: int
+    skipped: int
+    error: Annotated[str, "the file and the reason when it failed; empty otherwise"]
+    skipped_reasons: NotRequired[Annotated[list[str], "why events were skipped (the first 20)"]]
+    channels: NotRequired[Annotated[int, "channels created or updated (station files)"]]
+
+
+class ImportJob(TypedDict):
+    id: str
+    user: str
+    state: Annotated[str, "queued, running, done or failed"]
+    reviewed: bool
+    files: list[ImportFile]
+    done: Annotated[int, "files finished so far"]
+    total: int
+    created_at: Annotated[str, "date-time"]
+    updated_at: Annotated[str, "date-time"]
+    seconds: NotRequired[Annotated[float, "import time, once finished"]]
+
 
 JOB_KEY = "seistriage:import-job:{job_id}"
 JOB_SECONDS = 7 * 86400
@@ -132,17 +161,17 @@ def _job_key(job_id: str) -> str:
     return JOB_KEY.format(job_id=job_id)
 
 
-def _job_save(job: dict[str, Any]) -> None:
+def _job_save(job: ImportJob) -> None:
     job["updated_at"] = timezone.now().isoformat()
     cache.set(_job_key(job["id"]), job, timeout=JOB_SECONDS)
 
 
-def import_job_get(*, job_id: str) -> dict[str, Any] | None:
-    found: dict[str, Any] | None = cache.get(_job_key(job_id))
+def import_job_get(*, job_id: str) -> ImportJob | None:
+    found: ImportJob | None = cache.get(_job_key(job_id))
     return found
 
 
-def import_job_create(*, user: User, parts: list[UploadedPart], reviewed: bool = False) -> dict[str, Any]:
+def import_job_create(*, user: User, parts: list[UploadedPart], reviewed: bool = False) -> ImportJob:
     """Check every file, save them, record the job and queue its import (after the request's transaction)."""
     if not parts:
         raise UploadError("no files: choose event, station or waveform files to upload")
@@ -151,7 +180,7 @@ def import_job_create(*, user: User, parts: list[UploadedPart], reviewed: bool =
     job_id = uuid.uuid4().hex
     folder = Path(settings.DATA_DIR) / "uploads" / job_id
     folder.mkdir(parents=True, exist_ok=False)
-    files = []
+    files: list[ImportFile] = []
     for index, part in enumerate(parts, start=1):
         path = _save(part, folder, index)
         if part.kind == "waveforms":
@@ -171,7 +200,7 @@ def import_job_create(*, user: User, parts: list[UploadedPart], reviewed: bool =
                 "name": _name(part.upload),
                 "kind": part.kind,
                 "path": str(path),
-                "size": part.upload.size,
+                "size": part.upload.size or 0,
                 "status": "waiting",
                 "summary": "",
                 "created": 0,
@@ -180,7 +209,7 @@ def import_job_create(*, user: User, parts: list[UploadedPart], reviewed: bool =
                 "error": "",
             }
         )
-    job = {
+    job: ImportJob = {
         "id": job_id,
         "user": user.get_username(),
         "state": "queued",
@@ -189,40 +218,47 @@ def import_job_create(*, user: User, parts: list[UploadedPart], reviewed: bool =
         "done": 0,
         "total": len(files),
         "created_at": timezone.now().isoformat(),
+        "updated_at": timezone.now().isoformat(),
     }
     _job_save(job)
     transaction.on_commit(lambda: import_uploaded_files.delay(job_id))
     return job
 
 
-def _import_one(entry: dict[str, Any], reviewed: bool) -> None:
+def _import_one(entry: ImportFile, reviewed: bool) -> None:
     path = Path(entry["path"])
     if entry["kind"] == "events":
         events = events_ingest_file(path=path, reviewed=reviewed)
         entry.update(
-            created=events.events_created,
-            updated=events.events_updated,
-            skipped=events.events_skipped,
-            summary=events.summary(),
-            skipped_reasons=events.skipped_reasons[:20],
+            {
+                "created": events.events_created,
+                "updated": events.events_updated,
+                "skipped": events.events_skipped,
+                "summary": events.summary(),
+                "skipped_reasons": events.skipped_reasons[:20],
+            }
         )
     elif entry["kind"] == "stations":
         stations = stations_ingest_file(path=path)
         channels = stations.channels_created + stations.channels_updated
         entry.update(
-            created=stations.stations_created,
-            updated=stations.stations_updated,
-            skipped=0,
-            summary=stations.summary(),
-            channels=channels,
+            {
+                "created": stations.stations_created,
+                "updated": stations.stations_updated,
+                "skipped": 0,
+                "summary": stations.summary(),
+                "channels": channels,
+            }
         )
     else:
         waveforms = waveforms_ingest_file(path=path)
         entry.update(
-            created=int(waveforms.status == "registered"),
-            updated=int(waveforms.status == "re-read"),
-            skipped=int(waveforms.status == "unchanged"),
-            summary=waveforms.summary(),
+            {
+                "created": int(waveforms.status == "registered"),
+                "updated": int(waveforms.status == "re-read"),
+                "skipped": int(waveforms.status == "unchanged"),
+                "summary": waveforms.summary(),
+            }
         )
 
 
@@ -244,9 +280,9 @@ def import_job_run(*, job_id: str) -> dict[str, Any]:
             _import_one(entry, bool(job.get("reviewed")))
             entry["status"] = "done"
         except ImportFileError as error:
-            entry.update(status="failed", error=f"{entry['name']}: {error.reason}")
+            entry.update({"status": "failed", "error": f"{entry['name']}: {error.reason}"})
         except Exception as error:
-            entry.update(status="failed", error=f"{entry['name']}: {type(error).__name__}: {error}")
+            entry.update({"status": "failed", "error": f"{entry['name']}: {type(error).__name__}: {error}"})
         job["done"] += 1
         _job_save(job)
     job["state"] = "failed" if all(e["status"] == "failed" for e in job["files"]) else "done"
