@@ -30,8 +30,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from analyst.ingest.uploads import UploadedPart, import_job_create, import_job_run
+from analyst.api.learning import LabelAgreement
+from analyst.api.serializers import EventEvidence, QueuePageData
+from analyst.api.waveforms import TraceFigurePayload
+from analyst.ingest.uploads import ImportJob, UploadedPart, import_job_create, import_job_run
+from analyst.selectors.queue import QueueRow
 from events.models import Event, Pick
+from ranking.selectors import ModelDashboard
 from tests.support.export_data import catalogue_for_module
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -175,6 +180,18 @@ def test_operations_that_take_input_declare_their_request_body(
     assert declared == takes_body
     upload = next(op for m, p, op in operations if (m, p) == ("POST", "/api/imports/"))
     assert list(upload["requestBody"]["content"]) == ["multipart/form-data"]
+
+
+@pytest.mark.parametrize(
+    "payload", [QueuePageData, QueueRow, EventEvidence, ImportJob, TraceFigurePayload, ModelDashboard, LabelAgreement]
+)
+def test_an_answer_is_documented_by_the_type_its_code_returns(
+    generated: tuple[dict[str, Any], str], payload: type
+) -> None:
+    """The component is generated from the TypedDict the view returns: the same keys, the same required ones."""
+    component = generated[0]["components"]["schemas"][payload.__name__]
+    assert set(component["properties"]) == set(payload.__annotations__)
+    assert set(component["required"]) == payload.__required_keys__  # type: ignore[attr-defined]
 
 
 # ---- real answers match the declared shapes ---------------------------------------------------------------
