@@ -281,6 +281,7 @@ def _dumps(payload: RecordSectionPayload | TraceFigurePayload | SpectrogramPaylo
     return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
 
 
+# Anything that changes the figure, hashed into its cache key: any JSON-able values.
 def _cache_parts(event: Event, query: WaveformQuery, kind: str, seed_id: str | None) -> dict[str, Any]:
     picks = Pick.objects.filter(event=event).order_by("-id").values_list("id", flat=True)[:1]
     return {

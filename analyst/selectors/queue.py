@@ -142,6 +142,7 @@ def queue_cursor_value_parse(*, ordering: str, value: Any) -> Any:
     return value
 
 
+# Keyword arguments for QuerySet.annotate: ORM expressions by name.
 def _claim_annotations(now: dt.datetime) -> dict[str, Any]:
     active = Q(claim__expires_at__gt=now)
     return {
