@@ -8,9 +8,10 @@ from django.db.models import QuerySet
 from analyst.models import AuditEntry
 from events.models import Event
 from ranking.models import EventScore
+from ranking.training_runs import ScoreSnapshot
 
 
-def event_score_snapshot(*, event: Event) -> dict[str, Any]:
+def event_score_snapshot(*, event: Event) -> ScoreSnapshot:
     """What the active models said about the event: its queue columns plus the latest score's versions."""
     latest = (
         EventScore.objects.filter(event=event)
@@ -36,7 +37,7 @@ def audit_entry_record(
     before: dict[str, Any],
     after: dict[str, Any],
     comment: str = "",
-    snapshot: dict[str, Any] | None = None,
+    snapshot: ScoreSnapshot | None = None,
 ) -> AuditEntry:
     """Append one entry; `event` must already carry its new version."""
     snapshot = snapshot if snapshot is not None else event_score_snapshot(event=event)

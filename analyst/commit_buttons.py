@@ -6,9 +6,9 @@ the event in review). Keys are single characters the review page does not alread
 free). An empty setting gives the defaults below.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TypedDict
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -28,6 +28,16 @@ RESERVED_KEYS = frozenset("arscmjkqgf?123456789") | {"Enter", "Escape"}
 COMMIT_DECISIONS = ("accept", "reject", "set_type")
 
 
+class CommitButtonData(TypedDict):
+    """A button as the review page's script reads it (page_config.commitButtons)."""
+
+    key: str
+    decision: str
+    event_type: str
+    certainty: str
+    label: str
+
+
 @dataclass(frozen=True)
 class CommitButton:
     key: str
@@ -36,8 +46,14 @@ class CommitButton:
     certainty: str
     label: str
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def as_dict(self) -> CommitButtonData:
+        return {
+            "key": self.key,
+            "decision": self.decision,
+            "event_type": self.event_type,
+            "certainty": self.certainty,
+            "label": self.label,
+        }
 
 
 def commit_buttons_parse(text: str) -> list[CommitButton]:

@@ -9,7 +9,7 @@ it lasts (a senior analyst may break it).
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -123,7 +123,12 @@ def event_review(
     comment = comment.strip()
     if decision == AuditAction.COMMENT and not comment:
         raise ReviewInputError("comment", "a comment needs some text")
-    attempted = {"decision": decision, "event_type": event_type, "certainty": certainty, "version_seen": version}
+    attempted: ReviewAttempt = {
+        "decision": decision,
+        "event_type": event_type,
+        "certainty": certainty,
+        "version_seen": version,
+    }
     try:
         return _event_review_apply(
             event_id=event_id,
@@ -148,7 +153,16 @@ def event_review(
         raise
 
 
-def _review_refused_record(*, event: Event, user: User, attempted: dict[str, Any], reason: str, comment: str) -> None:
+class ReviewAttempt(TypedDict):
+    """A decision as asked for, kept in the audit trail when it is refused."""
+
+    decision: str
+    event_type: str
+    certainty: str
+    version_seen: int
+
+
+def _review_refused_record(*, event: Event, user: User, attempted: ReviewAttempt, reason: str, comment: str) -> None:
     """Record a refused decision in the audit trail, in its own transaction after the failed one rolled back.
 
     The entry changes nothing: `before` is the state the event was in when it refused, `after` what was asked

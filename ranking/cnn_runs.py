@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 import numpy as np
 from django.conf import settings
@@ -52,6 +52,9 @@ from ranking.registry import (
 from ranking.waveform_features import event_arrivals_predict
 from waveforms import sources
 from waveforms.selectors import waveform_files_cover, waveform_sds_roots
+
+if TYPE_CHECKING:  # the network module imports Keras: loaded only where a model runs
+    from ranking.ml.cnn.network import FirstLayerFilters
 
 logger = logging.getLogger(__name__)
 
@@ -289,7 +292,16 @@ def cnn_trained_on_events(*, versions: Iterable[str]) -> dict[str, set[int]]:
     }
 
 
-def cnn_saliency_for(*, event_id: int, seed_id: str) -> dict[str, Any] | None:
+class CnnSaliency(TypedDict):
+    model_version: str
+    window_start: Annotated[str, "UTC, ISO 8601: where the curve starts"]
+    sampling_rate: Annotated[float, "Hz"]
+    window_s: Annotated[float, "the curve's length, s"]
+    probabilities: Annotated[dict[str, float], "the CNN's class probabilities for this channel's window"]
+    values: Annotated[list[float], "saliency, 0-1, one value per sample"]
+
+
+def cnn_saliency_for(*, event_id: int, seed_id: str) -> CnnSaliency | None:
     """The saliency curve of one channel's window (values 0-1 at the stored sampling rate, 40 Hz since
     cnn1d-spectral-v2, from window_start), or None."""
     prediction = cnn_prediction_latest(event_id=event_id)
@@ -515,7 +527,13 @@ def cnn_evaluate(
     return result
 
 
-def cnn_model_page_data(*, model_version: ModelVersion) -> dict[str, Any]:
+class CnnModelPage(TypedDict):
+    version: str
+    filters: "FirstLayerFilters"
+    metrics: dict[str, Any]  # stored JSON: the version's metrics by name
+
+
+def cnn_model_page_data(*, model_version: ModelVersion) -> CnnModelPage:
     """Data for the model page: first-layer filters (waveforms and frequency responses) and metrics."""
     from ranking.ml.cnn.network import first_layer_filters
 

@@ -1,7 +1,7 @@
 """What operators watch: events waiting for scoring and how long the oldest has waited, and the broker's queues."""
 
 import datetime as dt
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from celery import current_app
 from django.conf import settings
@@ -14,13 +14,23 @@ from events.vocabulary import UNREVIEWED_STATES, ScoringState
 WAITING_STATES = (ScoringState.PENDING, ScoringState.QUEUED)
 
 
-def scoring_status_get(*, now: dt.datetime | None = None) -> dict[str, Any]:
+class ScoringStatus(TypedDict):
+    by_state: dict[str, int]  # unreviewed events per scoring state
+    waiting: int  # pending or queued
+    oldest_waiting_age_s: float | None  # None when nothing waits
+    stalled: int  # queued longer than SEISTRIAGE_SCORING_STALL_SECONDS
+    failed: int
+    generated_at: str  # ISO 8601, UTC
+    queues: NotRequired[dict[str, int | None]]  # broker_queue_lengths(), added by the command when asked
+
+
+def scoring_status_get(*, now: dt.datetime | None = None) -> ScoringStatus:
     """Unreviewed events per scoring state, the number waiting (pending or queued), the age in seconds of the
     oldest waiting one (since it was queued, or imported when not yet queued) and the queued ones older than
     SEISTRIAGE_SCORING_STALL_SECONDS (the sweep requeues those)."""
     now = now or dt.datetime.now(dt.UTC)
     unreviewed = Event.objects.filter(review_state__in=UNREVIEWED_STATES)
-    by_state = dict.fromkeys(ScoringState.values, 0)
+    by_state: dict[str, int] = dict.fromkeys(ScoringState.values, 0)
     for row in unreviewed.values("scoring_state").annotate(n=Count("id")).order_by():
         by_state[row["scoring_state"]] = row["n"]
     waiting = unreviewed.filter(scoring_state__in=WAITING_STATES)

@@ -2,7 +2,7 @@
 
 import datetime as dt
 from collections import Counter
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 import numpy as np
 from django.db.models import Count
@@ -13,11 +13,125 @@ from events.models import Event, EventLabel
 from events.vocabulary import REVIEWED_STATES, UNREVIEWED_STATES
 from ranking.inputs import class_of_review
 from ranking.ml.classes import DECISION_CLASSES
-from ranking.ml.learning import class_uncertainty, rater_agreement
+from ranking.ml.learning import RaterAgreement, class_uncertainty, rater_agreement
 from ranking.models import EventScore, ModelPromotion, ModelVersion, TrainingRun
 
 
-def _decision(row: Any) -> dict[str, Any]:
+class Decision(TypedDict):
+    analyst: Annotated[str, "username; empty for an imported decision"]
+    source: str
+    at: Annotated[str, "date-time"]
+    event_type: str
+    certainty: str
+    review_state: str
+    decision_class: str | None
+    predicted: Any  # stored JSON: what the model predicted when the decision was made
+
+
+class EventDecisions(TypedDict):
+    event_id: int
+    public_id: str
+    decisions: list[Decision]
+    label: Annotated[Decision, "the latest decision"]
+    disagree: Annotated[bool, "the decisions stand for different decision classes"]
+
+
+class Agreement(TypedDict):
+    events_decided_more_than_once: int
+    events_with_disagreement: int
+    between_analysts: RaterAgreement
+    analyst_vs_catalogue: RaterAgreement
+
+
+class InformativeEvent(TypedDict):
+    event: Event
+    entropy: float
+    margin: float
+    probabilities: dict[str, float]
+
+
+class MislabelledEvent(TypedDict):
+    event: Event
+    label: Annotated[str, "the decision class of the analysts' label"]
+    model_class: Annotated[str, "the class the ranker prefers"]
+    model_probability: float
+    label_probability: float
+
+
+class LabelsPerDay(TypedDict):
+    per_day: Annotated[dict[str, dict[str, int]], "day (ISO date) -> label source -> labels"]
+    per_class: Annotated[dict[str, int], "decision class -> labels"]
+    days: int
+
+
+class TrainingRunData(TypedDict):
+    id: int
+    kind: str
+    status: Annotated[str, "queued, running, succeeded or failed"]
+    trigger: str
+    requested_by: str
+    progress: Annotated[float, "0-1"]
+    created_at: Annotated[str, "date-time"]
+    started_at: Annotated[str | None, "date-time"]
+    finished_at: Annotated[str | None, "date-time"]
+    duration_s: float | None
+    error: str
+    log: Annotated[str, "the last 4000 characters"]
+    candidate: Annotated[str | None, "the version it trained"]
+    compared_with: Annotated[str | None, "the active version it was compared with"]
+    data_summary: dict[str, Any]  # stored JSON: counts and spans of the training data
+    promotion_decision: dict[str, Any]  # stored JSON: the promotion verdict
+
+
+class ModelVersionData(TypedDict):
+    version: str
+    status: Annotated[str, "candidate, active or retired"]
+    created_at: Annotated[str, "date-time"]
+    created_by: str
+    estimator: str
+    promoted_at: Annotated[str | None, "date-time"]
+    training_summary: dict[str, Any]  # stored JSON: what training recorded
+    trained_on: Annotated[int | None, "events (ranker) or windows (CNN)"]
+
+
+class PromotionData(TypedDict):
+    action: str
+    version: str
+    previous: str | None
+    by: str
+    reason: str
+    at: Annotated[str, "date-time"]
+
+
+class MetricRow(TypedDict):
+    metric: str
+    candidate: float | None
+    active: float | None
+    difference: float | None
+
+
+class ModelComparison(TypedDict):
+    run: int
+    candidate: ModelVersionData
+    compared_with: ModelVersionData | None
+    candidate_metrics: dict[str, Any]  # stored JSON: nested metrics by name
+    active_metrics: dict[str, Any] | None  # as above
+    side_by_side: list[MetricRow]
+    curves: dict[str, Any]  # stored JSON: plot data by curve name
+    data_summary: dict[str, Any]  # stored JSON
+
+
+class ModelDashboard(TypedDict):
+    kind: str
+    active: ModelVersionData | None
+    versions: list[ModelVersionData]
+    runs: list[TrainingRunData]
+    comparison: Annotated[ModelComparison | None, "the latest successful run against the active"]
+    promotions: list[PromotionData]
+    labels: Annotated[LabelsPerDay, "labels per day (by source) and per decision class"]
+
+
+def _decision(row: Any) -> Decision:
     return {
         "analyst": row["analyst__username"] or "",
         "source": row["source"],
@@ -32,7 +146,7 @@ def _decision(row: Any) -> dict[str, Any]:
 
 def event_label_decisions(
     *, event_ids: list[int] | None = None, disagreeing_only: bool = False, limit: int = 200
-) -> list[dict[str, Any]]:
+) -> list[EventDecisions]:
     """Per event, every decision in time order, the label (the latest decision) and whether they disagree.
 
     Two decisions disagree when they stand for different decision classes (a type change within one class,
@@ -55,24 +169,26 @@ def event_label_decisions(
         "review_state",
         "predicted",
     )
-    by_event: dict[int, dict[str, Any]] = {}
+    by_event: dict[int, tuple[str, list[Decision]]] = {}
     for row in rows:
-        entry = by_event.setdefault(
-            row["event_id"], {"event_id": row["event_id"], "public_id": row["event__public_id"], "decisions": []}
-        )
-        entry["decisions"].append(_decision(row))
-    result = []
-    for entry in by_event.values():
-        classes = {d["decision_class"] for d in entry["decisions"] if d["decision_class"] is not None}
-        entry["label"] = entry["decisions"][-1]
-        entry["disagree"] = len(classes) > 1
+        by_event.setdefault(row["event_id"], (row["event__public_id"], []))[1].append(_decision(row))
+    result: list[EventDecisions] = []
+    for event_id, (public_id, decisions) in by_event.items():
+        classes = {d["decision_class"] for d in decisions if d["decision_class"] is not None}
+        entry: EventDecisions = {
+            "event_id": event_id,
+            "public_id": public_id,
+            "decisions": decisions,
+            "label": decisions[-1],
+            "disagree": len(classes) > 1,
+        }
         if entry["disagree"] or not disagreeing_only:
             result.append(entry)
     result.sort(key=lambda entry: entry["label"]["at"], reverse=True)
     return result[:limit]
 
 
-def label_agreement() -> dict[str, Any]:
+def label_agreement() -> Agreement:
     """Agreement between analysts on events decided more than once, and between analysts and the imported
     catalogue; plus how many events were decided more than once and how many of those disagree."""
     rows = EventLabel.objects.filter(
@@ -125,7 +241,7 @@ def _matrix(probabilities: list[dict[str, float]]) -> np.ndarray[Any, np.dtype[n
     return np.array([[row.get(name, 0.0) for name in DECISION_CLASSES] for row in probabilities], dtype=np.float64)
 
 
-def events_most_informative(*, limit: int = 100, measure: str = "entropy") -> list[dict[str, Any]]:
+def events_most_informative(*, limit: int = 100, measure: str = "entropy") -> list[InformativeEvent]:
     """Unreviewed scored events where the ranker is least certain: highest entropy (or smallest margin)
     of their latest class probabilities first. Reviewing these teaches the model fastest."""
     if measure not in ("entropy", "margin"):
@@ -150,14 +266,14 @@ def events_most_informative(*, limit: int = 100, measure: str = "entropy") -> li
     ]
 
 
-def events_likely_mislabelled(*, confidence: float = 0.8, limit: int = 100) -> list[dict[str, Any]]:
+def events_likely_mislabelled(*, confidence: float = 0.8, limit: int = 100) -> list[MislabelledEvent]:
     """Reviewed events whose label the ranker confidently contradicts: its top class (probability >=
     ``confidence``) differs from the label's class. Most confident contradictions first."""
     latest = _latest_probabilities(EventScore.objects.filter(event__review_state__in=REVIEWED_STATES))
     if not latest:
         return []
     events = Event.objects.in_bulk(list(latest))
-    found: list[dict[str, Any]] = []
+    found: list[MislabelledEvent] = []
     for event_id, probabilities in latest.items():
         event = events.get(event_id)
         if event is None:
@@ -181,7 +297,7 @@ def events_likely_mislabelled(*, confidence: float = 0.8, limit: int = 100) -> l
     return found[:limit]
 
 
-def labels_per_day(*, days: int = 90) -> dict[str, Any]:
+def labels_per_day(*, days: int = 90) -> LabelsPerDay:
     """Labels recorded per day (by source) and per decision class over the last ``days`` days."""
     since = timezone.now() - dt.timedelta(days=days)
     recent = EventLabel.objects.filter(created_at__gte=since)
@@ -199,7 +315,7 @@ def labels_per_day(*, days: int = 90) -> dict[str, Any]:
     return {"per_day": per_day, "per_class": dict(per_class), "days": days}
 
 
-def training_run_data(run: TrainingRun) -> dict[str, Any]:
+def training_run_data(run: TrainingRun) -> TrainingRunData:
     return {
         "id": run.pk,
         "kind": run.kind,
@@ -220,7 +336,7 @@ def training_run_data(run: TrainingRun) -> dict[str, Any]:
     }
 
 
-def _version_data(version: ModelVersion) -> dict[str, Any]:
+def _version_data(version: ModelVersion) -> ModelVersionData:
     return {
         "version": version.version,
         "status": version.status,
@@ -233,7 +349,7 @@ def _version_data(version: ModelVersion) -> dict[str, Any]:
     }
 
 
-def _promotion_data(promotion: ModelPromotion) -> dict[str, Any]:
+def _promotion_data(promotion: ModelPromotion) -> PromotionData:
     return {
         "action": promotion.action,
         "version": promotion.model_version.version,
@@ -244,7 +360,7 @@ def _promotion_data(promotion: ModelPromotion) -> dict[str, Any]:
     }
 
 
-def model_dashboard_get(*, kind: str) -> dict[str, Any]:
+def model_dashboard_get(*, kind: str) -> ModelDashboard:
     """Everything the model page shows for one kind: versions, the latest comparison with its plot data,
     the runs, the promotions, label counts and (for the CNN) the first-layer filters."""
     versions = list(ModelVersion.objects.filter(kind=kind).order_by("-created_at")[:50])
@@ -253,7 +369,7 @@ def model_dashboard_get(*, kind: str) -> dict[str, Any]:
     runs.sort(key=lambda run: run.created_at, reverse=True)
     compared = next((r for r in runs if r.status == TrainingRun.Status.SUCCEEDED and r.candidate is not None), None)
     promotions = ModelPromotion.objects.filter(kind=kind).select_related("model_version", "previous")
-    data: dict[str, Any] = {
+    data: ModelDashboard = {
         "kind": kind,
         "active": _version_data(active) if active else None,
         "versions": [_version_data(v) for v in versions],
@@ -288,10 +404,10 @@ def _flatten(metrics: Any, prefix: str = "") -> dict[str, float]:
     return flat
 
 
-def metrics_side_by_side(candidate: dict[str, Any], active: dict[str, Any] | None) -> list[dict[str, Any]]:
+def metrics_side_by_side(candidate: dict[str, Any], active: dict[str, Any] | None) -> list[MetricRow]:
     """Rows (metric, candidate value, active value, difference) of every number both metric sets hold."""
     ours, theirs = _flatten(candidate), _flatten(active or {})
-    rows = []
+    rows: list[MetricRow] = []
     for name in ours.keys() | theirs.keys():
         a, b = ours.get(name), theirs.get(name)
         rows.append(

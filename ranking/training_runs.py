@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 import time
 import traceback
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 from django.conf import settings
@@ -71,10 +71,38 @@ class PromotionError(ValueError):
 # ------------------------------------------------------------------------------------------------
 
 
-def label_prediction_snapshot(*, event: Event, snapshot: dict[str, Any]) -> dict[str, Any]:
+class ScoreSnapshot(TypedDict):
+    """What the active models said about an event at a moment (analyst.audit.event_score_snapshot builds it)."""
+
+    importance: float | None
+    predicted_class: str
+    predicted_probability: float | None
+    ranker_version: str  # empty when the event was never scored
+    model_versions: dict[str, str]  # model kind -> version, as stored with the score
+    class_probabilities: dict[str, float]
+
+
+class CnnSnapshot(TypedDict):
+    model_version: str
+    predicted_class: str
+    class_probabilities: dict[str, float]
+
+
+class LabelPrediction(ScoreSnapshot):
+    cnn: NotRequired[CnnSnapshot]  # the active CNN's prediction, when it has one
+
+
+def label_prediction_snapshot(*, event: Event, snapshot: ScoreSnapshot) -> LabelPrediction:
     """What the active models said about an event when an analyst decided: the ranker's score (versions,
     class probabilities, importance) plus the active CNN's event probabilities when it has a prediction."""
-    predicted = dict(snapshot)
+    predicted = LabelPrediction(
+        importance=snapshot["importance"],
+        predicted_class=snapshot["predicted_class"],
+        predicted_probability=snapshot["predicted_probability"],
+        ranker_version=snapshot["ranker_version"],
+        model_versions=dict(snapshot["model_versions"]),
+        class_probabilities=snapshot["class_probabilities"],
+    )
     cnn = model_version_active(kind=ModelVersion.Kind.CNN)
     if cnn is not None:
         row = (
@@ -84,7 +112,7 @@ def label_prediction_snapshot(*, event: Event, snapshot: dict[str, Any]) -> dict
         )
         if row is not None:
             predicted["cnn"] = row
-            predicted["model_versions"] = {**predicted.get("model_versions", {}), "cnn": cnn.version}
+            predicted["model_versions"] = {**predicted["model_versions"], "cnn": cnn.version}
     return predicted
 
 

@@ -9,7 +9,7 @@ Channels given as summaries (waveforms.summaries) are decimated from their min/m
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
 import numpy as np
 import obspy
@@ -69,8 +69,9 @@ class RowInfo(TypedDict):
     row: int
     seed_id: str
     distance_deg: float | None
-    scale: float  # peak |amplitude| in the window, trace units: the row spans ±ROW_HALF_HEIGHT for it
-    first_pick_s: float | None  # seconds after reference_time
+    # the row spans ±ROW_HALF_HEIGHT for its scale
+    scale: Annotated[float, "peak |amplitude| in the window, trace units"]
+    first_pick_s: Annotated[float | None, "seconds after the reference time"]
     points: int
 
 

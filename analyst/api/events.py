@@ -1,6 +1,6 @@
 """The event API: the queue, an event's evidence, reviews and claims."""
 
-from typing import Any
+from typing import Annotated, TypedDict
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -23,25 +23,25 @@ from analyst.api.schema import (
     ANY_ROLE,
     EVENT_ID,
     FORBIDDEN,
-    ClaimConflictSerializer,
-    ClaimReleaseSerializer,
-    ClaimSerializer,
-    EventEvidenceSerializer,
-    EventStateSerializer,
-    QueuePageSerializer,
-    ReviewConflictSerializer,
     bad_request,
     forbidden,
     not_found,
+    typed_response,
 )
 from analyst.api.serializers import (
+    Claim,
+    EventEvidence,
+    EventState,
+    QueuePageData,
     ReviewInputSerializer,
     claim_data,
     event_evidence_data,
     event_state_data,
+    queue_page_data,
 )
 from analyst.review import (
     ClaimBreakForbiddenError,
+    ClaimRelease,
     EventClaimedError,
     EventVersionConflictError,
     ReviewInputError,
@@ -52,6 +52,25 @@ from analyst.review import (
 )
 from analyst.selectors.queue import QueueCursor, event_evidence_get, event_queue_page, queue_cursor_for_event
 from events.models import Event
+
+
+class ReviewConflict(TypedDict):
+    detail: str
+    event: Annotated[EventState, "the event as it is now"]
+
+
+class ClaimConflict(TypedDict):
+    detail: str
+    claim: Annotated[Claim | None, "the other analyst's claim"]
+
+
+class ClaimReleased(TypedDict):
+    released: Annotated[bool, "a claim of yours was released"]
+    broken: Annotated[bool, "someone else's claim was broken (senior analysts only)"]
+
+
+def _claim_released(outcome: ClaimRelease) -> ClaimReleased:
+    return {"released": outcome.released, "broken": outcome.broken}
 
 
 def _neighbour_cursor(request: Request, ordering: str) -> tuple[QueueCursor | None, bool]:
@@ -102,7 +121,7 @@ class EventQueueApi(RoleApi):
             ),
         ],
         responses={
-            200: QueuePageSerializer,
+            200: typed_response(QueuePageData),
             400: bad_request(
                 "a filter, limit or cursor is invalid",
                 example={"limit": f"limit: a whole number from 1 to {MAX_PAGE_SIZE}, got '0'"},
@@ -128,16 +147,8 @@ class EventQueueApi(RoleApi):
             backward=backward,
             with_total=request.query_params.get("total", "1") != "0",
         )
-        return Response(
-            {
-                "ordering": page.ordering,
-                "results": page.rows,
-                "next": queue_cursor_encode(page.next) if page.next is not None else None,
-                "approximate_total": page.approximate_total,
-                "total_is_exact": page.total_is_exact,
-                "generated_at": page.generated_at,
-            }
-        )
+        next_cursor = queue_cursor_encode(page.next) if page.next is not None else None
+        return Response(queue_page_data(page, next_cursor=next_cursor))
 
 
 class EventEvidenceApi(RoleApi):
@@ -147,7 +158,7 @@ class EventEvidenceApi(RoleApi):
         description=f"{ANY_ROLE} Origins, magnitudes, picks, arrivals, stations, the latest score, labels, the "
         "review history and the current claim. Errors: 403; 404 for an unknown event.",
         parameters=[EVENT_ID],
-        responses={200: EventEvidenceSerializer, 403: FORBIDDEN, 404: not_found("no event with this id")},
+        responses={200: typed_response(EventEvidence), 403: FORBIDDEN, 404: not_found("no event with this id")},
     )
     def get(self, request: Request, event_id: int) -> Response:
         try:
@@ -157,10 +168,13 @@ class EventEvidenceApi(RoleApi):
         return Response(event_evidence_data(event))
 
 
-def _conflict(detail: str, event_id: int, **extra: Any) -> Response:
+def _conflict(detail: str, event_id: int) -> Response:
     event = Event.objects.get(pk=event_id)
-    state = event_state_data(event, event_claim_active(event_id=event_id))
-    return Response({"detail": detail, "event": state, **extra}, status=status.HTTP_409_CONFLICT)
+    conflict: ReviewConflict = {
+        "detail": detail,
+        "event": event_state_data(event, event_claim_active(event_id=event_id)),
+    }
+    return Response(conflict, status=status.HTTP_409_CONFLICT)
 
 
 class EventReviewApi(RoleApi):
@@ -172,11 +186,11 @@ class EventReviewApi(RoleApi):
         parameters=[EVENT_ID],
         request=ReviewInputSerializer,
         responses={
-            200: OpenApiResponse(EventStateSerializer, description="the event after the decision"),
+            200: OpenApiResponse(typed_response(EventState), description="the event after the decision"),
             400: bad_request("a field is invalid", example={"decision": ['"maybe" is not a valid choice.']}),
             403: FORBIDDEN,
             404: not_found("no event with this id"),
-            409: OpenApiResponse(ReviewConflictSerializer, description="stale version, or claimed by another"),
+            409: OpenApiResponse(typed_response(ReviewConflict), description="stale version, or claimed by another"),
         },
     )
     def post(self, request: Request, event_id: int) -> Response:
@@ -217,10 +231,10 @@ class EventClaimApi(RoleApi):
         parameters=[EVENT_ID],
         request=None,
         responses={
-            200: ClaimSerializer,
+            200: typed_response(Claim),
             403: FORBIDDEN,
             404: not_found("no event with this id"),
-            409: OpenApiResponse(ClaimConflictSerializer, description="another analyst holds the event"),
+            409: OpenApiResponse(typed_response(ClaimConflict), description="another analyst holds the event"),
         },
     )
     def post(self, request: Request, event_id: int) -> Response:
@@ -230,10 +244,8 @@ class EventClaimApi(RoleApi):
             raise NotFound(f"no event {event_id}") from None
         except EventClaimedError as error:
             holder = error.claim.user.get_username()
-            return Response(
-                {"detail": f"{holder} holds this event", "claim": claim_data(error.claim)},
-                status=status.HTTP_409_CONFLICT,
-            )
+            conflict: ClaimConflict = {"detail": f"{holder} holds this event", "claim": claim_data(error.claim)}
+            return Response(conflict, status=status.HTTP_409_CONFLICT)
         return Response(claim_data(claim))
 
     @extend_schema(
@@ -243,7 +255,7 @@ class EventClaimApi(RoleApi):
         parameters=[EVENT_ID],
         request=None,
         responses={
-            200: ClaimReleaseSerializer,
+            200: typed_response(ClaimReleased),
             403: forbidden("or the claim is someone else's and the user is not a senior analyst"),
             404: not_found("no event with this id"),
         },
@@ -255,4 +267,4 @@ class EventClaimApi(RoleApi):
             raise NotFound(f"no event {event_id}") from None
         except ClaimBreakForbiddenError as error:
             return Response({"detail": str(error)}, status=status.HTTP_403_FORBIDDEN)
-        return Response({"released": outcome.released, "broken": outcome.broken})
+        return Response(_claim_released(outcome))

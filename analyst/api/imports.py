@@ -15,13 +15,20 @@ from analyst.api.schema import (
     FORBIDDEN_SENIOR,
     SENIOR_ROLE,
     ApiErrorSerializer,
-    ImportJobSerializer,
     ImportUploadSerializer,
     bad_request,
     name_in_path,
     not_found,
+    typed_response,
 )
-from analyst.ingest.uploads import UPLOAD_KINDS, UploadedPart, UploadError, import_job_create, import_job_get
+from analyst.ingest.uploads import (
+    UPLOAD_KINDS,
+    ImportJobData,
+    UploadedPart,
+    UploadError,
+    import_job_create,
+    import_job_get,
+)
 
 MAX_FILES_PER_UPLOAD = 50
 
@@ -40,7 +47,7 @@ class ImportJobListApi(APIView):
         "is too large.",
         request={"multipart/form-data": ImportUploadSerializer},
         responses={
-            202: OpenApiResponse(ImportJobSerializer, description="the job, queued"),
+            202: OpenApiResponse(typed_response(ImportJobData), description="the job, queued"),
             400: bad_request(
                 "no files, too many files, or a file refused (named)",
                 example={"files": ["quakes.txt: not a waveform file (no ObsPy waveform reader recognises it)"]},
@@ -71,7 +78,7 @@ class ImportJobApi(APIView):
         summary="An import job's progress and per-file outcome",
         description=f"{SENIOR_ROLE} Jobs are kept in the database. Errors: 403; 404 for an unknown job.",
         parameters=[name_in_path("job_id", "the job id returned by the upload")],
-        responses={200: ImportJobSerializer, 403: FORBIDDEN_SENIOR, 404: not_found("no such job")},
+        responses={200: typed_response(ImportJobData), 403: FORBIDDEN_SENIOR, 404: not_found("no such job")},
     )
     def get(self, request: Request, job_id: str) -> Response:
         job = import_job_get(job_id=job_id)

@@ -4,8 +4,9 @@ Everyone with a role reads; only a senior analyst starts runs, promotes, rolls b
 mislabelled events; an outsider gets 403.
 """
 
+import datetime as dt
 import logging
-from typing import Any
+from typing import Annotated, Any, Literal, TypedDict
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -25,22 +26,20 @@ from analyst.api.schema import (
     MODEL_KIND,
     MODEL_VERSION,
     SENIOR_ROLE,
-    InformativeEventsSerializer,
-    LabelAgreementSerializer,
-    MislabelledEventsSerializer,
-    ModelDashboardSerializer,
     PromoteInputSerializer,
-    PromoteResultSerializer,
-    TrainingBusySerializer,
-    TrainingRunDetailSerializer,
-    TrainingRunSerializer,
     bad_request,
     id_in_path,
     not_found,
+    typed_response,
 )
+from events.models import Event
 from ranking.models import ModelVersion, TrainingRun
 from ranking.registry import ModelArtifactError
 from ranking.selectors import (
+    Agreement,
+    EventDecisions,
+    ModelDashboard,
+    TrainingRunData,
     event_label_decisions,
     events_likely_mislabelled,
     events_most_informative,
@@ -59,6 +58,60 @@ from ranking.training_runs import (
 logger = logging.getLogger(__name__)
 
 
+class TrainingRunDetail(TrainingRunData):
+    candidate_metrics: dict[str, Any]  # stored JSON: nested metrics by name
+    active_metrics: dict[str, Any] | None  # as above
+
+
+class TrainingBusy(TypedDict):
+    detail: str
+    run: Annotated[TrainingRunData, "the run already queued or running"]
+
+
+class PromoteResult(TypedDict):
+    action: Annotated[str, "promote or rollback"]
+    active: Annotated[str, "the version now active"]
+    by: str
+
+
+class EventRow(TypedDict):
+    id: int
+    public_id: str
+    origin_time: dt.datetime | None
+    magnitude: float | None
+    event_type: str
+    review_state: str
+    importance: float | None
+
+
+class InformativeRow(EventRow):
+    entropy: float
+    margin: float
+    probabilities: dict[str, float]
+
+
+class InformativeEvents(TypedDict):
+    measure: Literal["entropy", "margin"]
+    results: list[InformativeRow]
+
+
+class MislabelledRow(EventRow):
+    label: Annotated[str, "the decision class of the analysts' label"]
+    model_class: Annotated[str, "the class the ranker prefers"]
+    model_probability: float
+    label_probability: float
+
+
+class MislabelledEvents(TypedDict):
+    confidence: float
+    results: list[MislabelledRow]
+
+
+class LabelAgreement(TypedDict):
+    agreement: Agreement
+    events: list[EventDecisions]
+
+
 def _kind(kind: str) -> str:
     if kind not in ModelVersion.Kind.values:
         raise Http404(f"no model kind {kind!r}")
@@ -73,10 +126,11 @@ class ModelDashboardApi(RoleApi):
         summary="A model kind's dashboard: versions, the latest comparison, runs, promotions, label counts",
         description=f"{ANY_ROLE} Errors: 403; 404 for an unknown kind.",
         parameters=[MODEL_KIND],
-        responses={200: ModelDashboardSerializer, 403: FORBIDDEN, 404: _NO_KIND},
+        responses={200: typed_response(ModelDashboard), 403: FORBIDDEN, 404: _NO_KIND},
     )
     def get(self, request: Request, kind: str) -> Response:
-        return Response(model_dashboard_get(kind=_kind(kind)))
+        dashboard: ModelDashboard = model_dashboard_get(kind=_kind(kind))
+        return Response(dashboard)
 
 
 class TrainingRunStartApi(SeniorApi):
@@ -90,10 +144,10 @@ class TrainingRunStartApi(SeniorApi):
         parameters=[MODEL_KIND],
         request=None,
         responses={
-            202: OpenApiResponse(TrainingRunSerializer, description="the run, queued"),
+            202: OpenApiResponse(typed_response(TrainingRunData), description="the run, queued"),
             403: FORBIDDEN_SENIOR,
             404: _NO_KIND,
-            409: OpenApiResponse(TrainingBusySerializer, description="a run of this kind is queued or running"),
+            409: OpenApiResponse(typed_response(TrainingBusy), description="a run of this kind is queued or running"),
         },
     )
     def post(self, request: Request, kind: str) -> Response:
@@ -102,9 +156,8 @@ class TrainingRunStartApi(SeniorApi):
                 kind=_kind(kind), trigger=TrainingRun.Trigger.UI, requested_by=request.user.get_username()
             )
         except TrainingRunBusyError as error:
-            return Response(
-                {"detail": str(error), "run": training_run_data(error.run)}, status=status.HTTP_409_CONFLICT
-            )
+            busy: TrainingBusy = {"detail": str(error), "run": training_run_data(error.run)}
+            return Response(busy, status=status.HTTP_409_CONFLICT)
         return Response(training_run_data(run), status=status.HTTP_202_ACCEPTED)
 
 
@@ -113,15 +166,22 @@ class TrainingRunApi(RoleApi):
         summary="A training run: status, progress, log and metrics",
         description=f"{ANY_ROLE} Errors: 403; 404 for an unknown run.",
         parameters=[id_in_path("run_id", "the training run's id")],
-        responses={200: TrainingRunDetailSerializer, 403: FORBIDDEN, 404: not_found("no training run with this id")},
+        responses={
+            200: typed_response(TrainingRunDetail),
+            403: FORBIDDEN,
+            404: not_found("no training run with this id"),
+        },
     )
     def get(self, request: Request, run_id: int) -> Response:
         run = TrainingRun.objects.select_related("candidate", "compared_with").filter(pk=run_id).first()
         if run is None:
             raise NotFound(f"no training run {run_id}")
-        data = training_run_data(run)
-        data["candidate_metrics"], data["active_metrics"] = run.candidate_metrics, run.active_metrics
-        return Response(data)
+        detail: TrainingRunDetail = {
+            **training_run_data(run),
+            "candidate_metrics": run.candidate_metrics,
+            "active_metrics": run.active_metrics,
+        }
+        return Response(detail)
 
 
 class ModelPromoteApi(SeniorApi):
@@ -137,7 +197,7 @@ class ModelPromoteApi(SeniorApi):
         parameters=[MODEL_KIND, MODEL_VERSION],
         request=PromoteInputSerializer,
         responses={
-            200: PromoteResultSerializer,
+            200: typed_response(PromoteResult),
             400: bad_request(
                 "the version cannot be promoted", example={"version": "ranker-v3 is already the active ranker"}
             ),
@@ -156,7 +216,8 @@ class ModelPromoteApi(SeniorApi):
                 promotion = model_promote(model_version=model_version, by=by, reason=reason)
         except (PromotionError, ModelArtifactError) as error:
             raise ValidationError({"version": str(error)}) from None
-        return Response({"action": promotion.action, "active": model_version.version, "by": promotion.by})
+        result: PromoteResult = {"action": promotion.action, "active": model_version.version, "by": promotion.by}
+        return Response(result)
 
 
 @extend_schema_view(
@@ -171,7 +232,7 @@ class ModelRollbackApi(ModelPromoteApi):
     rollback = True
 
 
-def _event_row(event: Any) -> dict[str, Any]:
+def _event_row(event: Event) -> EventRow:
     return {
         "id": event.pk,
         "public_id": event.public_id,
@@ -208,27 +269,26 @@ class InformativeEventsApi(RoleApi):
             ),
             LIMIT_1000,
         ],
-        responses={200: InformativeEventsSerializer, 400: bad_request("a bad measure or limit"), 403: FORBIDDEN},
+        responses={200: typed_response(InformativeEvents), 400: bad_request("a bad measure or limit"), 403: FORBIDDEN},
     )
     def get(self, request: Request) -> Response:
         measure = request.query_params.get("measure", "entropy")
         if measure not in ("entropy", "margin"):
             raise ValidationError({"measure": f"entropy or margin, got {measure!r}"})
         rows = events_most_informative(measure=measure, limit=_limit(request))
-        return Response(
-            {
-                "measure": measure,
-                "results": [
-                    {
-                        **_event_row(row["event"]),
-                        "entropy": row["entropy"],
-                        "margin": row["margin"],
-                        "probabilities": row["probabilities"],
-                    }
-                    for row in rows
-                ],
-            }
-        )
+        informative: InformativeEvents = {
+            "measure": "margin" if measure == "margin" else "entropy",
+            "results": [
+                {
+                    **_event_row(row["event"]),
+                    "entropy": row["entropy"],
+                    "margin": row["margin"],
+                    "probabilities": row["probabilities"],
+                }
+                for row in rows
+            ],
+        }
+        return Response(informative)
 
 
 class MislabelledEventsApi(SeniorApi):
@@ -245,7 +305,7 @@ class MislabelledEventsApi(SeniorApi):
             LIMIT_1000,
         ],
         responses={
-            200: MislabelledEventsSerializer,
+            200: typed_response(MislabelledEvents),
             400: bad_request("a bad confidence or limit"),
             403: FORBIDDEN_SENIOR,
         },
@@ -259,14 +319,20 @@ class MislabelledEventsApi(SeniorApi):
         if not 0.25 < confidence <= 1:
             raise ValidationError({"confidence": f"a number in (0.25, 1], got {raw!r}"})
         rows = events_likely_mislabelled(confidence=confidence, limit=_limit(request))
-        return Response(
-            {
-                "confidence": confidence,
-                "results": [
-                    {**_event_row(row["event"]), **{k: v for k, v in row.items() if k != "event"}} for row in rows
-                ],
-            }
-        )
+        mislabelled: MislabelledEvents = {
+            "confidence": confidence,
+            "results": [
+                {
+                    **_event_row(row["event"]),
+                    "label": row["label"],
+                    "model_class": row["model_class"],
+                    "model_probability": row["model_probability"],
+                    "label_probability": row["label_probability"],
+                }
+                for row in rows
+            ],
+        }
+        return Response(mislabelled)
 
 
 class LabelAgreementApi(RoleApi):
@@ -283,13 +349,12 @@ class LabelAgreementApi(RoleApi):
             ),
             LIMIT_1000,
         ],
-        responses={200: LabelAgreementSerializer, 400: bad_request("a bad limit"), 403: FORBIDDEN},
+        responses={200: typed_response(LabelAgreement), 400: bad_request("a bad limit"), 403: FORBIDDEN},
     )
     def get(self, request: Request) -> Response:
         disagreeing = request.query_params.get("disagreeing", "").lower() in ("1", "true", "yes")
-        return Response(
-            {
-                "agreement": label_agreement(),
-                "events": event_label_decisions(disagreeing_only=disagreeing, limit=_limit(request)),
-            }
-        )
+        agreement: LabelAgreement = {
+            "agreement": label_agreement(),
+            "events": event_label_decisions(disagreeing_only=disagreeing, limit=_limit(request)),
+        }
+        return Response(agreement)

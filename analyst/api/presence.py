@@ -1,5 +1,7 @@
 """Who has which event open (heartbeats from the review page)."""
 
+from typing import Annotated, TypedDict
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -12,13 +14,21 @@ from analyst.api.schema import (
     ANY_ROLE,
     EVENT_ID,
     FORBIDDEN,
-    EventPresenceSerializer,
-    PresenceMapSerializer,
     bad_request,
     not_found,
+    typed_response,
 )
 from analyst.presence import event_presence_leave, event_presence_record, events_presence_get, presence_seconds
 from events.models import Event
+
+
+class EventPresence(TypedDict):
+    others: Annotated[list[str], "the other users looking at the event"]
+    seconds: Annotated[int, "a heartbeat older than this many seconds counts as gone"]
+
+
+class PresenceMap(TypedDict):
+    events: Annotated[dict[str, list[str]], "event id -> usernames looking at it (events nobody looks at are left out)"]
 
 
 class EventPresenceApi(RoleApi):
@@ -30,13 +40,14 @@ class EventPresenceApi(RoleApi):
         "unknown event.",
         parameters=[EVENT_ID],
         request=None,
-        responses={200: EventPresenceSerializer, 403: FORBIDDEN, 404: not_found("no event with this id")},
+        responses={200: typed_response(EventPresence), 403: FORBIDDEN, 404: not_found("no event with this id")},
     )
     def post(self, request: Request, event_id: int) -> Response:
         if not Event.objects.filter(pk=event_id).exists():
             raise NotFound(f"no event {event_id}")
         others = event_presence_record(event_id=event_id, username=request_user(request).get_username())
-        return Response({"others": others, "seconds": presence_seconds()})
+        presence: EventPresence = {"others": others, "seconds": presence_seconds()}
+        return Response(presence)
 
     @extend_schema(
         summary="I left this event's page",
@@ -66,14 +77,19 @@ class PresenceApi(RoleApi):
                 description=f"up to {MAX_PRESENCE_EVENTS} event ids separated by commas, e.g. 12,15,40",
             )
         ],
-        responses={200: PresenceMapSerializer, 400: bad_request("`events` is not a list of event ids"), 403: FORBIDDEN},
+        responses={
+            200: typed_response(PresenceMap),
+            400: bad_request("`events` is not a list of event ids"),
+            403: FORBIDDEN,
+        },
     )
     def get(self, request: Request) -> Response:
         raw = [part.strip() for part in request.query_params.get("events", "").split(",") if part.strip()]
         if not all(part.isdigit() for part in raw) or len(raw) > MAX_PRESENCE_EVENTS:
             raise ValidationError({"events": f"up to {MAX_PRESENCE_EVENTS} event ids separated by commas"})
         found = events_presence_get(event_ids=[int(part) for part in raw])
-        return Response({"events": {str(event_id): names for event_id, names in found.items()}})
+        presence: PresenceMap = {"events": {str(event_id): names for event_id, names in found.items()}}
+        return Response(presence)
 
 
 # An upload body far beyond what its files may weigh is refused before Django spools it to disk.

@@ -1,14 +1,15 @@
 """Shapes of the review API's answers and of what it accepts."""
 
 import datetime as dt
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any, TypedDict
 
 from django.utils import timezone
 from rest_framework import serializers
 
 from analyst.models import AuditEntry, EventClaim, SavedFilter
 from analyst.review import DECISIONS
-from analyst.selectors.queue import QUEUE_COLUMNS
+from analyst.selectors.queue import QUEUE_COLUMNS, QueuePage, QueueRow
 from events.models import Arrival, Event, EventLabel, Magnitude, Origin, Pick
 from events.vocabulary import QUAKEML_EVENT_TYPES, TypeCertainty
 
@@ -21,7 +22,27 @@ class ReviewInputSerializer(serializers.Serializer[dict[str, Any]]):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=4000)
 
 
-def claim_data(claim: EventClaim | None, *, now: dt.datetime | None = None) -> dict[str, Any] | None:
+class Claim(TypedDict):
+    claimed_by: Annotated[str, "username of the holder"]
+    claimed_at: dt.datetime
+    heartbeat_at: dt.datetime
+    expires_at: Annotated[dt.datetime, "the claim lapses then unless renewed"]
+    age_s: Annotated[float, "seconds since the claim was taken"]
+
+
+class EventState(TypedDict):
+    """The event's review state (the other keys are Event fields)."""
+
+    id: int
+    version: int
+    event_type: str
+    event_type_certainty: str
+    review_state: str
+    updated_at: dt.datetime
+    claim: Annotated[Claim | None, "who is reviewing the event now; null when nobody"]
+
+
+def claim_data(claim: EventClaim | None, *, now: dt.datetime | None = None) -> Claim | None:
     """Who holds an event and for how long; None when nobody does (an expired claim holds nothing)."""
     now = now or timezone.now()
     if claim is None or claim.expires_at <= now:
@@ -35,7 +56,7 @@ def claim_data(claim: EventClaim | None, *, now: dt.datetime | None = None) -> d
     }
 
 
-def event_state_data(event: Event, claim: EventClaim | None) -> dict[str, Any]:
+def event_state_data(event: Event, claim: EventClaim | None) -> EventState:
     return {
         "id": event.pk,
         "version": event.version,
@@ -125,7 +146,81 @@ class AuditEntrySerializer(serializers.ModelSerializer[AuditEntry]):
         )
 
 
-def event_evidence_data(event: Event) -> dict[str, Any]:
+class StationCode(TypedDict):
+    network: str
+    station: str
+
+
+class EventScoreData(TypedDict):
+    importance: float
+    predicted_class: str
+    class_probabilities: dict[str, float]
+    class_weights: dict[str, float]
+    explanation: Annotated[Any, "the features that moved the score most"]  # stored JSON
+    ranker_version: str
+    model_versions: Any  # stored JSON: the versions of the models behind the score
+    scored_at: dt.datetime
+
+
+# A model serializer's output: its serializer describes it (Annotated beside each use).
+SerializedRow = Mapping[str, object]
+
+
+class EventEvidence(EventState):
+    public_id: str
+    region: str
+    description: str
+    agency_id: str
+    author: str
+    origin_time: dt.datetime | None
+    latitude: float | None
+    longitude: float | None
+    depth: float | None
+    magnitude: float | None
+    magnitude_type: str
+    phase_count: int | None
+    azimuthal_gap: float | None
+    rms: float | None
+    preferred_origin: int | None
+    preferred_magnitude: int | None
+    importance: float | None
+    predicted_class: str
+    predicted_probability: float | None
+    score: Annotated[EventScoreData | None, "the latest score; null until scored"]
+    origins: Annotated[list[SerializedRow], OriginSerializer]
+    magnitudes: Annotated[list[SerializedRow], MagnitudeSerializer]
+    picks: Annotated[list[SerializedRow], PickSerializer]
+    arrivals: Annotated[list[SerializedRow], ArrivalSerializer]
+    stations: list[StationCode]
+    labels: Annotated[list[SerializedRow], LabelSerializer]
+    history: Annotated[list[SerializedRow], AuditEntrySerializer]
+
+
+class QueuePageData(TypedDict):
+    ordering: Annotated[str, "the ordering of this page, e.g. -importance"]
+    results: list[QueueRow]
+    next: Annotated[str | None, "`cursor` of the next page; null on the last"]
+    approximate_total: Annotated[int, "events matching the filters (estimated when large)"]
+    total_is_exact: bool
+    generated_at: dt.datetime
+
+
+def queue_page_data(page: QueuePage, *, next_cursor: str | None) -> QueuePageData:
+    return {
+        "ordering": page.ordering,
+        "results": page.rows,
+        "next": next_cursor,
+        "approximate_total": page.approximate_total,
+        "total_is_exact": page.total_is_exact,
+        "generated_at": page.generated_at,
+    }
+
+
+def _rows(serialized: serializers.BaseSerializer[Any]) -> list[SerializedRow]:
+    return list(serialized.data)  # a ListSerializer's data (the stubs type it as one dict)
+
+
+def event_evidence_data(event: Event) -> EventEvidence:
     """The event, its origins, magnitudes, picks, arrivals, stations, score, labels and review history."""
     origins = list(event.origins.all())
     arrivals = [arrival for origin in origins for arrival in origin.arrivals.all()]
@@ -167,13 +262,13 @@ def event_evidence_data(event: Event) -> dict[str, Any]:
             "model_versions": score.model_versions,
             "scored_at": score.scored_at,
         },
-        "origins": OriginSerializer(origins, many=True).data,
-        "magnitudes": MagnitudeSerializer(event.magnitudes.all(), many=True).data,
-        "picks": PickSerializer(picks, many=True).data,
-        "arrivals": ArrivalSerializer(arrivals, many=True).data,
+        "origins": _rows(OriginSerializer(origins, many=True)),
+        "magnitudes": _rows(MagnitudeSerializer(event.magnitudes.all(), many=True)),
+        "picks": _rows(PickSerializer(picks, many=True)),
+        "arrivals": _rows(ArrivalSerializer(arrivals, many=True)),
         "stations": [{"network": network, "station": station} for network, station in stations],
-        "labels": LabelSerializer(event.labels.all(), many=True).data,
-        "history": AuditEntrySerializer(event.audit_entries.all(), many=True).data,
+        "labels": _rows(LabelSerializer(event.labels.all(), many=True)),
+        "history": _rows(AuditEntrySerializer(event.audit_entries.all(), many=True)),
     }
 
 

@@ -10,7 +10,7 @@ import datetime as dt
 import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 import obspy
 from django.http import HttpResponse, QueryDict
@@ -28,17 +28,15 @@ from analyst.api.schema import (
     EVENT_ID,
     FORBIDDEN,
     SEED_ID,
-    RecordSectionSerializer,
-    SpectrogramFigureSerializer,
-    TraceFigureSerializer,
-    WaveformErrorSerializer,
     not_found,
+    typed_response,
 )
 from events.models import Event, Pick
 from events.vocabulary import EvaluationMode
+from ranking.cnn_runs import CnnSaliency
 from waveforms import sources
 from waveforms.cache import figure_cache_key, figure_cached, waveform_data_fingerprint
-from waveforms.figures import PickMark, PlotlyFigure, record_section_figure, spectrogram_figure
+from waveforms.figures import PickMark, PlotlyFigure, RowInfo, record_section_figure, spectrogram_figure
 from waveforms.processing import FILTER_PRESETS, FilterError, FilterSpec, filter_spec_parse, stream_filter
 from waveforms.spectrogram import trace_spectrogram
 from waveforms.summaries import SummarySegment
@@ -224,10 +222,66 @@ def _stream(window: EventWindow, query: WaveformQuery, *, skip: Collection[str] 
     return filtered
 
 
-def _dumps(payload: dict[str, Any]) -> bytes:
+class WaveformWindow(TypedDict):
+    start: Annotated[str, "UTC, ISO 8601"]
+    end: Annotated[str, "UTC, ISO 8601"]
+    origin_time: Annotated[str, "the reference time (x = 0), UTC"]
+
+
+_FIGURE = "a Plotly figure (data and layout), ready for Plotly.react"
+
+
+class RecordSectionPayload(TypedDict):
+    event: int
+    figure: Annotated[PlotlyFigure, _FIGURE]
+    rows: list[RowInfo]
+    problems: Annotated[list[str], "channels that could not be drawn"]
+    message: Annotated[str | None, "why the figure is empty, or null"]
+    filter: str | None
+    from_summaries: Annotated[list[str], "channels drawn from summaries"]
+    window: WaveformWindow
+
+
+class TraceSegment(TypedDict):
+    start: str
+    sampling_rate: Annotated[float, "Hz"]
+    npts: int
+    start_s: Annotated[float, "seconds after the reference time"]
+
+
+class TraceFigurePayload(TypedDict):
+    event: int
+    seed_id: str
+    figure: Annotated[PlotlyFigure, _FIGURE]
+    rows: list[RowInfo]
+    segments: list[TraceSegment]
+    problems: list[str]
+    message: str | None
+    window: WaveformWindow
+    saliency: Annotated[CnnSaliency | None, "the CNN's saliency curve (0-1), when predicted"]
+
+
+class SpectrogramPayload(TypedDict):
+    event: int
+    seed_id: str
+    figure: Annotated[PlotlyFigure | None, _FIGURE + "; null without data"]
+    problems: list[str]
+    message: str | None
+
+
+class WaveformError(TypedDict):
+    error: Annotated[str, "the bad parameter and what it should be"]
+
+
+def _window(window: EventWindow) -> WaveformWindow:
+    return {"start": str(window.start), "end": str(window.end), "origin_time": str(window.reference)}
+
+
+def _dumps(payload: RecordSectionPayload | TraceFigurePayload | SpectrogramPayload | WaveformError) -> bytes:
     return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
 
 
+# Anything that changes the figure, hashed into its cache key: any JSON-able values.
 def _cache_parts(event: Event, query: WaveformQuery, kind: str, seed_id: str | None) -> dict[str, Any]:
     picks = Pick.objects.filter(event=event).order_by("-id").values_list("id", flat=True)[:1]
     return {
@@ -261,18 +315,17 @@ def event_waveforms_payload(*, event_id: int, query: WaveformQuery) -> bytes:
             summarised=summarised,
         )
         message = None if len(stream) or summarised else "no waveforms are registered for this event's time window"
-        return _dumps(
-            {
-                "event": event.pk,
-                "figure": section["figure"],
-                "rows": section["rows"],
-                "problems": window.problems,
-                "message": message,
-                "filter": query.spec.label if query.spec else None,
-                "from_summaries": sorted(summarised),
-                "window": {"start": str(window.start), "end": str(window.end), "origin_time": str(window.reference)},
-            }
-        )
+        payload: RecordSectionPayload = {
+            "event": event.pk,
+            "figure": section["figure"],
+            "rows": section["rows"],
+            "problems": window.problems,
+            "message": message,
+            "filter": query.spec.label if query.spec else None,
+            "from_summaries": sorted(summarised),
+            "window": _window(window),
+        }
+        return _dumps(payload)
 
     payload, _ = figure_cached(key=figure_cache_key(parts=_cache_parts(event, query, "section", None)), build=build)
     return payload
@@ -295,7 +348,7 @@ def event_trace_payload(*, event_id: int, seed_id: str, query: WaveformQuery) ->
             predicted=window.predicted,
             title=seed_id,
         )
-        segments = [
+        segments: list[TraceSegment] = [
             {
                 "start": str(t.stats.starttime),
                 "sampling_rate": t.stats.sampling_rate,
@@ -304,26 +357,25 @@ def event_trace_payload(*, event_id: int, seed_id: str, query: WaveformQuery) ->
             }
             for t in stream
         ]
-        return _dumps(
-            {
-                "event": event.pk,
-                "seed_id": seed_id,
-                "figure": section["figure"],
-                "rows": section["rows"],
-                "segments": segments,
-                "problems": window.problems,
-                "message": None if len(stream) else f"no waveforms for {seed_id} in this event's time window",
-                "window": {"start": str(window.start), "end": str(window.end), "origin_time": str(window.reference)},
-                "saliency": _cnn_saliency(event.pk, seed_id),
-            }
-        )
+        payload: TraceFigurePayload = {
+            "event": event.pk,
+            "seed_id": seed_id,
+            "figure": section["figure"],
+            "rows": section["rows"],
+            "segments": segments,
+            "problems": window.problems,
+            "message": None if len(stream) else f"no waveforms for {seed_id} in this event's time window",
+            "window": _window(window),
+            "saliency": _cnn_saliency(event.pk, seed_id),
+        }
+        return _dumps(payload)
 
     parts = {**_cache_parts(event, query, "trace", seed_id), "cnn": _cnn_marker(event.pk)}
     payload, _ = figure_cached(key=figure_cache_key(parts=parts), build=build)
     return payload
 
 
-def _cnn_saliency(event_id: int, seed_id: str) -> dict[str, Any] | None:
+def _cnn_saliency(event_id: int, seed_id: str) -> CnnSaliency | None:
     """The CNN's saliency curve for this channel's window (0-1 at 20 Hz from window_start), when predicted."""
     from ranking.cnn_runs import cnn_saliency_for
 
@@ -355,15 +407,14 @@ def event_spectrogram_payload(*, event_id: int, seed_id: str, query: WaveformQue
                 message = ""
             except ValueError as error:
                 message = str(error)
-        return _dumps(
-            {
-                "event": event.pk,
-                "seed_id": seed_id,
-                "figure": figure,
-                "problems": window.problems,
-                "message": message or None,
-            }
-        )
+        payload: SpectrogramPayload = {
+            "event": event.pk,
+            "seed_id": seed_id,
+            "figure": figure,
+            "problems": window.problems,
+            "message": message or None,
+        }
+        return _dumps(payload)
 
     payload, _ = figure_cached(
         key=figure_cache_key(parts=_cache_parts(event, query, "spectrogram", seed_id)), build=build
@@ -378,7 +429,7 @@ def _answer(produce: Any, request: Request, **kwargs: Any) -> HttpResponse:
         query = waveform_query_parse(params=request.query_params)
         payload = produce(query=query, **kwargs)
     except QueryError as error:
-        return HttpResponse(_dumps({"error": str(error)}), status=400, content_type="application/json")
+        return HttpResponse(_dumps(WaveformError(error=str(error))), status=400, content_type="application/json")
     return HttpResponse(payload, content_type="application/json")
 
 
@@ -410,7 +461,9 @@ _WAVEFORM_PARAMETERS = [
     ),
 ]
 _WAVEFORM_ERRORS = {
-    400: OpenApiResponse(WaveformErrorSerializer, description="a bad query parameter or SEED id, named in `error`"),
+    400: OpenApiResponse(
+        typed_response(WaveformError), description="a bad query parameter or SEED id, named in `error`"
+    ),
     403: FORBIDDEN,
     404: not_found("no event with this id"),
 }
@@ -436,7 +489,7 @@ class EventWaveformsApi(APIView):
                 "separated by commas (default: every channel with data in the window)",
             ),
         ],
-        responses={200: RecordSectionSerializer, **_WAVEFORM_ERRORS},
+        responses={200: typed_response(RecordSectionPayload), **_WAVEFORM_ERRORS},
     )
     def get(self, request: Request, event_id: int) -> HttpResponse:
         return _answer(event_waveforms_payload, request, event_id=event_id)
@@ -450,7 +503,7 @@ class EventTraceApi(APIView):
         summary="One channel of an event as a figure, with its sampling and the CNN's saliency",
         description=f"{ANY_ROLE}{_DATA_PROBLEMS} Errors: 400 naming the parameter, 403, 404 for an unknown event.",
         parameters=[EVENT_ID, SEED_ID, *_WAVEFORM_PARAMETERS],
-        responses={200: TraceFigureSerializer, **_WAVEFORM_ERRORS},
+        responses={200: typed_response(TraceFigurePayload), **_WAVEFORM_ERRORS},
     )
     def get(self, request: Request, event_id: int, seed_id: str) -> HttpResponse:
         return _answer(event_trace_payload, request, event_id=event_id, seed_id=seed_id)
@@ -463,7 +516,7 @@ class EventSpectrogramApi(APIView):
         summary="Spectrogram of one channel of an event",
         description=f"{ANY_ROLE}{_DATA_PROBLEMS} Errors: 400 naming the parameter, 403, 404 for an unknown event.",
         parameters=[EVENT_ID, SEED_ID, *_WAVEFORM_PARAMETERS],
-        responses={200: SpectrogramFigureSerializer, **_WAVEFORM_ERRORS},
+        responses={200: typed_response(SpectrogramPayload), **_WAVEFORM_ERRORS},
     )
     def get(self, request: Request, event_id: int, seed_id: str) -> HttpResponse:
         return _answer(event_spectrogram_payload, request, event_id=event_id, seed_id=seed_id)

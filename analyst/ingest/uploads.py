@@ -16,7 +16,7 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, NotRequired, TypedDict
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -30,6 +30,35 @@ from analyst.models import ImportJob
 from analyst.tasks import IMPORT_TIME_LIMIT_S, TRANSIENT_ERRORS, import_uploaded_files
 from fileimport.errors import ImportFileError
 from waveforms.importing.reading import detect_waveform_format
+
+
+class ImportFileData(TypedDict):
+    name: str
+    kind: Annotated[str, "events, stations or waveforms"]
+    path: Annotated[str, "where the upload was saved, relative to the upload folder"]
+    size: Annotated[int, "bytes"]
+    status: Annotated[str, "waiting, running, done or failed"]
+    summary: str
+    created: int
+    updated: int
+    skipped: int
+    error: Annotated[str, "the file and the reason when it failed; empty otherwise"]
+    skipped_reasons: NotRequired[Annotated[list[str], "why events were skipped (the first 20)"]]
+    channels: NotRequired[Annotated[int, "channels created or updated (station files)"]]
+
+
+class ImportJobData(TypedDict):
+    id: str
+    user: str
+    state: Annotated[str, "queued, running, done or failed"]
+    reviewed: bool
+    files: list[ImportFileData]
+    done: Annotated[int, "files finished so far"]
+    total: int
+    created_at: Annotated[str, "date-time"]
+    updated_at: Annotated[str, "date-time"]
+    seconds: NotRequired[Annotated[float, "import time, once finished"]]
+
 
 UPLOAD_KINDS = ("events", "stations", "waveforms")
 # File name endings each kind accepts (after an optional .gz); the importer then reads the content.
@@ -160,9 +189,9 @@ def upload_folder() -> Path:
     return Path(settings.DATA_DIR) / "uploads"
 
 
-def _as_dict(job: ImportJob) -> dict[str, Any]:
+def _as_dict(job: ImportJob) -> ImportJobData:
     """The job as the API and the import page know it."""
-    shown: dict[str, Any] = {
+    shown: ImportJobData = {
         "id": job.id,
         "user": job.username,
         "state": job.state,
@@ -183,12 +212,12 @@ def _job_save(job: ImportJob, *fields: str) -> None:
     job.save(update_fields=[*fields, "updated_at"])
 
 
-def import_job_get(*, job_id: str) -> dict[str, Any] | None:
+def import_job_get(*, job_id: str) -> ImportJobData | None:
     job = ImportJob.objects.filter(pk=job_id).first()
     return None if job is None else _as_dict(job)
 
 
-def import_job_create(*, user: User, parts: list[UploadedPart], reviewed: bool = False) -> dict[str, Any]:
+def import_job_create(*, user: User, parts: list[UploadedPart], reviewed: bool = False) -> ImportJobData:
     """Check every file, save them, record the job and queue its import (after the request's transaction)."""
     if not parts:
         raise UploadError("no files: choose event, station or waveform files to upload")
@@ -210,34 +239,40 @@ def import_job_create(*, user: User, parts: list[UploadedPart], reviewed: bool =
     return _as_dict(job)
 
 
-def _import_one(entry: dict[str, Any], reviewed: bool) -> None:
+def _import_one(entry: ImportFileData, reviewed: bool) -> None:
     path = upload_folder() / entry["path"]
     if entry["kind"] == "events":
         events = events_ingest_file(path=path, reviewed=reviewed)
         entry.update(
-            created=events.events_created,
-            updated=events.events_updated,
-            skipped=events.events_skipped,
-            summary=events.summary(),
-            skipped_reasons=events.skipped_reasons[:20],
+            {
+                "created": events.events_created,
+                "updated": events.events_updated,
+                "skipped": events.events_skipped,
+                "summary": events.summary(),
+                "skipped_reasons": events.skipped_reasons[:20],
+            }
         )
     elif entry["kind"] == "stations":
         stations = stations_ingest_file(path=path)
         channels = stations.channels_created + stations.channels_updated
         entry.update(
-            created=stations.stations_created,
-            updated=stations.stations_updated,
-            skipped=0,
-            summary=stations.summary(),
-            channels=channels,
+            {
+                "created": stations.stations_created,
+                "updated": stations.stations_updated,
+                "skipped": 0,
+                "summary": stations.summary(),
+                "channels": channels,
+            }
         )
     else:
         waveforms = waveforms_ingest_file(path=path)
         entry.update(
-            created=int(waveforms.status == "registered"),
-            updated=int(waveforms.status == "re-read"),
-            skipped=int(waveforms.status == "unchanged"),
-            summary=waveforms.summary(),
+            {
+                "created": int(waveforms.status == "registered"),
+                "updated": int(waveforms.status == "re-read"),
+                "skipped": int(waveforms.status == "unchanged"),
+                "summary": waveforms.summary(),
+            }
         )
     # The reports name the file by its path on the server: the job shows the uploaded name instead.
     entry["summary"] = entry["summary"].replace(str(path), entry["name"])
@@ -289,10 +324,10 @@ def import_job_run(*, job_id: str, task_id: str = "") -> dict[str, Any]:
                 _job_save(job, "files", "last_error")
             raise
         except ImportFileError as error:
-            entry.update(status="failed", error=f"{entry['name']}: {error.reason}")
+            entry.update({"status": "failed", "error": f"{entry['name']}: {error.reason}"})
         except Exception as error:
             logger.exception("import job %s: %s failed", job_id, entry["name"])
-            entry.update(status="failed", error=f"{entry['name']}: {type(error).__name__}: {error}")
+            entry.update({"status": "failed", "error": f"{entry['name']}: {type(error).__name__}: {error}"})
         job.done = sum(1 for e in job.files if e["status"] in ("done", "failed"))
         _job_save(job, "files", "done")
     job.state = ImportJob.State.FAILED if all(e["status"] == "failed" for e in job.files) else ImportJob.State.DONE

@@ -8,7 +8,7 @@ near the epicentre.
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from obspy import UTCDateTime
@@ -53,7 +53,16 @@ def map_box_around(points: list[tuple[float, float]]) -> MapBox:
     )
 
 
-def _markers(points: list[MapPoint], name: str, symbol: str, colour: str, size: int) -> dict[str, Any]:
+# Plotly figure JSON: traces and layout are Plotly's open-ended attribute trees, kept as plain dicts.
+PlotlyJson = dict[str, Any]
+
+
+class MapFigure(TypedDict):
+    data: list[PlotlyJson]
+    layout: PlotlyJson
+
+
+def _markers(points: list[MapPoint], name: str, symbol: str, colour: str, size: int) -> PlotlyJson:
     return {
         "type": "scatter",
         "mode": "markers+text" if len(points) <= 25 else "markers",
@@ -71,12 +80,12 @@ def _markers(points: list[MapPoint], name: str, symbol: str, colour: str, size: 
     }
 
 
-def event_map_figure(*, epicentre: MapPoint, stations: list[MapPoint], sites: list[MapPoint]) -> dict[str, Any]:
+def event_map_figure(*, epicentre: MapPoint, stations: list[MapPoint], sites: list[MapPoint]) -> MapFigure:
     """Plotly figure JSON (``data`` and ``layout``) of the epicentre, stations and gazetteer sites."""
     box = map_box_around([(p.latitude, p.longitude) for p in [epicentre, *stations, *sites]])
     coast_lon, coast_lat = coastlines_in(box)
     border_lon, border_lat = borders_in(box)
-    data: list[dict[str, Any]] = [
+    data: list[PlotlyJson] = [
         {
             "type": "scatter",
             "mode": "lines",
@@ -104,7 +113,7 @@ def event_map_figure(*, epicentre: MapPoint, stations: list[MapPoint], sites: li
         data.append(_markers(stations, "station with data", "triangle-up", "#1f5fbf", 10))
     data.append(_markers([epicentre], "epicentre", "star", "#d21f1f", 18))
     mid_lat = (box.south + box.north) / 2
-    layout = {
+    layout: PlotlyJson = {
         "margin": {"l": 45, "r": 10, "t": 10, "b": 35},
         "height": 340,
         "showlegend": True,
@@ -161,7 +170,7 @@ def _sites_near(latitude: float, longitude: float) -> list[MapPoint]:
     ]
 
 
-def event_map_get(*, event: Event) -> dict[str, Any] | None:
+def event_map_get(*, event: Event) -> MapFigure | None:
     """The map figure of an event, or None when it has no epicentre."""
     if event.latitude is None or event.longitude is None:
         return None

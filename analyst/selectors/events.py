@@ -1,11 +1,11 @@
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
-from analyst.selectors.queue import QueueFilters, event_queue_page, queue_cursor_for_event
-from events.models import Arrival, Event, Origin
+from analyst.selectors.queue import QueueFilters, QueueRow, event_queue_page, queue_cursor_for_event
+from events.models import Amplitude, Arrival, Event, EventLabel, Magnitude, Origin, Pick
 
 EVENT_LIST_ORDERING = "-origin_time"
 
@@ -16,11 +16,11 @@ class EventListError(LookupError):
 
 @dataclass(frozen=True)
 class EventListPage:
-    """One page of the plain event list, newest first. ``rows`` are dicts (QUEUE_ROW_FIELDS) in display order;
+    """One page of the plain event list, newest first. ``rows`` are queue rows in display order;
     ``older``/``newer`` are the event ids to continue from (None at either end); ``total`` is approximate on big
     tables (never an exact COUNT of them) and ``total_is_exact`` says which."""
 
-    rows: list[dict[str, Any]]
+    rows: list[QueueRow]
     older: int | None
     newer: int | None
     total: int
@@ -53,7 +53,18 @@ def event_list_page(*, after: int | None = None, before: int | None = None, per_
     )
 
 
-def event_detail_get(*, event_id: int) -> dict[str, Any]:
+class EventDetail(TypedDict):
+    """The event page's context: the event and its evidence, as querysets the template iterates."""
+
+    event: Event
+    origins: QuerySet[Origin]
+    magnitudes: QuerySet[Magnitude]
+    picks: QuerySet[Pick]
+    amplitudes: QuerySet[Amplitude]
+    labels: QuerySet[EventLabel]
+
+
+def event_detail_get(*, event_id: int) -> EventDetail:
     event = get_object_or_404(Event.objects.select_related("preferred_origin", "preferred_magnitude"), pk=event_id)
     origins = Origin.objects.filter(event=event).prefetch_related(
         Prefetch("arrivals", queryset=Arrival.objects.select_related("pick").order_by("distance"))

@@ -8,8 +8,9 @@ the second only when the first runs out.
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, TypedDict, cast
 
 from django.db import connection
 from django.db.models import Case, F, Prefetch, Q, QuerySet, When
@@ -56,30 +57,36 @@ _NULLABLE_COLUMNS = {
     "predicted_probability",
     "claimed_by",
 }
-QUEUE_ROW_FIELDS = (
-    "id",
-    "public_id",
-    "origin_time",
-    "region",
-    "latitude",
-    "longitude",
-    "depth",
-    "magnitude",
-    "magnitude_type",
-    "phase_count",
-    "azimuthal_gap",
-    "rms",
-    "importance",
-    "predicted_class",
-    "predicted_probability",
-    "event_type",
-    "event_type_certainty",
-    "review_state",
-    "agency_id",
-    "version",
-    "claimed_by",
-    "claimed_at",
-)
+
+
+class QueueRow(TypedDict):
+    """One row of the queue: Event fields (`.values()`) and the claim annotations."""
+
+    id: int
+    public_id: str
+    origin_time: dt.datetime | None
+    region: str
+    latitude: float | None
+    longitude: float | None
+    depth: float | None
+    magnitude: float | None
+    magnitude_type: str
+    phase_count: int | None
+    azimuthal_gap: float | None
+    rms: float | None
+    importance: float | None
+    predicted_class: str
+    predicted_probability: float | None
+    event_type: str
+    event_type_certainty: str
+    review_state: str
+    agency_id: str
+    version: int
+    claimed_by: Annotated[str | None, "holder of an active claim, or null"]
+    claimed_at: dt.datetime | None
+
+
+QUEUE_ROW_FIELDS = tuple(QueueRow.__annotations__)
 
 
 @dataclass(frozen=True)
@@ -108,7 +115,7 @@ class QueueCursor:
 @dataclass
 class QueuePage:
     ordering: str
-    rows: list[dict[str, Any]]
+    rows: list[QueueRow]
     next: QueueCursor | None
     approximate_total: int
     total_is_exact: bool
@@ -135,6 +142,7 @@ def queue_cursor_value_parse(*, ordering: str, value: Any) -> Any:
     return value
 
 
+# Keyword arguments for QuerySet.annotate: ORM expressions by name.
 def _claim_annotations(now: dt.datetime) -> dict[str, Any]:
     active = Q(claim__expires_at__gt=now)
     return {
@@ -193,7 +201,7 @@ def _section(
 
 def event_queue_rows(
     *, queryset: QuerySet[Event], ordering: str, after: QueueCursor | None, limit: int, backward: bool = False
-) -> tuple[list[dict[str, Any]], bool]:
+) -> tuple[list[QueueRow], bool]:
     """Up to `limit` rows after the cursor in this ordering (before it when `backward`) and whether more follow."""
     key, descending = queue_ordering_parse(ordering)
     column = QUEUE_ORDERINGS[key]
@@ -203,10 +211,10 @@ def event_queue_rows(
         sections.reverse()
     if after is not None:
         sections = sections[sections.index(after.in_nulls) :] if after.in_nulls in sections else sections
-    rows: list[dict[str, Any]] = []
+    rows: list[QueueRow] = []
     for nulls in sections:
         part = _section(queryset, column, nulls=nulls, descending=descending, after=after)
-        rows.extend(part.values(*QUEUE_ROW_FIELDS)[: limit + 1 - len(rows)])
+        rows.extend(cast(list[QueueRow], list(part.values(*QUEUE_ROW_FIELDS)[: limit + 1 - len(rows)])))
         if len(rows) > limit:
             break
         after = None  # the next section starts from its beginning
@@ -268,7 +276,7 @@ def event_queue_page(
     following = None
     if more and rows:
         column = QUEUE_ORDERINGS[queue_ordering_parse(ordering)[0]]
-        last = rows[-1]
+        last = cast(Mapping[str, Any], rows[-1])  # the sort column is chosen at run time
         following = QueueCursor(ordering=ordering, value=last[column], id=last["id"], in_nulls=last[column] is None)
     total, exact = event_queue_total_estimate(queryset=queryset) if with_total else (len(rows), False)
     return QueuePage(ordering=ordering, rows=rows, next=following, approximate_total=total, total_is_exact=exact)

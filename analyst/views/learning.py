@@ -5,7 +5,7 @@ mislabelled events; an outsider gets 403.
 """
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,12 +17,16 @@ from analyst.views.events import analyst_required
 from ranking.models import ModelVersion
 from ranking.registry import ModelArtifactError
 from ranking.selectors import (
+    ModelDashboard,
     event_label_decisions,
     events_likely_mislabelled,
     events_most_informative,
     label_agreement,
     model_dashboard_get,
 )
+
+if TYPE_CHECKING:  # the network module imports Keras: loaded only where the CNN page needs it
+    from ranking.ml.cnn.network import FirstLayerFilters
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +37,15 @@ def _kind(kind: str) -> str:
     return kind
 
 
-def _cnn_filters(kind: str) -> dict[str, Any] | None:
+class ModelPage(ModelDashboard):
+    filters: "FirstLayerFilters | ModelFiltersError | None"  # the active CNN's first layer; None for the ranker
+
+
+class ModelFiltersError(TypedDict):
+    error: str
+
+
+def _cnn_filters(kind: str) -> "FirstLayerFilters | ModelFiltersError | None":
     """The active CNN's first-layer filters (waveforms and responses); None without an active CNN."""
     active = ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.ACTIVE).first()
     if kind != ModelVersion.Kind.CNN or active is None:
@@ -41,8 +53,7 @@ def _cnn_filters(kind: str) -> dict[str, Any] | None:
     from ranking.cnn_runs import cnn_model_page_data
 
     try:
-        filters: dict[str, Any] = cnn_model_page_data(model_version=active)["filters"]
-        return filters
+        return cnn_model_page_data(model_version=active)["filters"]
     except ModelArtifactError as error:
         return {"error": str(error)}
 
@@ -56,8 +67,7 @@ def models_index(request: HttpRequest) -> HttpResponse:
 @require_safe
 @analyst_required
 def model_dashboard_page(request: HttpRequest, kind: str) -> HttpResponse:
-    data = model_dashboard_get(kind=_kind(kind))
-    data["filters"] = _cnn_filters(kind)
+    data: ModelPage = {**model_dashboard_get(kind=_kind(kind)), "filters": _cnn_filters(kind)}
     return render(
         request,
         "analyst/models.html",

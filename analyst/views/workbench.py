@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, TypedDict
 
 import plotly
 from django.conf import settings
@@ -146,12 +147,26 @@ def import_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _ml_panel(score: EventScore) -> dict[str, object]:
+class ClassBar(TypedDict):
+    name: str
+    probability: float
+    percent: int
+    weight: float | None
+    contribution: float | None
+
+
+class MlPanel(TypedDict):
+    classes: list[ClassBar]
+    reasons: list[dict[str, Any]]  # the stored explanation's items (feature, effect, direction...) and a percent
+    words: str
+
+
+def _ml_panel(score: EventScore) -> MlPanel:
     """The ranker's evidence in words and bars: class probabilities with their weights, and the features
     that moved the importance most (bar length relative to the strongest)."""
     weights = score.class_weights or {}
     probabilities = sorted((score.class_probabilities or {}).items(), key=lambda item: -item[1])
-    classes = [
+    classes: list[ClassBar] = [
         {
             "name": name,
             "probability": value,

@@ -6,7 +6,7 @@ Curves are thinned to at most ``points`` points each so they can be stored as JS
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -128,7 +128,13 @@ def class_uncertainty(probabilities: FloatArray) -> tuple[FloatArray, FloatArray
     return np.asarray(entropy, dtype=np.float64), np.asarray(margin, dtype=np.float64)
 
 
-def rater_agreement(first: Sequence[str], second: Sequence[str]) -> dict[str, Any]:
+class RaterAgreement(TypedDict):
+    pairs: int
+    percent_agreement: float | None  # None without pairs
+    cohen_kappa: float | None  # None without pairs, or when every decision is one class
+
+
+def rater_agreement(first: Sequence[str], second: Sequence[str]) -> RaterAgreement:
     """Percent agreement and Cohen's kappa between paired decisions (one pair per event reviewed twice)."""
     pairs = len(first)
     if pairs == 0:

@@ -3,6 +3,7 @@ warning or error, valid OpenAPI 3, and each operation with a summary, who may ca
 described parameters and typed bodies."""
 
 import contextlib
+import copy
 import io
 import json
 import re
@@ -14,9 +15,11 @@ import pytest
 import schemathesis
 from django.contrib.auth.models import User
 from django.core import signals
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.management import call_command
 from django.db import close_old_connections
+from django.test import Client
 from drf_spectacular.drainage import GENERATOR_STATS
 from rest_framework.authtoken.models import Token
 from schemathesis.core.result import Ok
@@ -27,7 +30,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from analyst.api.learning import LabelAgreement
+from analyst.api.serializers import EventEvidence, QueuePageData
+from analyst.api.waveforms import TraceFigurePayload
+from analyst.ingest.uploads import ImportJobData, UploadedPart, import_job_create, import_job_run
+from analyst.selectors.queue import QueueRow
 from events.models import Event, Pick
+from ranking.selectors import ModelDashboard
 from tests.support.export_data import catalogue_for_module
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -173,6 +182,19 @@ def test_operations_that_take_input_declare_their_request_body(
     assert list(upload["requestBody"]["content"]) == ["multipart/form-data"]
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [QueuePageData, QueueRow, EventEvidence, ImportJobData, TraceFigurePayload, ModelDashboard, LabelAgreement],
+)
+def test_an_answer_is_documented_by_the_type_its_code_returns(
+    generated: tuple[dict[str, Any], str], payload: type
+) -> None:
+    """The component is generated from the TypedDict the view returns: the same keys, the same required ones."""
+    component = generated[0]["components"]["schemas"][payload.__name__]
+    assert set(component["properties"]) == set(payload.__annotations__)
+    assert set(component["required"]) == payload.__required_keys__  # type: ignore[attr-defined]
+
+
 # ---- real answers match the declared shapes ---------------------------------------------------------------
 
 
@@ -182,16 +204,42 @@ def catalogue(django_db_setup: None, django_db_blocker: Any, obspy_data: Path) -
         yield imported
 
 
+def _upload(path: Path) -> SimpleUploadedFile:
+    return SimpleUploadedFile(path.name, path.read_bytes())
+
+
+def _closed(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with every object that lists its properties closed to others, so an answer carrying a key its
+    documentation leaves out fails the conformance check (OpenAPI allows unlisted keys by default)."""
+    closed = copy.deepcopy(schema)
+
+    def close(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("properties") and "additionalProperties" not in node:
+                node["additionalProperties"] = False
+            for value in node.values():
+                close(value)
+        elif isinstance(node, list):
+            for value in node:
+                close(value)
+
+    close(closed["components"]["schemas"])
+    return closed
+
+
 @pytest.fixture
 def live_schema(senior_analyst: User, settings: Any) -> Iterator[tuple[BaseSchema, dict[str, str]]]:
-    """The schema served at /api/schema/, read through the WSGI app, and a senior analyst's token header."""
+    """The schema served at /api/schema/, closed (`_closed`), and a senior analyst's token header."""
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "localhost"]  # schemathesis's WSGI client's host
     headers = {"Authorization": f"Token {Token.objects.create(user=senior_analyst).key}"}
+    served = Client().get("/api/schema/", {"format": "json"}, headers=headers).json()
+    schema = schemathesis.openapi.from_dict(_closed(served))
+    schema.app, schema.location = WSGIHandler(), "/api/schema/"
     # Like Django's test client, requests must not close the test's database connection when they finish.
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     try:
-        yield schemathesis.openapi.from_wsgi("/api/schema/", WSGIHandler(), headers=headers), headers
+        yield schema, headers
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
@@ -199,10 +247,17 @@ def live_schema(senior_analyst: User, settings: Any) -> Iterator[tuple[BaseSchem
 
 @pytest.mark.django_db
 def test_real_answers_match_the_bodies_status_codes_and_media_types_the_schema_declares(
-    catalogue: tuple[User, Event, Event], live_schema: tuple[BaseSchema, dict[str, str]]
+    catalogue: tuple[User, Event, Event],
+    live_schema: tuple[BaseSchema, dict[str, str]],
+    senior_analyst: User,
+    obspy_data: Path,
+    shared_data: Path,
+    settings: Any,
+    tmp_path: Path,
 ) -> None:
     """Requests on imported and reviewed real events (ObsPy's bulletins), each answer checked by schemathesis
-    against the schema: body shape (nullable fields included), documented status code and media type."""
+    against the schema: body shape (nullable fields included, and no key the schema leaves out), documented status
+    code and media type."""
     schema, headers = live_schema
     _, accepted, _ = catalogue
     event = Event.objects.filter(source_format="NORDIC", review_state="new").order_by("origin_time", "id").first()
@@ -294,6 +349,15 @@ def test_real_answers_match_the_bodies_status_codes_and_media_types_the_schema_d
     for format in ("quakeml", "geojson", "ims1.0"):
         call("GET", "/api/export/", 200, query={**window, "format": format})
     call("GET", "/api/imports/{job_id}/", 404, path_parameters={"job_id": "no-such-job"})
+    settings.DATA_DIR = tmp_path
+    parts = [
+        UploadedPart("events", _upload(obspy_data / "io/seiscomp/tests/data/quakeml_1.2_quarryblast.xml")),
+        UploadedPart("stations", _upload(shared_data / "esec/stations/1/AV.SPBG.xml")),
+    ]
+    job = import_job_create(user=senior_analyst, parts=parts)
+    import_job_run(job_id=job["id"])  # what the worker runs: each file's outcome joins the job
+    finished = call("GET", "/api/imports/{job_id}/", 200, path_parameters={"job_id": job["id"]})
+    assert [entry["status"] for entry in finished["files"]] == ["done", "done"]
     call("GET", "/api/token/", 200)
     # Every operation was called but the upload (multipart; its 400 and 202 are the import tests') and making or
     # revoking a token (it would replace the one these requests use).

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -356,7 +356,15 @@ class CnnPredictor:
         return np.concatenate(curves), np.concatenate(probabilities)
 
 
-def first_layer_filters(model: keras.Model, *, n_fft: int = 256) -> dict[str, Any]:
+class FirstLayerFilters(TypedDict):
+    time_s: list[float]  # the kernels' time axis, s
+    kernels: list[list[float]]  # (filters, width)
+    frequency_hz: list[float]
+    response_db: list[list[float]]  # (filters, frequencies), dB re the largest response
+    peak_frequency_hz: list[float]  # per filter
+
+
+def first_layer_filters(model: keras.Model, *, n_fft: int = 256) -> FirstLayerFilters:
     """The first conv layer's kernels as waveforms (time in s at 40 Hz) and amplitude responses (dB re max,
     frequencies in Hz up to the 20 Hz Nyquist), for the model page."""
     kernel = np.asarray(model.get_layer(FIRST_CONV).kernel.numpy(), dtype=np.float64)[:, 0, :].T  # (filters, width)
