@@ -135,9 +135,15 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 # counts as HTTPS when it says "https" (without it, SECURE_SSL_REDIRECT behind a proxy redirects forever).
 _PROXY_SSL_HEADER = env_str("SECURE_PROXY_SSL_HEADER", " ").strip()
 SECURE_PROXY_SSL_HEADER = (_PROXY_SSL_HEADER, "https") if _PROXY_SSL_HEADER else None
-# Login rate limiting (analyst/ratelimit.py): this many failed logins per user name and address per window -> 429.
+# Login rate limiting (analyst/ratelimit.py): this many failed logins per user name and client address per window
+# -> 429; and a slower limit per user name from every address (distributed guessing).
 SEISTRIAGE_LOGIN_FAILURES = env_int("SEISTRIAGE_LOGIN_FAILURES", 5, minimum=1)
 SEISTRIAGE_LOGIN_WINDOW_SECONDS = env_int("SEISTRIAGE_LOGIN_WINDOW_SECONDS", 900, minimum=1)
+SEISTRIAGE_LOGIN_NAME_FAILURES = env_int("SEISTRIAGE_LOGIN_NAME_FAILURES", 100, minimum=1)
+SEISTRIAGE_LOGIN_NAME_WINDOW_SECONDS = env_int("SEISTRIAGE_LOGIN_NAME_WINDOW_SECONDS", 3600, minimum=1)
+# Behind the TLS proxy: the META name of the header in which it passes the client's address (it must overwrite or
+# append to what clients send), e.g. HTTP_X_FORWARDED_FOR; its last entry is the client. Empty: REMOTE_ADDR.
+SEISTRIAGE_CLIENT_ADDRESS_HEADER = env_str("SEISTRIAGE_CLIENT_ADDRESS_HEADER", " ").strip()
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
