@@ -147,10 +147,12 @@ SEISTRIAGE_CLIENT_ADDRESS_HEADER = env_str("SEISTRIAGE_CLIENT_ADDRESS_HEADER", "
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# API tokens (analyst/api/authentication.py) are refused this many days after they were made (401).
+SEISTRIAGE_API_TOKEN_DAYS = env_int("SEISTRIAGE_API_TOKEN_DAYS", 90, minimum=1)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "analyst.api.authentication.TokenAwareSessionAuthentication",
+        "analyst.api.authentication.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
