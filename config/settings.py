@@ -48,7 +48,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy everywhere, Cache-Control: no-store on /api/ (analyst/security_middleware.py).
+    "analyst.security_middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The declared size of an upload is checked before the CSRF check reads (and spools) the multipart body.
+    "analyst.security_middleware.UploadSizeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
