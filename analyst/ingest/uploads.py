@@ -10,6 +10,7 @@ for JOB_SECONDS.
 
 import datetime as dt
 import re
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,8 +120,14 @@ def _check(part: UploadedPart) -> None:
         raise UploadError(f"{name}: binary content, but {part.kind} files are text (QuakeML, StationXML, CSV, ...)")
 
 
+SAVED_NAME_MAX = 200  # characters (ASCII after _SAFE_NAME) of a saved file's name, under NAME_MAX with the prefix
+
+
 def _save(part: UploadedPart, folder: Path, index: int) -> Path:
     name = _SAFE_NAME.sub("_", _name(part.upload)).lstrip(".") or "upload"
+    if len(name) > SAVED_NAME_MAX:  # keep the ending the importers go by (".xml", ".mseed.gz")
+        ending = "".join(Path(name).suffixes[-2 if name.lower().endswith(".gz") else -1 :])[-20:]
+        name = name[: SAVED_NAME_MAX - len(ending)] + ending
     path = folder / f"{index:03d}-{name}"
     with path.open("wb") as handle:
         for chunk in part.upload.chunks():
@@ -153,7 +160,11 @@ def import_job_create(*, user: User, parts: list[UploadedPart], reviewed: bool =
     folder.mkdir(parents=True, exist_ok=False)
     files = []
     for index, part in enumerate(parts, start=1):
-        path = _save(part, folder, index)
+        try:
+            path = _save(part, folder, index)
+        except OSError as error:  # nothing of a refused upload stays behind, not even the files saved before
+            shutil.rmtree(folder, ignore_errors=True)
+            raise UploadError(f"{_name(part.upload)}: could not be saved ({error.strerror or error})") from None
         if part.kind == "waveforms":
             try:
                 recognised = detect_waveform_format(path) is not None

@@ -9,6 +9,7 @@ from typing import Any
 
 import obspy
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -290,3 +291,26 @@ def test_an_oversized_upload_from_a_browser_session_is_refused_before_its_body_i
     small = SimpleUploadedFile("origin.xml", part)
     accepted = browser.post("/api/imports/", {"events": small}, HTTP_X_CSRFTOKEN=token)
     assert accepted.status_code == 202, accepted.content
+
+
+# ---- L4: a long upload file name --------------------------------------------------------------------------------
+
+
+def test_a_300_character_file_name_is_saved_shortened_with_its_ending_and_imported(world: SecurityWorld) -> None:
+    browser = Client(raise_request_exception=False)
+    browser.force_login(_user(world, "senior"))
+    data = (Path(obspy.__path__[0]) / "io/quakeml/tests/data/quakeml_1.2_origin.xml").read_bytes()
+    long_name = "q" * 296 + ".xml"
+    uploads = Path(django_settings.DATA_DIR) / "uploads"
+    before = set(uploads.glob("*"))
+    response = browser.post(
+        "/api/imports/",
+        {"events": [SimpleUploadedFile("first.xml", data), SimpleUploadedFile(long_name, data)]},
+    )
+    assert response.status_code == 202, response.content[:300]
+    job = response.json()
+    assert job["files"][0]["name"] == "first.xml" and job["files"][1]["name"].endswith("qq.xml")
+    saved = sorted((uploads / job["id"]).iterdir())
+    assert [path.name[:4] for path in saved] == ["001-", "002-"]
+    assert len(saved[1].name) <= 204 and saved[1].name.endswith("qq.xml")
+    assert set(uploads.glob("*")) - before == {uploads / job["id"]}
