@@ -34,6 +34,7 @@ from analyst.api.schema import (
     WaveformErrorSerializer,
     not_found,
 )
+from analyst.disclosure import text_public
 from events.models import Event, Pick
 from events.vocabulary import EvaluationMode
 from waveforms import sources
@@ -266,7 +267,7 @@ def event_waveforms_payload(*, event_id: int, query: WaveformQuery) -> bytes:
                 "event": event.pk,
                 "figure": section["figure"],
                 "rows": section["rows"],
-                "problems": window.problems,
+                "problems": [text_public(problem) for problem in window.problems],
                 "message": message,
                 "filter": query.spec.label if query.spec else None,
                 "from_summaries": sorted(summarised),
@@ -311,7 +312,7 @@ def event_trace_payload(*, event_id: int, seed_id: str, query: WaveformQuery) ->
                 "figure": section["figure"],
                 "rows": section["rows"],
                 "segments": segments,
-                "problems": window.problems,
+                "problems": [text_public(problem) for problem in window.problems],
                 "message": None if len(stream) else f"no waveforms for {seed_id} in this event's time window",
                 "window": {"start": str(window.start), "end": str(window.end), "origin_time": str(window.reference)},
                 "saliency": _cnn_saliency(event.pk, seed_id),
@@ -360,7 +361,7 @@ def event_spectrogram_payload(*, event_id: int, seed_id: str, query: WaveformQue
                 "event": event.pk,
                 "seed_id": seed_id,
                 "figure": figure,
-                "problems": window.problems,
+                "problems": [text_public(problem) for problem in window.problems],
                 "message": message or None,
             }
         )

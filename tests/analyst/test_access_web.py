@@ -3,19 +3,26 @@ shared proxies, API token lifetime, security headers, what answers disclose, and
 
 import datetime as dt
 import io
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import obspy
+import psycopg
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from analyst.disclosure import import_job_public
+from analyst.ingest.uploads import import_job_run
 from analyst.ratelimit import login_failures_reset
+from events.models import Event
 from tests.analyst.test_authorization_matrix import ROUTES, url_for
 from tests.support.security_data import SecurityWorld, security_world
 
@@ -314,3 +321,67 @@ def test_a_300_character_file_name_is_saved_shortened_with_its_ending_and_import
     assert [path.name[:4] for path in saved] == ["001-", "002-"]
     assert len(saved[1].name) <= 204 and saved[1].name.endswith("qq.xml")
     assert set(uploads.glob("*")) - before == {uploads / job["id"]}
+
+
+# ---- L8: what answers disclose ------------------------------------------------------------------------------------
+
+
+def test_an_import_job_shows_its_files_relative_to_the_data_folder_before_and_after_the_import(
+    world: SecurityWorld,
+) -> None:
+    browser = Client(raise_request_exception=False)
+    browser.force_login(_user(world, "senior"))
+    broken = b"<?xml version='1.0'?>\n<q:quakeml xmlns:q='http://quakeml.org/xmlns/quakeml/1.2'><eventParameters>"
+    quakeml = (Path(obspy.__path__[0]) / "io/quakeml/tests/data/quakeml_1.2_origin.xml").read_bytes()
+    queued = browser.post(
+        "/api/imports/", {"events": [SimpleUploadedFile("good.xml", quakeml), SimpleUploadedFile("cut.xml", broken)]}
+    )
+    assert queued.status_code == 202, queued.content[:300]
+    job_id = queued.json()["id"]
+    assert [entry["path"] for entry in queued.json()["files"]] == [
+        f"uploads/{job_id}/001-good.xml",
+        f"uploads/{job_id}/002-cut.xml",
+    ]
+    import_job_run(job_id=job_id)  # what the worker runs
+    answer = browser.get(f"/api/imports/{job_id}/")
+    assert answer.status_code == 200
+    files = answer.json()["files"]
+    assert [entry["status"] for entry in files] == ["done", "failed"] and files[1]["error"].startswith("cut.xml")
+    data_dir = str(Path(django_settings.DATA_DIR).resolve())
+    assert data_dir not in answer.content.decode() and str(django_settings.DATA_DIR) not in answer.content.decode()
+
+
+def test_waveform_problems_name_missing_files_without_server_folders(
+    world: SecurityWorld, shared_data: Path, tmp_path: Path
+) -> None:
+    call_command("import_events", str(shared_data / "esec/IRISExoticEventCatalog.txt"), verbosity=0)
+    call_command("import_stations", *map(str, sorted((shared_data / "esec/stations/1").glob("*.xml"))), verbosity=0)
+    original = next((shared_data / "esec/waveforms/1").glob("AV.SPCR..BHZ__*.mseed"))
+    outside = tmp_path / "elsewhere" / "AV.SPCR..BHZ.mseed"
+    inside = Path(django_settings.DATA_DIR) / "archive-test" / "AV.SPCR..BHZ.inside.mseed"
+    for copy in (outside, inside):
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(original, copy)
+        call_command("import_waveforms", str(copy), verbosity=0)
+        copy.unlink()
+    cache.clear()
+    lahar = Event.objects.get(origin_time=dt.datetime(2014, 9, 10, 19, 21, 15, tzinfo=dt.UTC))
+    browser = Client()
+    browser.force_login(_user(world, "analyst"))
+    answer = browser.get(f"/api/events/{lahar.pk}/waveforms/", {"end": "30"})
+    assert answer.status_code == 200
+    problems = answer.json()["problems"]
+    assert "AV.SPCR..BHZ.mseed: registered waveform file is missing" in problems, problems
+    assert "archive-test/AV.SPCR..BHZ.inside.mseed: registered waveform file is missing" in problems, problems
+    assert not any(str(tmp_path) in problem or "/work/" in problem for problem in problems), problems
+    shutil.rmtree(inside.parent)
+
+
+def test_a_database_error_in_a_job_record_does_not_name_the_database_server() -> None:
+    with pytest.raises(psycopg.OperationalError) as refused:
+        psycopg.connect("postgresql://seistriage@127.0.0.1:1/seistriage", connect_timeout=2)
+    recorded = f"quakes.csv: OperationalError: {refused.value}"
+    assert "127.0.0.1" in recorded and "port 1" in recorded  # the real message names the server
+    shown = import_job_public({"id": "x", "files": [{"name": "quakes.csv", "path": "", "error": recorded}]})
+    error = shown["files"][0]["error"]
+    assert error.startswith("quakes.csv: OperationalError: ") and "127.0.0.1" not in error and "port 1" not in error

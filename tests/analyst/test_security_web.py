@@ -345,7 +345,7 @@ def test_upload_names_cannot_escape_the_job_folder(world: SecurityWorld) -> None
     for name in ("../../../evil.xml", "..\\..\\evil.xml", "/etc/cron.d/evil.xml", ".hidden.xml"):
         response = client.post("/api/imports/", {"events": SimpleUploadedFile(name, data)})
         assert response.status_code == 202, response.content
-        saved = Path(response.json()["files"][0]["path"]).resolve()
+        saved = (Path(django_settings.DATA_DIR) / response.json()["files"][0]["path"]).resolve()
         job_folder = (Path(django_settings.DATA_DIR) / "uploads" / response.json()["id"]).resolve()
         assert saved.parent == job_folder and not saved.name.startswith("."), saved
 
