@@ -272,6 +272,10 @@ if SEISTRIAGE_FDSN_EVENTS not in {"accepted", "all"}:
 SEISTRIAGE_FDSN_PUBLIC = env_bool("SEISTRIAGE_FDSN_PUBLIC", default=True)
 SEISTRIAGE_FDSN_MAX_EVENTS = env_int("SEISTRIAGE_FDSN_MAX_EVENTS", 20000, minimum=1)
 SEISTRIAGE_UPSTREAM_TIMEOUT = env_float("SEISTRIAGE_UPSTREAM_TIMEOUT", 60.0)
+# A whole poll of one upstream (WADL, query, redirects) must end within this many seconds, and an answer may hold
+# at most this many bytes (analyst/ingest/upstream.py).
+SEISTRIAGE_UPSTREAM_DEADLINE = env_float("SEISTRIAGE_UPSTREAM_DEADLINE", 600.0)
+SEISTRIAGE_UPSTREAM_MAX_BYTES = env_int("SEISTRIAGE_UPSTREAM_MAX_BYTES", 256 * 1024 * 1024, minimum=1024)
 # Upstream FDSN sources (FdsnSource rows) are checked this often by Celery beat; each is polled on its own interval.
 SEISTRIAGE_UPSTREAM_TICK_SECONDS = env_float("SEISTRIAGE_UPSTREAM_TICK_SECONDS", 60.0)
 CELERY_BEAT_SCHEDULE["upstream-sources"] = {
