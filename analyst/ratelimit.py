@@ -1,13 +1,22 @@
-"""Login rate limiting: after SEISTRIAGE_LOGIN_FAILURES failed logins for one user name from one address within
-SEISTRIAGE_LOGIN_WINDOW_SECONDS, further attempts get 429 until the window has passed.
+"""Login rate limiting, two counters per failed login:
 
-The counts live in the Django cache (shared by every web process with the file or Redis cache); a successful
-login clears them. Behind a proxy, REMOTE_ADDR is the proxy: the user name still separates the counts.
+- per (client address, user name): SEISTRIAGE_LOGIN_FAILURES failures within SEISTRIAGE_LOGIN_WINDOW_SECONDS close
+  the name to that address (429) until the window has passed; a successful login clears it;
+- per user name, from every address: SEISTRIAGE_LOGIN_NAME_FAILURES failures within
+  SEISTRIAGE_LOGIN_NAME_WINDOW_SECONDS close the name everywhere (the brake on guessing from many addresses; it
+  is much slower, so one address cannot lock a user out for everybody).
+
+The user name is counted as Django authenticates it: NFKC-normalised (``UsernameField``), and case-folded, so
+``ⅴictim`` or ``ｖｉｃｔｉｍ`` share the count of ``victim``. The client address is REMOTE_ADDR, or behind the
+TLS proxy the last entry of the header named by SEISTRIAGE_CLIENT_ADDRESS_HEADER (the one the proxy itself
+writes: nginx ``$proxy_add_x_forwarded_for`` appends the address it saw). The counts live in the Django cache,
+shared by every web process with the file or Redis cache.
 """
 
 import hashlib
 import math
 import time
+import unicodedata
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -19,11 +28,21 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 
 CACHE_KEY = "seistriage:login-failures:{digest}"
+NAME_CACHE_KEY = "seistriage:login-name-failures:{digest}"
+
+
+def login_name_normalise(username: str) -> str:
+    """The user name as the login form resolves it (NFKC), case-folded and stripped: one count per account."""
+    return unicodedata.normalize("NFKC", username).casefold().strip()
 
 
 def _key(*, username: str, address: str) -> str:
-    digest = hashlib.sha256(f"{username.strip().lower()}\x00{address}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{login_name_normalise(username)}\x00{address}".encode()).hexdigest()
     return CACHE_KEY.format(digest=digest)
+
+
+def _name_key(*, username: str) -> str:
+    return NAME_CACHE_KEY.format(digest=hashlib.sha256(login_name_normalise(username).encode()).hexdigest())
 
 
 def _entry(key: str, now: float) -> tuple[int, float] | None:
@@ -35,73 +54,101 @@ def _entry(key: str, now: float) -> tuple[int, float] | None:
     return int(entry[0]), float(entry[1])
 
 
-def login_failures_get(*, username: str, address: str) -> int:
-    entry = _entry(_key(username=username, address=address), time.time())
+def _count(key: str) -> int:
+    entry = _entry(key, time.time())
     return entry[0] if entry is not None else 0
 
 
-def login_failure_record(*, username: str, address: str) -> int:
-    """Count one failed login; the window starts at the first failure. (Two failures at the same instant in two
-    processes may count once: the limit is a brake on guessing, not an exact tally.)"""
-    key = _key(username=username, address=address)
+def _record(key: str, window: int) -> int:
     now = time.time()
-    count, until = _entry(key, now) or (0, now + settings.SEISTRIAGE_LOGIN_WINDOW_SECONDS)
+    count, until = _entry(key, now) or (0, now + window)
     cache.set(key, (count + 1, until), timeout=max(1, math.ceil(until - now)))
     return count + 1
 
 
+def login_failures_get(*, username: str, address: str) -> int:
+    """Failures of this user name from this address in the current window."""
+    return _count(_key(username=username, address=address))
+
+
+def login_name_failures_get(*, username: str) -> int:
+    """Failures of this user name from every address in the current (slower) name-wide window."""
+    return _count(_name_key(username=username))
+
+
+def login_failure_record(*, username: str, address: str) -> int:
+    """Count one failed login on both counters; each window starts at its first failure. (Two failures at the
+    same instant in two processes may count once: the limit is a brake on guessing, not an exact tally.)"""
+    _record(_name_key(username=username), settings.SEISTRIAGE_LOGIN_NAME_WINDOW_SECONDS)
+    return _record(_key(username=username, address=address), settings.SEISTRIAGE_LOGIN_WINDOW_SECONDS)
+
+
 def login_failures_reset(*, username: str, address: str) -> None:
-    cache.delete(_key(username=username, address=address))
+    """Clear the (address, name) count and the name-wide count (operators and tests)."""
+    cache.delete_many([_key(username=username, address=address), _name_key(username=username)])
 
 
-def _address(request: HttpRequest) -> str:
+def login_limit_message(*, username: str, address: str) -> str | None:
+    """Why a login for this name from this address is refused now, or None when it may be tried."""
+    if login_failures_get(username=username, address=address) >= settings.SEISTRIAGE_LOGIN_FAILURES:
+        minutes = max(1, round(settings.SEISTRIAGE_LOGIN_WINDOW_SECONDS / 60))
+        return f"Too many failed logins for this user name: try again in {minutes} minutes."
+    if login_name_failures_get(username=username) >= settings.SEISTRIAGE_LOGIN_NAME_FAILURES:
+        minutes = max(1, round(settings.SEISTRIAGE_LOGIN_NAME_WINDOW_SECONDS / 60))
+        return f"Too many failed logins for this user name from many addresses: try again in {minutes} minutes."
+    return None
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or the last entry of the trusted proxy's header when one is set."""
+    header = settings.SEISTRIAGE_CLIENT_ADDRESS_HEADER
+    if header:
+        entries = [part.strip() for part in str(request.META.get(header, "")).split(",") if part.strip()]
+        if entries:
+            return entries[-1]
     return str(request.META.get("REMOTE_ADDR", ""))
 
 
 class RateLimitedLoginView(LoginView):
-    """Django's login view with a per user name and address limit on failed attempts."""
+    """Django's login view with the failed-login limits."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         username = request.POST.get("username", "")
-        limit = settings.SEISTRIAGE_LOGIN_FAILURES
-        if username and login_failures_get(username=username, address=_address(request)) >= limit:
-            minutes = max(1, round(settings.SEISTRIAGE_LOGIN_WINDOW_SECONDS / 60))
-            context = self.get_context_data(
-                form=self.get_form(),
-                rate_limited=f"Too many failed logins for this user name: try again in {minutes} minutes.",
-            )
+        refused = username and login_limit_message(username=username, address=client_address(request))
+        if refused:
+            context = self.get_context_data(form=self.get_form(), rate_limited=refused)
             return self.render_to_response(context, status=429)
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         username = self.request.POST.get("username", "")
         if username and self.request.POST.get("password"):
-            login_failure_record(username=username, address=_address(self.request))
+            login_failure_record(username=username, address=client_address(self.request))
         return super().form_invalid(form)
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
-        login_failures_reset(username=form.get_user().get_username(), address=_address(self.request))
+        # The pair's count only: a success from one address does not wipe the name-wide count of the others.
+        cache.delete(_key(username=form.get_user().get_username(), address=client_address(self.request)))
         return super().form_valid(form)
 
 
 def login_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """The same limit around a login view we do not own (the Django admin's): a refused attempt is the form shown
-    again (200) to a POST naming a user and a password, a success is a redirect with a logged-in user."""
+    """The same limits around a login view we do not own (the Django admin's): a refused attempt is the form
+    shown again (200) to a POST naming a user and a password, a success is a redirect with a logged-in user."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.method != "POST":
             return view(request, *args, **kwargs)
-        username, address = request.POST.get("username", ""), _address(request)
-        if username and login_failures_get(username=username, address=address) >= settings.SEISTRIAGE_LOGIN_FAILURES:
-            minutes = max(1, round(settings.SEISTRIAGE_LOGIN_WINDOW_SECONDS / 60))
-            message = f"Too many failed logins for this user name: try again in {minutes} minutes.\n"
-            return HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
+        username, address = request.POST.get("username", ""), client_address(request)
+        refused = username and login_limit_message(username=username, address=address)
+        if refused:
+            return HttpResponse(refused + "\n", status=429, content_type="text/plain; charset=utf-8")
         response = view(request, *args, **kwargs)
         if response.status_code == 200 and username and request.POST.get("password"):
             login_failure_record(username=username, address=address)
         elif response.status_code == 302 and request.user.is_authenticated:
-            login_failures_reset(username=request.user.get_username(), address=address)
+            cache.delete(_key(username=request.user.get_username(), address=address))
         return response
 
     return wrapped

@@ -50,7 +50,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy everywhere, Cache-Control: no-store on /api/ (analyst/security_middleware.py).
+    "analyst.security_middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The declared size of an upload is checked before the CSRF check reads (and spools) the multipart body.
+    "analyst.security_middleware.UploadSizeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -141,16 +145,24 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 # counts as HTTPS when it says "https" (without it, SECURE_SSL_REDIRECT behind a proxy redirects forever).
 _PROXY_SSL_HEADER = env_str("SECURE_PROXY_SSL_HEADER", " ").strip()
 SECURE_PROXY_SSL_HEADER = (_PROXY_SSL_HEADER, "https") if _PROXY_SSL_HEADER else None
-# Login rate limiting (analyst/ratelimit.py): this many failed logins per user name and address per window -> 429.
+# Login rate limiting (analyst/ratelimit.py): this many failed logins per user name and client address per window
+# -> 429; and a slower limit per user name from every address (distributed guessing).
 SEISTRIAGE_LOGIN_FAILURES = env_int("SEISTRIAGE_LOGIN_FAILURES", 5, minimum=1)
 SEISTRIAGE_LOGIN_WINDOW_SECONDS = env_int("SEISTRIAGE_LOGIN_WINDOW_SECONDS", 900, minimum=1)
+SEISTRIAGE_LOGIN_NAME_FAILURES = env_int("SEISTRIAGE_LOGIN_NAME_FAILURES", 100, minimum=1)
+SEISTRIAGE_LOGIN_NAME_WINDOW_SECONDS = env_int("SEISTRIAGE_LOGIN_NAME_WINDOW_SECONDS", 3600, minimum=1)
+# Behind the TLS proxy: the META name of the header in which it passes the client's address (it must overwrite or
+# append to what clients send), e.g. HTTP_X_FORWARDED_FOR; its last entry is the client. Empty: REMOTE_ADDR.
+SEISTRIAGE_CLIENT_ADDRESS_HEADER = env_str("SEISTRIAGE_CLIENT_ADDRESS_HEADER", " ").strip()
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# API tokens (analyst/api/authentication.py) are refused this many days after they were made (401).
+SEISTRIAGE_API_TOKEN_DAYS = env_int("SEISTRIAGE_API_TOKEN_DAYS", 90, minimum=1)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "analyst.api.authentication.TokenAwareSessionAuthentication",
+        "analyst.api.authentication.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -273,6 +285,10 @@ if SEISTRIAGE_FDSN_EVENTS not in {"accepted", "all"}:
 SEISTRIAGE_FDSN_PUBLIC = env_bool("SEISTRIAGE_FDSN_PUBLIC", default=True)
 SEISTRIAGE_FDSN_MAX_EVENTS = env_int("SEISTRIAGE_FDSN_MAX_EVENTS", 20000, minimum=1)
 SEISTRIAGE_UPSTREAM_TIMEOUT = env_float("SEISTRIAGE_UPSTREAM_TIMEOUT", 60.0)
+# A whole poll of one upstream (WADL, query, redirects) must end within this many seconds, and an answer may hold
+# at most this many bytes (analyst/ingest/upstream.py).
+SEISTRIAGE_UPSTREAM_DEADLINE = env_float("SEISTRIAGE_UPSTREAM_DEADLINE", 600.0)
+SEISTRIAGE_UPSTREAM_MAX_BYTES = env_int("SEISTRIAGE_UPSTREAM_MAX_BYTES", 256 * 1024 * 1024, minimum=1024)
 # Upstream FDSN sources (FdsnSource rows) are checked this often by Celery beat; each is polled on its own interval.
 SEISTRIAGE_UPSTREAM_TICK_SECONDS = env_float("SEISTRIAGE_UPSTREAM_TICK_SECONDS", 60.0)
 CELERY_BEAT_SCHEDULE["upstream-sources"] = {

@@ -21,6 +21,7 @@ from analyst.api.schema import (
     not_found,
     typed_response,
 )
+from analyst.disclosure import import_job_public
 from analyst.ingest.uploads import (
     UPLOAD_KINDS,
     ImportJobData,
@@ -68,7 +69,7 @@ class ImportJobListApi(APIView):
             job = import_job_create(user=request_user(request), parts=parts, reviewed=reviewed)
         except UploadError as error:
             raise ValidationError({"files": [str(error)]}) from None
-        return Response(job, status=status.HTTP_202_ACCEPTED)
+        return Response(import_job_public(job), status=status.HTTP_202_ACCEPTED)
 
 
 class ImportJobApi(APIView):
@@ -84,4 +85,4 @@ class ImportJobApi(APIView):
         job = import_job_get(job_id=job_id)
         if job is None:
             raise NotFound(f"no import job {job_id}")
-        return Response(job)
+        return Response(import_job_public(job))

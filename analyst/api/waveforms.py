@@ -31,6 +31,7 @@ from analyst.api.schema import (
     not_found,
     typed_response,
 )
+from analyst.disclosure import text_public
 from events.models import Event, Pick
 from events.vocabulary import EvaluationMode
 from ranking.cnn_runs import CnnSaliency
@@ -319,7 +320,7 @@ def event_waveforms_payload(*, event_id: int, query: WaveformQuery) -> bytes:
             "event": event.pk,
             "figure": section["figure"],
             "rows": section["rows"],
-            "problems": window.problems,
+            "problems": [text_public(problem) for problem in window.problems],
             "message": message,
             "filter": query.spec.label if query.spec else None,
             "from_summaries": sorted(summarised),
@@ -363,7 +364,7 @@ def event_trace_payload(*, event_id: int, seed_id: str, query: WaveformQuery) ->
             "figure": section["figure"],
             "rows": section["rows"],
             "segments": segments,
-            "problems": window.problems,
+            "problems": [text_public(problem) for problem in window.problems],
             "message": None if len(stream) else f"no waveforms for {seed_id} in this event's time window",
             "window": _window(window),
             "saliency": _cnn_saliency(event.pk, seed_id),
@@ -411,7 +412,7 @@ def event_spectrogram_payload(*, event_id: int, seed_id: str, query: WaveformQue
             "event": event.pk,
             "seed_id": seed_id,
             "figure": figure,
-            "problems": window.problems,
+            "problems": [text_public(problem) for problem in window.problems],
             "message": message or None,
         }
         return _dumps(payload)

@@ -151,8 +151,14 @@ def _check(part: UploadedPart) -> None:
         raise UploadError(f"{name}: binary content, but {part.kind} files are text (QuakeML, StationXML, CSV, ...)")
 
 
+SAVED_NAME_MAX = 200  # characters (ASCII after _SAFE_NAME) of a saved file's name, under NAME_MAX with the prefix
+
+
 def _save(part: UploadedPart, folder: Path, index: int) -> Path:
     name = _SAFE_NAME.sub("_", _name(part.upload)).lstrip(".") or "upload"
+    if len(name) > SAVED_NAME_MAX:  # keep the ending the importers go by (".xml", ".mseed.gz")
+        ending = "".join(Path(name).suffixes[-2 if name.lower().endswith(".gz") else -1 :])[-20:]
+        name = name[: SAVED_NAME_MAX - len(ending)] + ending
     path = folder / f"{index:03d}-{name}"
     with path.open("wb") as handle:
         for chunk in part.upload.chunks():
@@ -160,8 +166,11 @@ def _save(part: UploadedPart, folder: Path, index: int) -> Path:
     return path
 
 
-def _save_checked(part: UploadedPart, folder: Path, index: int) -> dict[str, Any]:
-    path = _save(part, folder, index)
+def _save_checked(part: UploadedPart, folder: Path, index: int) -> ImportFileData:
+    try:
+        path = _save(part, folder, index)
+    except OSError as error:  # the caller removes the job folder: nothing of a refused upload stays behind
+        raise UploadError(f"{_name(part.upload)}: could not be saved ({error.strerror or error})") from None
     if part.kind == "waveforms":
         try:
             recognised = detect_waveform_format(path) is not None
@@ -175,7 +184,7 @@ def _save_checked(part: UploadedPart, folder: Path, index: int) -> dict[str, Any
         "name": _name(part.upload),
         "kind": part.kind,
         "path": str(path.relative_to(upload_folder())),
-        "size": part.upload.size,
+        "size": part.upload.size or 0,
         "status": "waiting",
         "summary": "",
         "created": 0,

@@ -1,0 +1,41 @@
+"""API authentication: sessions for the browser, tokens for scripts.
+
+A token has a lifetime: REST framework's TokenAuthentication, refusing a token older than
+SEISTRIAGE_API_TOKEN_DAYS with a message that says so (make a new one with POST /api/token/). A token is also
+deleted when its user's password changes (analyst/signals.py). A request that sent a token and was refused gets
+401 with ``WWW-Authenticate: Token`` (REST framework asks the first authenticator, the session's, which has no
+header to offer and so would answer 403); a browser without a session still gets 403.
+"""
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.authentication import SessionScheme
+from rest_framework import exceptions
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.request import Request
+
+
+class TokenAwareSessionAuthentication(SessionAuthentication):
+    def authenticate_header(self, request: Request) -> str | None:
+        sent = request.META.get("HTTP_AUTHORIZATION", "").split()
+        return "Token" if sent and sent[0].lower() == "token" else None
+
+
+class ExpiringTokenAuthentication(TokenAuthentication):
+    def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
+        user, token = super().authenticate_credentials(key)
+        days = settings.SEISTRIAGE_API_TOKEN_DAYS
+        if token.created + dt.timedelta(days=days) <= timezone.now():
+            raise exceptions.AuthenticationFailed(
+                f"API token expired: tokens last {days} days; make a new one with POST /api/token/."
+            )
+        return user, token
+
+
+class TokenAwareSessionScheme(SessionScheme):  # type: ignore[no-untyped-call]
+    """The OpenAPI description of the session authenticator above (drf-spectacular's matches no subclass)."""
+
+    target_class = "analyst.api.authentication.TokenAwareSessionAuthentication"
