@@ -33,7 +33,8 @@ def _decision(row: Any) -> dict[str, Any]:
 def event_label_decisions(
     *, event_ids: list[int] | None = None, disagreeing_only: bool = False, limit: int = 200
 ) -> list[dict[str, Any]]:
-    """Per event, every decision in time order, the label (the latest decision) and whether they disagree.
+    """Per event, every decision in time order, the label (the latest analyst decision, else the latest) and
+    whether they disagree.
 
     Two decisions disagree when they stand for different decision classes (a type change within one class,
     e.g. explosion -> quarry blast, is a refinement, not a disagreement).
@@ -64,7 +65,9 @@ def event_label_decisions(
     result = []
     for entry in by_event.values():
         classes = {d["decision_class"] for d in entry["decisions"] if d["decision_class"] is not None}
-        entry["label"] = entry["decisions"][-1]
+        # The label in force: an analyst's decision stands over a catalogue imported later.
+        analysts = [d for d in entry["decisions"] if d["source"] == EventLabel.Source.ANALYST]
+        entry["label"] = (analysts or entry["decisions"])[-1]
         entry["disagree"] = len(classes) > 1
         if entry["disagree"] or not disagreeing_only:
             result.append(entry)
