@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
+from analyst.ingest.uploads import import_job_run
 from analyst.models import AuditEntry
 from events.models import Event, EventLabel
 from ranking.ml.classes import DECISION_CLASSES
@@ -154,3 +156,30 @@ def test_a_reviewed_reimport_still_updates_events_no_analyst_decided(
     first.refresh_from_db()
     assert first.event_type == "earthquake"
     assert EventLabel.objects.filter(source="imported_review").count() == Event.objects.count()
+
+
+def test_a_reviewed_upload_keeps_the_analysts_decision_and_the_job_says_so(
+    obspy_data: Path,
+    analyst: User,
+    senior_analyst: User,
+    reviewed_nordic: tuple[Event, Event],
+    settings: Any,
+    tmp_path: Path,
+) -> None:
+    """The upload page's "these events were reviewed" box is the same re-import."""
+    settings.DATA_DIR = tmp_path
+    blast, _ = reviewed_nordic
+    decide(analyst, blast, decision="accept", event_type="quarry blast")
+    api = APIClient()
+    api.force_authenticate(senior_analyst)
+    select_out = SimpleUploadedFile("select.out", (obspy_data / SELECT_OUT).read_bytes())
+    job = api.post("/api/imports/", {"events": select_out, "reviewed": "true"}, format="multipart").json()
+    import_job_run(job_id=job["id"])  # what the Celery task runs
+    [entry] = api.get(f"/api/imports/{job['id']}/").json()["files"]
+    assert entry["status"] == "done" and "1 analyst decisions kept" in entry["summary"]
+    assert (
+        f"kept the analyst's decision on {blast.public_id} (the file wanted event_type 'earthquake')"
+        in (entry["skipped_reasons"])
+    )
+    blast.refresh_from_db()
+    assert (blast.event_type, blast.review_state) == ("quarry blast", "accepted")
