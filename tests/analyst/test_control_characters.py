@@ -77,7 +77,7 @@ def test_the_public_fdsn_feed_and_the_export_api_serve_imported_control_characte
 def stored_before_the_fix(comcat_with_controls: Path) -> None:
     """Rows stored before importers replaced control characters: put them back into the database directly."""
     call_command("import_events", str(comcat_with_controls), "--reviewed")
-    Event.objects.update(description="6km NW\x0bof The Geysers, CA", author="nc\x0c", agency_id="n\x02c")
+    Event.objects.update(description="6km NW\x0bof The Geysers, CA", author="nc\x0c\r\nreviewed|x", agency_id="n\x02c")
     Origin.objects.update(method_id="smi:nc/method\x1bhypoinverse", author="a\x01b")
 
 
@@ -87,6 +87,14 @@ def test_the_fdsn_query_serves_rows_stored_before_the_fix_in_full(stored_before_
     assert quakeml_events(document).count("6km NW of The Geysers, CA") == 2
     everything = body(client.get("/fdsnws/event/1/query", {**FDSN_WINDOW, "includeallorigins": "true"}))
     assert everything.rstrip().endswith(b"</q:quakeml>")
+
+
+def test_the_fdsn_text_format_keeps_one_line_per_event_for_rows_stored_before_the_fix(
+    stored_before_the_fix: None, client: Client
+) -> None:
+    lines = body(client.get("/fdsnws/event/1/query", {**FDSN_WINDOW, "format": "text"})).decode().splitlines()
+    assert len(lines) == 3 and all(line.count("|") == 13 for line in lines)
+    assert lines[1].split("|")[5] == "nc   reviewed x"
 
 
 @pytest.mark.parametrize("format", ["quakeml", "sc3ml", "kml", "ims1.0", "csv", "geojson"])
