@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DataError, IntegrityError, transaction
 from obspy.core.event import Catalog
 from obspy.core.event import Event as ObspyEvent
 from obspy.geodetics import FlinnEngdahl, degrees2kilometers, kilometers2degrees
@@ -570,9 +570,10 @@ def events_import_file(*, path: Path, format: str | None = None, reviewed: bool 
     try:
         with transaction.atomic():
             report = importer.run()
-    except (DatabaseError, ValueError, TypeError, OverflowError) as error:
+    except (DataError, IntegrityError, ValueError, TypeError, OverflowError) as error:
         # A value the checks above let through and the database (or a conversion) refused: one line, no
-        # traceback; the transaction wrote nothing.
+        # traceback; the transaction wrote nothing. A lost connection (OperationalError) is not the file's
+        # fault and stays what it is, so callers can retry it.
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ImportFileError(path, f"{importer.where}: {reason}") from None
     logger.debug("%s", report.summary())
