@@ -302,10 +302,10 @@ class _FileImport:
         """The event's type, certainty and review state by this file alone."""
         event_type = obspy_event.event_type or ""
         certainty = obspy_event.event_type_certainty or ""
-        review_state = event.review_state
+        review_state = str(event.review_state)
         if self.reviewed and event_type:
-            review_state = ReviewState.REJECTED if event_type == "not existing" else ReviewState.ACCEPTED
-            certainty = certainty or TypeCertainty.KNOWN
+            review_state = str(ReviewState.REJECTED if event_type == "not existing" else ReviewState.ACCEPTED)
+            certainty = certainty or str(TypeCertainty.KNOWN)
         return {"event_type": event_type, "event_type_certainty": certainty, "review_state": review_state}
 
     def fill_event(self, obspy_event: ObspyEvent, event: Event, *, analyst_decided: bool) -> None:

@@ -61,6 +61,10 @@ def test_a_reviewed_reimport_keeps_the_analysts_quarry_blast_and_rejection(
     assert (false_alarm.event_type, false_alarm.review_state) == ("not existing", "rejected")
     assert "2 analyst decisions kept" in output
     assert f"kept the analyst's decision on {blast.public_id} (the file wanted event_type 'earthquake')" in output
+    assert (
+        f"kept the analyst's decision on {false_alarm.public_id} (the file wanted event_type 'earthquake', "
+        "event_type_certainty 'suspected', review_state 'accepted')"
+    ) in output
     # Both labels stay: the analyst's, in force, and the catalogue's beside it.
     assert set(blast.labels.values_list("source", "event_type")) == {
         ("analyst", "quarry blast"),
