@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from obspy import UTCDateTime
 
+from events.labels import labels_in_force_order
 from events.models import Event, EventLabel, Pick
 from events.vocabulary import ReviewState
 from ranking.ml.classes import CNN_CLASS_BY_EVENT_TYPE
@@ -358,9 +359,9 @@ def cnn_promoted(*, slice_size: int = 10_000) -> int:
 
 def db_labelled_windows(*, limit: int = 300) -> LabelledWindows:
     """Windows of the newest ``limit`` events that carry an analyst label mapping to a CNN class and whose
-    waveforms are registered (each event's latest label counts)."""
+    waveforms are registered (each event's label in force counts)."""
     latest: dict[int, str] = {}
-    for event_id, event_type in EventLabel.objects.order_by("event_id", "-created_at", "-id").values_list(
+    for event_id, event_type in EventLabel.objects.order_by("event_id", *labels_in_force_order()).values_list(
         "event_id", "event_type"
     ):
         latest.setdefault(event_id, event_type)

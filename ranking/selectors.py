@@ -147,7 +147,8 @@ def _decision(row: Any) -> Decision:
 def event_label_decisions(
     *, event_ids: list[int] | None = None, disagreeing_only: bool = False, limit: int = 200
 ) -> list[EventDecisions]:
-    """Per event, every decision in time order, the label (the latest decision) and whether they disagree.
+    """Per event, every decision in time order, the label (the latest analyst decision, else the latest) and
+    whether they disagree.
 
     Two decisions disagree when they stand for different decision classes (a type change within one class,
     e.g. explosion -> quarry blast, is a refinement, not a disagreement).
@@ -175,11 +176,13 @@ def event_label_decisions(
     result: list[EventDecisions] = []
     for event_id, (public_id, decisions) in by_event.items():
         classes = {d["decision_class"] for d in decisions if d["decision_class"] is not None}
+        # The label in force: an analyst's decision stands over a catalogue imported later.
+        analysts = [d for d in decisions if d["source"] == EventLabel.Source.ANALYST]
         entry: EventDecisions = {
             "event_id": event_id,
             "public_id": public_id,
             "decisions": decisions,
-            "label": decisions[-1],
+            "label": (analysts or decisions)[-1],
             "disagree": len(classes) > 1,
         }
         if entry["disagree"] or not disagreeing_only:

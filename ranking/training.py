@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from events.labels import labels_in_force_order
 from events.models import Event, EventLabel
 from ranking.cnn_runs import cnn_trained_on_events
 from ranking.inputs import class_of_review, class_weights, events_cnn_features, events_feature_matrix
@@ -38,7 +39,7 @@ class LabelledEvents:
 
 
 def labelled_events(*, since: dt.datetime | None = None, until: dt.datetime | None = None) -> LabelledEvents:
-    """Located events with a decision label (each event's latest label), in origin-time order.
+    """Located events with a decision label (each event's label in force), in origin-time order.
 
     Their CNN features come from the stored predictions (the active CNN's, else the newest), so a ranker
     trained after a CNN promotion stacks on that CNN wherever it has classified the labelled events; except
@@ -53,7 +54,7 @@ def labelled_events(*, since: dt.datetime | None = None, until: dt.datetime | No
     latest: dict[int, int] = {}
     for event_id, review_state, event_type in (
         EventLabel.objects.filter(event__in=events)
-        .order_by("event_id", "-created_at", "-id")
+        .order_by("event_id", *labels_in_force_order())
         .values_list("event_id", "review_state", "event_type")
     ):
         if event_id in latest:

@@ -43,7 +43,8 @@ from obspy.core.event import (
 )
 from obspy.geodetics import kilometers2degrees
 
-from events.models import Event, EventLabel, Origin
+from events.labels import label_in_force
+from events.models import Event, Origin
 from events.vocabulary import EvaluationStatus, ReviewState
 from ranking.models import EventScore
 
@@ -103,10 +104,9 @@ def quakeml_uri(text: str) -> str:
 
 
 def provenance_for(event: Event) -> Provenance:
-    """From the event's prefetched `labels` (newest first) and `scores` (newest first)."""
-    labels: list[EventLabel] = list(event.labels.all())
+    """From the event's prefetched `labels` (the one in force counts) and `scores` (newest first)."""
+    label = label_in_force(event.labels.all())
     scores: list[EventScore] = list(event.scores.all())
-    label = labels[0] if labels else None
     score = scores[0] if scores else None
     reviewer = ""
     if label is not None:

@@ -3,12 +3,13 @@
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import CharField, F, Model, Prefetch, QuerySet, TextField
 
 from analyst.bulletins.conversion import ExportItem, event_to_obspy, provenance_for
 from events.filters import EventFilter, events_filter
 from events.models import Amplitude, Arrival, Event, EventLabel, Magnitude, Origin, Pick
 from events.vocabulary import ReviewState
+from fileimport.text import text_has_controls, text_without_controls
 from ranking.models import EventScore
 
 CHUNK_SIZE = 200
@@ -69,10 +70,33 @@ def with_export_relations(queryset: QuerySet[Event]) -> QuerySet[Event]:
     )
 
 
+def _row_text_without_controls(row: Model) -> None:
+    for stored in row._meta.concrete_fields:
+        if isinstance(stored, CharField | TextField):
+            value = getattr(row, stored.attname)
+            if value and text_has_controls(value):
+                setattr(row, stored.attname, text_without_controls(value))
+
+
+def event_text_without_controls(*, event: Event) -> None:
+    """Replace C0 control characters in the event's and its prefetched children's text (in memory, not saved).
+
+    Importers drop them now, but rows stored before could hold one, and XML writers refuse it mid-document."""
+    _row_text_without_controls(event)
+    for origin in event.origins.all():
+        _row_text_without_controls(origin)
+        for arrival in origin.arrivals.all():
+            _row_text_without_controls(arrival)
+    for children in (event.magnitudes, event.picks, event.amplitudes):
+        for child in children.all():
+            _row_text_without_controls(child)
+
+
 def export_chunks(queryset: QuerySet[Event], *, chunk_size: int = CHUNK_SIZE) -> Iterator[list[ExportItem]]:
     """Yield lists of at most `chunk_size` export items; only one chunk is in memory at a time."""
     chunk: list[ExportItem] = []
     for event in with_export_relations(queryset).iterator(chunk_size=chunk_size):
+        event_text_without_controls(event=event)
         provenance = provenance_for(event)
         chunk.append(ExportItem(obspy_event=event_to_obspy(event, provenance), event=event, provenance=provenance))
         if len(chunk) >= chunk_size:

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from django.db import transaction
 
-from events.importers.store import EventImportReport, events_import_file
+from analyst.audit import audit_entry_record
+from analyst.models import AuditAction
+from events.importers.store import EventImportReport, KeptDecision, events_import_file
 from events.models import Event
 from events.vocabulary import UNREVIEWED_STATES
 from ranking.pipeline import events_enqueue_scoring, events_schedule_scoring
@@ -25,10 +27,29 @@ from waveforms.windows import DEFAULT_AFTER_ORIGIN_S, DEFAULT_BEFORE_ORIGIN_S
 
 
 def events_ingest_file(*, path: Path, format: str | None = None, reviewed: bool = False) -> EventImportReport:
-    """Import an event file (one transaction; ImportFileError and nothing written on bad input), then score."""
-    report = events_import_file(path=path, format=format, reviewed=reviewed)
+    """Import an event file (one transaction; ImportFileError and nothing written on bad input), then score.
+
+    Where a reviewed file disagrees with an analyst's decision, the decision stays and the event's audit trail
+    records what the file wanted, in the same transaction as the import."""
+    with transaction.atomic():
+        report = events_import_file(path=path, format=format, reviewed=reviewed)
+        import_refusals_record(path=Path(report.path), kept=report.kept_decisions)
     events_schedule_scoring(event_ids=report.event_ids)
     return report
+
+
+def import_refusals_record(*, path: Path, kept: list[KeptDecision]) -> None:
+    """One `review_refused` audit entry (no user: the import) per analyst decision a reviewed import kept."""
+    events = Event.objects.in_bulk([decision.event_id for decision in kept])
+    for decision in kept:
+        audit_entry_record(
+            event=events[decision.event_id],
+            user=None,
+            action=AuditAction.REVIEW_REFUSED,
+            before=decision.kept,
+            after={**decision.wanted, "refused": "an analyst decided this event", "source_file": str(path)},
+            comment=f"the reviewed import of {path.name} kept the analyst's decision",
+        )
 
 
 def stations_ingest_file(*, path: Path, format: str | None = None) -> StationImportReport:

@@ -258,7 +258,7 @@ def _import_one(entry: ImportFileData, reviewed: bool) -> None:
                 "updated": events.events_updated,
                 "skipped": events.events_skipped,
                 "summary": events.summary(),
-                "skipped_reasons": events.skipped_reasons[:20],
+                "skipped_reasons": events.notes()[:20],
             }
         )
     elif entry["kind"] == "stations":

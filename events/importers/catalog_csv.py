@@ -26,6 +26,7 @@ from obspy.core.event import (
 
 from events.vocabulary import QUAKEML_EVENT_TYPES
 from fileimport.errors import ImportFileError
+from fileimport.text import text_without_controls
 
 COMCAT_COLUMNS_15 = [
     "time",
@@ -139,6 +140,8 @@ def _float(row: dict[str, str], field: str, path: Path, line: int, *, required: 
 
 def _int(row: dict[str, str], field: str, path: Path, line: int) -> int | None:
     number = _float(row, field, path, line)
+    if number is not None and not -(2**31) <= number < 2**31:
+        raise ImportFileError(path, f"field {field!r}: {row[field].strip()[:40]!r} is not a plausible count", line=line)
     return None if number is None else int(number)
 
 
@@ -156,6 +159,13 @@ def _utc(value: str, path: Path, line: int, field: str) -> UTCDateTime:
         raise ImportFileError(path, f"field {field!r}: {value!r} is not a time", line=line) from None
 
 
+def _unix_time(seconds: float, path: Path, line: int) -> UTCDateTime:
+    try:
+        return UTCDateTime(seconds)
+    except (ValueError, TypeError, OverflowError):
+        raise ImportFileError(path, f"field 'timestamp': {seconds!r} is not a time", line=line) from None
+
+
 def _rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, str]]]:
     try:
         with path.open("r", encoding="utf-8", newline="") as handle:
@@ -163,7 +173,7 @@ def _rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, str]]]:
             for row in reader:
                 if None in row:
                     raise ImportFileError(path, "row has more fields than the header", line=reader.line_num)
-                yield reader.line_num, row
+                yield reader.line_num, {name: text_without_controls(value or "") for name, value in row.items()}
     except UnicodeDecodeError as error:
         raise ImportFileError(path, f"not UTF-8 text ({error.reason} at byte {error.start})") from None
     except csv.Error as error:
@@ -274,7 +284,7 @@ def read_pnsn_csv(path: Path) -> Catalog:
             raise ImportFileError(path, "field 'source_id' is empty", line=line)
         event, origin = _origin_event(
             public_id=COMCAT_ID_PREFIX + event_id,
-            time=UTCDateTime(timestamp),
+            time=_unix_time(timestamp, path, line),
             latitude=latitude,
             longitude=longitude,
             depth_km=_float(row, "depth", path, line),

@@ -61,7 +61,10 @@ def _read_plain_event_file(path: Path, format: str | None) -> tuple[Catalog, str
     if requested is None:
         layout = sniff_csv_layout(path)
     if layout is not None:
-        return CSV_READERS[layout](path), layout.upper()
+        try:
+            return CSV_READERS[layout](path), layout.upper()
+        except (ValueError, TypeError, OverflowError) as error:  # a value no field check above foresaw
+            raise ImportFileError(path, f"unreadable as {layout.upper()} CSV: {error}") from None
 
     syntax_error = xml_syntax_error(path)
     if syntax_error:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 from obspy.core.event import Catalog
 from obspy.core.event import Event as ObspyEvent
 from obspy.geodetics import FlinnEngdahl, degrees2kilometers, kilometers2degrees
@@ -21,12 +21,28 @@ from events.importers.reading import read_event_file
 from events.models import Amplitude, Arrival, Event, EventLabel, Magnitude, Origin, Pick
 from events.vocabulary import QUAKEML_EVENT_TYPES, ReviewState, TypeCertainty
 from fileimport.errors import ImportFileError
+from fileimport.text import text_without_controls
 
 logger = logging.getLogger(__name__)
 
 _GENERATED_ID = re.compile(r"^smi:local/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?P<rest>/.*)?$")
 _EVENT_UPDATE_FIELDS = [f.name for f in Event._meta.concrete_fields if f.name not in {"id", "public_id", "created_at"}]
 ANALYST_OWNED_STATES = (ReviewState.IN_REVIEW, ReviewState.ACCEPTED, ReviewState.REJECTED)
+DECISION_FIELDS = ("event_type", "event_type_certainty", "review_state")
+
+
+@dataclass(frozen=True)
+class KeptDecision:
+    """An analyst's decision a reviewed import left in force, and what the import wanted instead."""
+
+    event_id: int
+    public_id: str
+    kept: dict[str, str]
+    wanted: dict[str, str]
+
+    def describe(self) -> str:
+        wanted = ", ".join(f"{name} {value!r}" for name, value in self.wanted.items() if value != self.kept[name])
+        return f"kept the analyst's decision on {self.public_id} (the file wanted {wanted})"
 
 
 @dataclass
@@ -44,13 +60,29 @@ class EventImportReport:
     labels: int = 0
     skipped_reasons: list[str] = field(default_factory=list)
     event_ids: list[int] = field(default_factory=list)
+    # Events whose id in the file repeats an earlier event's, stored under a suffixed id instead.
+    renamed_ids: list[str] = field(default_factory=list)
+    kept_decisions: list[KeptDecision] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.path} [{self.format}]: events {self.events_created} created, {self.events_updated} updated, "
             f"{self.events_skipped} skipped; {self.origins} origins, {self.magnitudes} magnitudes, "
             f"{self.picks} picks, {self.arrivals} arrivals, {self.amplitudes} amplitudes, {self.labels} labels"
         )
+        if self.renamed_ids:
+            text += f"; {len(self.renamed_ids)} repeated event ids renamed"
+        if self.kept_decisions:
+            text += f"; {len(self.kept_decisions)} analyst decisions kept"
+        return text
+
+    def notes(self) -> list[str]:
+        """One line per thing the import did differently from what the file said: skipped, renamed, kept."""
+        return [
+            *(f"skipped {reason}" for reason in self.skipped_reasons),
+            *self.renamed_ids,
+            *(kept.describe() for kept in self.kept_decisions),
+        ]
 
 
 @lru_cache(maxsize=1)
@@ -67,7 +99,7 @@ def region_name(latitude: float, longitude: float) -> str:
 
 def stable_id(resource_id: object, format_name: str) -> str | None:
     """ObsPy invents random `smi:local/<uuid>` ids for formats without ids; those are not stable."""
-    text = str(resource_id) if resource_id is not None else ""
+    text = text_without_controls(str(resource_id)) if resource_id is not None else ""
     match = _GENERATED_ID.match(text)
     if match is None:
         return text or None
@@ -91,11 +123,11 @@ def _creation(obj: Any) -> tuple[str, str]:
     info = getattr(obj, "creation_info", None)
     if info is None:
         return "", ""
-    return (info.agency_id or "")[:64], (info.author or "")[:128]
+    return _text(info.agency_id, 64), _text(info.author, 128)
 
 
 def _text(value: Any, limit: int = 255) -> str:
-    return "" if value is None else str(value)[:limit]
+    return "" if value is None else text_without_controls(str(value))[:limit]
 
 
 def _is_located(origin: Any) -> bool:
@@ -118,6 +150,14 @@ class _FileImport:
         self.format_name = format_name
         self.reviewed = reviewed
         self.report = EventImportReport(path=str(path), format=format_name)
+        # Which event of the file each stored public id went to (1-based), across batches.
+        self.ids_in_file: dict[str, int] = {}
+        # The events this file stored or updated so far, by public id: each only once.
+        self.stored_ids: set[str] = set()
+        # What each event's decision would be by the file alone (type, certainty, review state), by id(event).
+        self.wanted: dict[int, dict[str, str]] = {}
+        # Where the import is, for an error the database or a reader raises while storing.
+        self.where = "the file"
 
     def fail(self, event_index: int, reason: str) -> ImportFileError:
         return ImportFileError(self.path, f"event {event_index + 1}: {reason}")
@@ -126,6 +166,7 @@ class _FileImport:
         batch_size = settings.SEISTRIAGE_IMPORT_BATCH_SIZE
         events = list(self.catalog)
         for start in range(0, len(events), batch_size):
+            self.where = f"events {start + 1}-{min(start + batch_size, len(events))}"
             self.import_batch(events[start : start + batch_size], offset=start)
         return self.report
 
@@ -143,13 +184,30 @@ class _FileImport:
             if magnitude.mag is None or not math.isfinite(magnitude.mag):
                 raise self.fail(index, f"magnitude {magnitude.resource_id} has no finite value")
 
-    def public_id_for(self, obspy_event: ObspyEvent, origin: Any) -> tuple[str, bool]:
+    def unique_in_file(self, public_id: str, index: int) -> str:
+        """`public_id`, or `public_id#n` when an earlier event of the file has it (readers that shorten ids, like
+        ObsPy's IMS1.0 one keeping 8 of ISC's 9 digits, make distinct events collide). The same file always
+        gives the same ids, so a re-import matches its events again."""
+        unique = public_id
+        repeat = 1
+        while unique in self.ids_in_file:
+            repeat += 1
+            unique = f"{public_id}#{repeat}"
+        if repeat > 1:
+            self.report.renamed_ids.append(
+                f"event {index + 1}: id {public_id} is also event {self.ids_in_file[public_id]}'s in this file; "
+                f"stored as {unique}"
+            )
+        self.ids_in_file[unique] = index + 1
+        return unique
+
+    def public_id_for(self, obspy_event: ObspyEvent, origin: Any, index: int) -> tuple[str, bool]:
         """The event's public id and whether it came from the file (False: derived from time/place)."""
         from_file = stable_id(obspy_event.resource_id, self.format_name)
         if from_file is not None:
             if len(from_file) > 255:
                 raise ImportFileError(self.path, f"event public id longer than 255 characters: {from_file[:60]}...")
-            return from_file, True
+            return self.unique_in_file(from_file, index), True
         time = origin.time.datetime
         derived = (
             f"smi:seistriage.local/{self.format_name.lower()}/"
@@ -162,7 +220,7 @@ class _FileImport:
         degrees = kilometers2degrees(settings.SEISTRIAGE_MATCH_KM)
         time = _utc(origin.time)
         assert time is not None
-        candidates = Event.objects.filter(
+        candidates = Event.objects.select_for_update().filter(
             origin_time__range=(time - dt.timedelta(seconds=seconds), time + dt.timedelta(seconds=seconds)),
             latitude__range=(origin.latitude - degrees, origin.latitude + degrees),
         )
@@ -193,31 +251,42 @@ class _FileImport:
                     f"event {index + 1} ({obspy_event.resource_id}): no origin with time, latitude and longitude"
                 )
                 continue
-            public_id, from_file = self.public_id_for(obspy_event, origin)
+            self.where = f"event {index + 1} ({obspy_event.resource_id})"
+            public_id, from_file = self.public_id_for(obspy_event, origin, index)
             prepared.append((obspy_event, public_id, from_file))
 
-        existing = {e.public_id: e for e in Event.objects.filter(public_id__in=[p for _, p, _ in prepared])}
+        # Locked until the import commits: an analyst deciding meanwhile waits, then gets a version conflict
+        # (and sees what the import did) instead of having the decision overwritten by rows read before it.
+        wanted_ids = [p for _, p, _ in prepared]
+        existing = {
+            e.public_id: e for e in Event.objects.select_for_update().filter(public_id__in=wanted_ids).order_by("pk")
+        }
         rows: list[tuple[ObspyEvent, Event]] = []
-        seen: set[str] = set()
         for obspy_event, public_id, from_file in prepared:
             event = existing.get(public_id)
             if event is None and not from_file:
                 event = self.find_by_time_and_place(_preferred_origin(obspy_event))
-            if event is not None and event.public_id in seen:
-                raise ImportFileError(self.path, f"event {event.public_id} appears twice in the file")
+            if (public_id if event is None else event.public_id) in self.stored_ids:
+                raise ImportFileError(self.path, f"event {public_id} appears twice in the file (same time and place)")
             if event is None:
                 event = Event(public_id=public_id)
-            seen.add(event.public_id)
+            self.stored_ids.add(event.public_id)
             rows.append((obspy_event, event))
 
         to_update = [event for _, event in rows if event.pk is not None]
+        self.where = f"events {offset + 1}-{offset + len(batch)}"
+        analyst_decided = set(
+            EventLabel.objects.filter(event__in=to_update, source=EventLabel.Source.ANALYST).values_list(
+                "event_id", flat=True
+            )
+        )
         Origin.objects.filter(event__in=to_update).delete()
         Magnitude.objects.filter(event__in=to_update).delete()
         Pick.objects.filter(event__in=to_update).delete()
         Amplitude.objects.filter(event__in=to_update).delete()
 
         for obspy_event, event in rows:
-            self.fill_event(obspy_event, event)
+            self.fill_event(obspy_event, event, analyst_decided=event.pk in analyst_decided)
         created = [event for _, event in rows if event.pk is None]
         Event.objects.bulk_create(created)
         self.report.events_created += len(created)
@@ -229,18 +298,40 @@ class _FileImport:
             self.store_labels(rows)
         self.report.event_ids.extend(event.pk for _, event in rows)
 
-    def fill_event(self, obspy_event: ObspyEvent, event: Event) -> None:
-        analyst_owned = event.pk is not None and event.review_state in ANALYST_OWNED_STATES and not self.reviewed
-        if not analyst_owned:
-            event.event_type = obspy_event.event_type or ""
-            event.event_type_certainty = obspy_event.event_type_certainty or ""
-            if self.reviewed and event.event_type:
-                rejected = event.event_type == "not existing"
-                event.review_state = ReviewState.REJECTED if rejected else ReviewState.ACCEPTED
-                event.event_type_certainty = event.event_type_certainty or TypeCertainty.KNOWN
+    def wanted_decision(self, obspy_event: ObspyEvent, event: Event) -> dict[str, str]:
+        """The event's type, certainty and review state by this file alone."""
+        event_type = obspy_event.event_type or ""
+        certainty = obspy_event.event_type_certainty or ""
+        review_state = str(event.review_state)
+        if self.reviewed and event_type:
+            review_state = str(ReviewState.REJECTED if event_type == "not existing" else ReviewState.ACCEPTED)
+            certainty = certainty or str(TypeCertainty.KNOWN)
+        return {"event_type": event_type, "event_type_certainty": certainty, "review_state": review_state}
+
+    def fill_event(self, obspy_event: ObspyEvent, event: Event, *, analyst_decided: bool) -> None:
+        """Copy the file's event onto the row. An analyst's decision is never overwritten: an automatic import
+        leaves any reviewed event's decision alone, a reviewed one any event an analyst decided or is deciding
+        (the file's decision is then reported, and kept as an imported label beside the analyst's)."""
+        wanted = self.wanted_decision(obspy_event, event)
+        self.wanted[id(event)] = wanted
+        in_review = event.review_state == ReviewState.IN_REVIEW
+        if self.reviewed:
+            keep = event.pk is not None and (analyst_decided or in_review)
+        else:
+            keep = event.pk is not None and event.review_state in ANALYST_OWNED_STATES
+        if keep:
+            kept = {name: str(getattr(event, name)) for name in DECISION_FIELDS}
+            if self.reviewed and wanted["event_type"] and wanted != kept:
+                self.report.kept_decisions.append(
+                    KeptDecision(event_id=event.pk, public_id=event.public_id, kept=kept, wanted=wanted)
+                )
+        else:
+            for name in DECISION_FIELDS:
+                if name != "review_state" or (self.reviewed and wanted["event_type"]):
+                    setattr(event, name, wanted[name])
         if event.pk is not None:
             event.version += 1
-        descriptions = [d.text for d in obspy_event.event_descriptions if d.text]
+        descriptions = [text_without_controls(d.text) for d in obspy_event.event_descriptions if d.text]
         event.description = "\n".join(descriptions)[:4000]
         event.agency_id, event.author = _creation(obspy_event)
         event.source_file = str(self.path)[:1024]
@@ -331,8 +422,8 @@ class _FileImport:
             else _m_to_km(horizontal),
             depth=_m_to_km(origin.depth),
             depth_uncertainty=_m_to_km(_uncertainty(origin.depth_errors)),
-            used_phase_count=getattr(quality, "used_phase_count", None),
-            used_station_count=getattr(quality, "used_station_count", None),
+            used_phase_count=self.count(origin, "used_phase_count", getattr(quality, "used_phase_count", None)),
+            used_station_count=self.count(origin, "used_station_count", getattr(quality, "used_station_count", None)),
             azimuthal_gap=getattr(quality, "azimuthal_gap", None),
             minimum_distance=getattr(quality, "minimum_distance", None),
             standard_error=getattr(quality, "standard_error", None),
@@ -343,6 +434,12 @@ class _FileImport:
             agency_id=agency,
             author=author,
         )
+
+    def count(self, element: Any, name: str, value: int | None) -> int | None:
+        """A count as the store keeps it (a 32-bit integer), or ImportFileError naming the element and field."""
+        if value is not None and not -(2**31) <= value < 2**31:
+            raise ImportFileError(self.path, f"{element.resource_id}: field {name!r}: {value} is not a plausible count")
+        return value
 
     def pick_row(self, event: Event, pick: Any, index: int) -> Pick:
         if pick.time is None:
@@ -391,7 +488,7 @@ class _FileImport:
             value=magnitude.mag,
             magnitude_type=_text(magnitude.magnitude_type, 16),
             uncertainty=_uncertainty(magnitude.mag_errors),
-            station_count=magnitude.station_count,
+            station_count=self.count(magnitude, "station_count", magnitude.station_count),
             evaluation_mode=magnitude.evaluation_mode or "",
             evaluation_status=magnitude.evaluation_status or "",
             method_id=_text(magnitude.method_id),
@@ -419,21 +516,31 @@ class _FileImport:
         )
 
     def store_labels(self, rows: list[tuple[ObspyEvent, Event]]) -> None:
-        labelled = [event for _, event in rows if event.event_type]
-        EventLabel.objects.filter(event__in=labelled, source=EventLabel.Source.IMPORTED_REVIEW).delete()
+        """The file's decisions as imported labels, one per event; an unchanged one stays as it was (so its time
+        keeps its place among the analysts' decisions), a changed one replaces the event's earlier imported
+        label. Analysts' labels are never touched."""
+        wanted = {event.pk: self.wanted[id(event)] for _, event in rows if self.wanted[id(event)]["event_type"]}
+        current = {
+            event_id: dict(zip(DECISION_FIELDS, values, strict=True))
+            for event_id, *values in EventLabel.objects.filter(
+                event_id__in=list(wanted), source=EventLabel.Source.IMPORTED_REVIEW
+            )
+            .order_by("event_id", "created_at", "id")
+            .values_list("event_id", *DECISION_FIELDS)
+        }
+        changed = [event_id for event_id, decision in wanted.items() if current.get(event_id) != decision]
+        EventLabel.objects.filter(event_id__in=changed, source=EventLabel.Source.IMPORTED_REVIEW).delete()
         labels = [
             EventLabel(
-                event=event,
-                event_type=event.event_type,
-                event_type_certainty=event.event_type_certainty,
-                review_state=event.review_state,
+                event_id=event_id,
                 source=EventLabel.Source.IMPORTED_REVIEW,
                 source_file=str(self.path)[:1024],
+                **wanted[event_id],
             )
-            for event in labelled
+            for event_id in changed
         ]
         EventLabel.objects.bulk_create(labels)
-        self.report.labels += len(labels)
+        self.report.labels += len(wanted)
 
 
 def event_queue_columns_refresh(*, event: Event, origin: Origin | None, magnitude: Magnitude | None) -> None:
@@ -459,7 +566,15 @@ def events_import_file(*, path: Path, format: str | None = None, reviewed: bool 
     Schedules nothing: analyst.ingest.services.events_ingest_file imports and sends the events to scoring."""
     path = Path(path).absolute()
     catalog, format_name = read_event_file(path, format)
-    with transaction.atomic():
-        report = _FileImport(path, catalog, format_name, reviewed).run()
+    importer = _FileImport(path, catalog, format_name, reviewed)
+    try:
+        with transaction.atomic():
+            report = importer.run()
+    except (DataError, IntegrityError, ValueError, TypeError, OverflowError) as error:
+        # A value the checks above let through and the database (or a conversion) refused: one line, no
+        # traceback; the transaction wrote nothing. A lost connection (OperationalError) is not the file's
+        # fault and stays what it is, so callers can retry it.
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ImportFileError(path, f"{importer.where}: {reason}") from None
     logger.debug("%s", report.summary())
     return report

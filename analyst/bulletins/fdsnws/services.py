@@ -10,6 +10,7 @@ from analyst.bulletins.fdsnws.params import FdsnQuery
 from analyst.bulletins.selection import events_page, export_chunks
 from analyst.bulletins.writers.base import BulletinHeader
 from analyst.bulletins.writers.quakeml import QuakeMLWriter
+from fileimport.text import text_without_controls
 
 TEXT_HEADER = (
     "#EventID|Time|Latitude|Longitude|Depth/km|Author|Catalog|Contributor|ContributorID|MagType|Magnitude|"
@@ -69,6 +70,14 @@ def fdsn_quakeml_stream(*, query: FdsnQuery, request_url: str) -> Iterator[bytes
     yield buffer.take()
 
 
+def _text_field(value: str) -> str:
+    # One event per line, fields split by "|": a stored line break or separator would shift every later column.
+    return text_without_controls(value).translate(_LINE_BREAKS_AND_SEPARATOR)
+
+
+_LINE_BREAKS_AND_SEPARATOR = str.maketrans({"|": " ", "\n": " ", "\r": " "})
+
+
 def fdsn_text_stream(*, query: FdsnQuery) -> Iterator[bytes]:
     yield TEXT_HEADER.encode()
     catalog = settings.SEISTRIAGE_AGENCY_ID
@@ -90,4 +99,4 @@ def fdsn_text_stream(*, query: FdsnQuery) -> Iterator[bytes]:
             event.region,
             event.event_type,
         ]
-        yield ("|".join(f.replace("|", " ") for f in fields) + "\n").encode()
+        yield ("|".join(_text_field(f) for f in fields) + "\n").encode()

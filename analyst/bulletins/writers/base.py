@@ -1,9 +1,11 @@
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, ClassVar
 
 from analyst.bulletins.conversion import ExportItem
+from fileimport.text import text_without_controls
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,15 @@ class BulletinWriter:
 
     def __init__(self, out: BinaryIO, header: BulletinHeader) -> None:
         self.out = out
-        self.header = header
+        # The selection quotes the request; XML writers refuse control characters in it as anywhere else.
+        self.header = dataclasses.replace(
+            header,
+            public_id=text_without_controls(header.public_id),
+            title=text_without_controls(header.title),
+            author=text_without_controls(header.author),
+            agency=text_without_controls(header.agency),
+            selection=text_without_controls(header.selection),
+        )
         self.count = 0
 
     def begin(self) -> None:

@@ -23,7 +23,7 @@ class Command(BaseCommand):
 
         def import_one(path: Path) -> list[str]:
             report = events_ingest_file(path=path, format=options["format"], reviewed=options["reviewed"])
-            return [report.summary(), *(f"skipped {reason}" for reason in report.skipped_reasons)]
+            return [report.summary(), *report.notes()]
 
         failures = files_import_each(
             paths=paths, import_one=import_one, write=self.stdout.write, write_error=self.stderr.write
