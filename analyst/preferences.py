@@ -16,6 +16,11 @@ def queue_columns_set(*, user: User, columns: list[str]) -> list[str]:
     return columns
 
 
+def saved_filters_get(*, user: User) -> list[SavedFilter]:
+    """The user's saved queue views, by name."""
+    return list(SavedFilter.objects.filter(user=user).order_by("name"))
+
+
 def saved_filter_save(*, user: User, name: str, query: str) -> SavedFilter:
     """Save a named queue view; saving under an existing name replaces that view."""
     saved, _ = SavedFilter.objects.update_or_create(user=user, name=name, defaults={"query": query})

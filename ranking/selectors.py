@@ -318,6 +318,14 @@ def labels_per_day(*, days: int = 90) -> LabelsPerDay:
     return {"per_day": per_day, "per_class": dict(per_class), "days": days}
 
 
+def training_run_get(*, run_id: int) -> TrainingRun | None:
+    return TrainingRun.objects.select_related("candidate", "compared_with").filter(pk=run_id).first()
+
+
+def model_version_get(*, kind: str, version: str) -> ModelVersion | None:
+    return ModelVersion.objects.filter(kind=kind, version=version).first()
+
+
 def training_run_data(run: TrainingRun) -> TrainingRunData:
     return {
         "id": run.pk,

@@ -11,10 +11,12 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.utils import timezone
 from drf_spectacular.authentication import SessionScheme
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 
 
@@ -39,3 +41,17 @@ class TokenAwareSessionScheme(SessionScheme):  # type: ignore[no-untyped-call]
     """The OpenAPI description of the session authenticator above (drf-spectacular's matches no subclass)."""
 
     target_class = "analyst.api.authentication.TokenAwareSessionAuthentication"
+
+
+def api_token_exists(*, user: User) -> bool:
+    return Token.objects.filter(user=user).exists()
+
+
+def api_token_create(*, user: User) -> Token:
+    """A new token for the user's scripts; any older one stops working."""
+    Token.objects.filter(user=user).delete()
+    return Token.objects.create(user=user)
+
+
+def api_token_revoke(*, user: User) -> None:
+    Token.objects.filter(user=user).delete()

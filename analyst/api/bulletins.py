@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -33,7 +32,7 @@ from analyst.api.schema import (
     id_in_path,
     not_found,
 )
-from analyst.bulletins.selection import EventCriteria
+from analyst.bulletins.selection import EventCriteria, bulletins_published
 from analyst.bulletins.services import (
     STATUS_CHOICES,
     BulletinInputError,
@@ -122,14 +121,6 @@ class BulletinSerializer(serializers.ModelSerializer[Bulletin]):
 
     def get_file_url(self, bulletin: Bulletin) -> str:
         return reverse("api-bulletin-file", args=[bulletin.pk])
-
-
-def bulletins_published(*, limit: int = 200) -> QuerySet[Bulletin]:
-    return (
-        Bulletin.objects.filter(kind=Bulletin.Kind.PUBLISHED)
-        .select_related("created_by")
-        .order_by("-created_at", "-id")[:limit]
-    )
 
 
 def draft_response(data: dict[str, Any], user: User) -> StreamingHttpResponse:

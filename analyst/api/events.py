@@ -50,6 +50,7 @@ from analyst.review import (
     event_claim_release,
     event_review,
 )
+from analyst.selectors.events import event_get
 from analyst.selectors.queue import QueueCursor, event_evidence_get, event_queue_page, queue_cursor_for_event
 from events.models import Event
 
@@ -169,7 +170,7 @@ class EventEvidenceApi(RoleApi):
 
 
 def _conflict(detail: str, event_id: int) -> Response:
-    event = Event.objects.get(pk=event_id)
+    event = event_get(event_id=event_id)
     conflict: ReviewConflict = {
         "detail": detail,
         "event": event_state_data(event, event_claim_active(event_id=event_id)),

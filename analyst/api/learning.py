@@ -9,7 +9,6 @@ import logging
 from typing import Annotated, Any, Literal, TypedDict
 
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
@@ -45,7 +44,9 @@ from ranking.selectors import (
     events_most_informative,
     label_agreement,
     model_dashboard_get,
+    model_version_get,
     training_run_data,
+    training_run_get,
 )
 from ranking.training_runs import (
     PromotionError,
@@ -173,7 +174,7 @@ class TrainingRunApi(RoleApi):
         },
     )
     def get(self, request: Request, run_id: int) -> Response:
-        run = TrainingRun.objects.select_related("candidate", "compared_with").filter(pk=run_id).first()
+        run = training_run_get(run_id=run_id)
         if run is None:
             raise NotFound(f"no training run {run_id}")
         detail: TrainingRunDetail = {
@@ -206,7 +207,9 @@ class ModelPromoteApi(SeniorApi):
         },
     )
     def post(self, request: Request, kind: str, version: str) -> Response:
-        model_version = get_object_or_404(ModelVersion, kind=_kind(kind), version=version)
+        model_version = model_version_get(kind=_kind(kind), version=version)
+        if model_version is None:
+            raise NotFound(f"no {kind} version {version!r}")
         reason = str(request.data.get("reason", ""))[:2000] if isinstance(request.data, dict) else ""
         by = request.user.get_username()
         try:

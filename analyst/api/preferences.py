@@ -18,8 +18,13 @@ from analyst.api.serializers import (
     QueueColumnsSerializer,
     SavedFilterSerializer,
 )
-from analyst.models import SavedFilter
-from analyst.preferences import queue_columns_get, queue_columns_set, saved_filter_delete, saved_filter_save
+from analyst.preferences import (
+    queue_columns_get,
+    queue_columns_set,
+    saved_filter_delete,
+    saved_filter_save,
+    saved_filters_get,
+)
 
 
 class SavedFilterListApi(RoleApi):
@@ -29,7 +34,7 @@ class SavedFilterListApi(RoleApi):
         responses={200: SavedFilterSerializer(many=True), 403: FORBIDDEN},
     )
     def get(self, request: Request) -> Response:
-        saved = SavedFilter.objects.filter(user=request_user(request)).order_by("name")
+        saved = saved_filters_get(user=request_user(request))
         return Response(SavedFilterSerializer(saved, many=True).data)
 
     @extend_schema(

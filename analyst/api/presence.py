@@ -19,7 +19,7 @@ from analyst.api.schema import (
     typed_response,
 )
 from analyst.presence import event_presence_leave, event_presence_record, events_presence_get, presence_seconds
-from events.models import Event
+from analyst.selectors.events import event_exists
 
 
 class EventPresence(TypedDict):
@@ -43,7 +43,7 @@ class EventPresenceApi(RoleApi):
         responses={200: typed_response(EventPresence), 403: FORBIDDEN, 404: not_found("no event with this id")},
     )
     def post(self, request: Request, event_id: int) -> Response:
-        if not Event.objects.filter(pk=event_id).exists():
+        if not event_exists(event_id=event_id):
             raise NotFound(f"no event {event_id}")
         others = event_presence_record(event_id=event_id, username=request_user(request).get_username())
         presence: EventPresence = {"others": others, "seconds": presence_seconds()}

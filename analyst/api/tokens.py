@@ -3,12 +3,12 @@
 from django.contrib.auth.models import User
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analyst.api.authentication import api_token_create, api_token_exists, api_token_revoke
 from analyst.api.permissions import HasSeistriageRole
 from analyst.api.schema import ANY_ROLE, FORBIDDEN
 
@@ -28,7 +28,7 @@ class ApiTokenApi(APIView):
     )
     def get(self, request: Request) -> Response:
         assert isinstance(request.user, User)
-        return Response({"exists": Token.objects.filter(user=request.user).exists()})
+        return Response({"exists": api_token_exists(user=request.user)})
 
     @extend_schema(
         summary="Make a new API token for scripts (replacing your old one)",
@@ -39,8 +39,7 @@ class ApiTokenApi(APIView):
     )
     def post(self, request: Request) -> Response:
         assert isinstance(request.user, User)
-        Token.objects.filter(user=request.user).delete()
-        token = Token.objects.create(user=request.user)
+        token = api_token_create(user=request.user)
         return Response({"key": token.key, "created": token.created}, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -51,5 +50,5 @@ class ApiTokenApi(APIView):
     )
     def delete(self, request: Request) -> Response:
         assert isinstance(request.user, User)
-        Token.objects.filter(user=request.user).delete()
+        api_token_revoke(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from django.db.models import CharField, F, Model, Prefetch, QuerySet, TextField
 
 from analyst.bulletins.conversion import ExportItem, event_to_obspy, provenance_for
+from analyst.models import Bulletin
 from events.filters import EventFilter, events_filter
 from events.models import Amplitude, Arrival, Event, EventLabel, Magnitude, Origin, Pick
 from events.vocabulary import ReviewState
@@ -104,3 +105,11 @@ def export_chunks(queryset: QuerySet[Event], *, chunk_size: int = CHUNK_SIZE) ->
             chunk = []
     if chunk:
         yield chunk
+
+
+def bulletins_published(*, limit: int = 200) -> QuerySet[Bulletin]:
+    return (
+        Bulletin.objects.filter(kind=Bulletin.Kind.PUBLISHED)
+        .select_related("created_by")
+        .order_by("-created_at", "-id")[:limit]
+    )

@@ -77,3 +77,12 @@ def event_detail_get(*, event_id: int) -> EventDetail:
         "amplitudes": event.amplitudes.all(),
         "labels": event.labels.select_related("analyst").order_by("-created_at"),
     }
+
+
+def event_exists(*, event_id: int) -> bool:
+    return Event.objects.filter(pk=event_id).exists()
+
+
+def event_get(*, event_id: int) -> Event:
+    """The event (Event.DoesNotExist when there is none)."""
+    return Event.objects.get(pk=event_id)

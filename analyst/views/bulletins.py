@@ -10,10 +10,10 @@ from django.views.decorators.http import require_http_methods, require_safe
 from analyst.api.bulletins import (
     BulletinRequestSerializer,
     bulletin_publish_from,
-    bulletins_published,
     draft_response,
     stored_file_response,
 )
+from analyst.bulletins.selection import bulletins_published
 from analyst.bulletins.services import (
     STATUS_CHOICES,
 )

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_safe
 from analyst.roles import user_is_senior_analyst
 from analyst.views.events import analyst_required
 from ranking.models import ModelVersion
-from ranking.registry import ModelArtifactError
+from ranking.registry import ModelArtifactError, model_version_active
 from ranking.selectors import (
     ModelDashboard,
     event_label_decisions,
@@ -47,7 +47,7 @@ class ModelFiltersError(TypedDict):
 
 def _cnn_filters(kind: str) -> "FirstLayerFilters | ModelFiltersError | None":
     """The active CNN's first-layer filters (waveforms and responses); None without an active CNN."""
-    active = ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.ACTIVE).first()
+    active = model_version_active(kind=kind)
     if kind != ModelVersion.Kind.CNN or active is None:
         return None
     from ranking.cnn_runs import cnn_model_page_data

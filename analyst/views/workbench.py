@@ -17,7 +17,7 @@ from analyst.api.serializers import claim_data
 from analyst.commit_buttons import commit_buttons_configured
 from analyst.ingest.uploads import ALLOWED_SUFFIXES
 from analyst.models import SavedFilter
-from analyst.preferences import queue_columns_get
+from analyst.preferences import queue_columns_get, saved_filters_get
 from analyst.presence import presence_heartbeat_seconds
 from analyst.roles import user_is_senior_analyst
 from analyst.selectors.event_map import event_map_get
@@ -67,7 +67,7 @@ def _queue_presets(saved: list[SavedFilter]) -> list[dict[str, str]]:
 @analyst_required
 def queue_page(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    saved = list(SavedFilter.objects.filter(user=user).order_by("name"))
+    saved = saved_filters_get(user=user)
     presets = _queue_presets(saved)
     return render(
         request,
