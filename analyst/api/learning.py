@@ -38,6 +38,7 @@ from analyst.api.schema import (
     id_in_path,
     not_found,
 )
+from analyst.parameters import ParameterError, integer_parse
 from ranking.models import ModelVersion, TrainingRun
 from ranking.registry import ModelArtifactError
 from ranking.selectors import (
@@ -185,9 +186,10 @@ def _event_row(event: Any) -> dict[str, Any]:
 
 def _limit(request: Request) -> int:
     raw = request.query_params.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise ValidationError({"limit": f"an integer 1-1000, got {raw!r}"})
-    return int(raw)
+    try:
+        return integer_parse(name="limit", raw=raw, minimum=1, maximum=1000)
+    except ParameterError as error:
+        raise ValidationError({"limit": str(error)}) from None
 
 
 class InformativeEventsApi(RoleApi):

@@ -17,6 +17,7 @@ from analyst.api.schema import (
     bad_request,
     not_found,
 )
+from analyst.parameters import ParameterError, integers_parse
 from analyst.presence import event_presence_leave, event_presence_record, events_presence_get, presence_seconds
 from events.models import Event
 
@@ -69,10 +70,15 @@ class PresenceApi(RoleApi):
         responses={200: PresenceMapSerializer, 400: bad_request("`events` is not a list of event ids"), 403: FORBIDDEN},
     )
     def get(self, request: Request) -> Response:
-        raw = [part.strip() for part in request.query_params.get("events", "").split(",") if part.strip()]
-        if not all(part.isdigit() for part in raw) or len(raw) > MAX_PRESENCE_EVENTS:
-            raise ValidationError({"events": f"up to {MAX_PRESENCE_EVENTS} event ids separated by commas"})
-        found = events_presence_get(event_ids=[int(part) for part in raw])
+        try:
+            event_ids = integers_parse(
+                name="events", raw=request.query_params.get("events", ""), most=MAX_PRESENCE_EVENTS
+            )
+        except ParameterError as error:
+            raise ValidationError(
+                {"events": f"up to {MAX_PRESENCE_EVENTS} event ids separated by commas: {error}"}
+            ) from None
+        found = events_presence_get(event_ids=event_ids)
         return Response({"events": {str(event_id): names for event_id, names in found.items()}})
 
 

@@ -34,6 +34,7 @@ from analyst.api.schema import (
     WaveformErrorSerializer,
     not_found,
 )
+from analyst.parameters import ParameterError, integer_parse, number_parse
 from events.models import Event, Pick
 from events.vocabulary import EvaluationMode
 from waveforms import sources
@@ -48,6 +49,7 @@ from waveforms.windows import PredictedArrivals, arrivals_predict, station_windo
 DEFAULT_WIDTH = 1200
 MAX_WIDTH = 8000
 MAX_WINDOW_S = 7 * 86400.0
+MAX_OFFSET_S = 100 * 365.25 * 86400.0  # a window start or end given in seconds: within a century of the origin
 
 
 class QueryError(ValueError):
@@ -80,9 +82,9 @@ def _number(params: QueryDict, name: str) -> float | None:
     if raw is None or raw == "":
         return None
     try:
-        return float(raw)
-    except ValueError:
-        raise QueryError(f"{name} must be a number, got {raw!r}") from None
+        return number_parse(name=name, raw=raw)
+    except ParameterError as error:
+        raise QueryError(str(error)) from None
 
 
 def waveform_query_parse(*, params: QueryDict) -> WaveformQuery:
@@ -92,24 +94,33 @@ def waveform_query_parse(*, params: QueryDict) -> WaveformQuery:
         )
     except FilterError as error:
         raise QueryError(str(error)) from None
-    width_raw = params.get("width") or str(DEFAULT_WIDTH)
-    if not width_raw.isdigit() or not 50 <= int(width_raw) <= MAX_WIDTH:
-        raise QueryError(f"width must be a whole number of pixels between 50 and {MAX_WIDTH}, got {width_raw!r}")
+    try:
+        width = integer_parse(
+            name="width", raw=params.get("width") or str(DEFAULT_WIDTH), minimum=50, maximum=MAX_WIDTH
+        )
+    except ParameterError as error:
+        raise QueryError(f"{error} (pixels)") from None
     channels = tuple(c.strip() for c in (params.get("channels") or "").split(",") if c.strip()) or None
     for channel in channels or ():
-        if channel.count(".") != 3:
+        if channel.count(".") != 3 or not channel.isprintable():
             raise QueryError(f"channels must be SEED ids NET.STA.LOC.CHA separated by commas, got {channel!r}")
-    return WaveformQuery(spec, params.get("start") or None, params.get("end") or None, channels, int(width_raw))
+    return WaveformQuery(spec, params.get("start") or None, params.get("end") or None, channels, width)
 
 
 def _time(value: str, reference: UTCDateTime, name: str) -> UTCDateTime:
     try:
-        return reference + float(value)
+        float(value)
     except ValueError:
         pass
+    else:
+        try:
+            offset = number_parse(name=name, raw=value, minimum=-MAX_OFFSET_S, maximum=MAX_OFFSET_S)
+        except ParameterError as error:
+            raise QueryError(f"{error} (seconds after the origin time)") from None
+        return reference + offset
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise QueryError(f"{name} must be seconds after the origin time or an ISO 8601 time, got {value!r}") from None
     return UTCDateTime(parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC))
 
