@@ -226,6 +226,9 @@ SEISTRIAGE_SCORING_STALL_SECONDS = env_int("SEISTRIAGE_SCORING_STALL_SECONDS", 9
 SEISTRIAGE_WAVEFORM_MAX_STATIONS = env_int("SEISTRIAGE_WAVEFORM_MAX_STATIONS", 30, minimum=1)
 SEISTRIAGE_SIMILARITY_KM = env_float("SEISTRIAGE_SIMILARITY_KM", 20.0)
 SEISTRIAGE_SIMILARITY_NEIGHBOURS = env_int("SEISTRIAGE_SIMILARITY_NEIGHBOURS", 5, minimum=0)
+# Samples one waveform figure may read (channels x window x rate) when it cannot draw from summaries (a custom
+# filter, or short files): 20 million is about two channel-days at 100 Hz; a larger window answers 400.
+SEISTRIAGE_WAVEFORM_MAX_SAMPLES = env_int("SEISTRIAGE_WAVEFORM_MAX_SAMPLES", 20_000_000, minimum=1)
 # Continuous intake: a folder scanned every SEISTRIAGE_WATCH_SECONDS by Celery beat (empty = off).
 SEISTRIAGE_WATCH_DIR = env_str("SEISTRIAGE_WATCH_DIR", "")
 SEISTRIAGE_WATCH_SECONDS = env_float("SEISTRIAGE_WATCH_SECONDS", 60.0)

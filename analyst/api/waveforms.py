@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import obspy
+from django.conf import settings
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -40,7 +41,14 @@ from events.vocabulary import EvaluationMode
 from waveforms import sources
 from waveforms.cache import figure_cache_key, figure_cached, waveform_data_fingerprint
 from waveforms.figures import PickMark, PlotlyFigure, record_section_figure, spectrogram_figure
-from waveforms.processing import FILTER_PRESETS, FilterError, FilterSpec, filter_spec_parse, stream_filter
+from waveforms.processing import (
+    FILTER_PRESETS,
+    FilterError,
+    FilterSpec,
+    filter_spec_parse,
+    stream_decimate_for_filter,
+    stream_filter,
+)
 from waveforms.spectrogram import trace_spectrogram
 from waveforms.summaries import SummarySegment
 from waveforms.summary_store import RAW
@@ -207,11 +215,28 @@ def _summarised(window: EventWindow, query: WaveformQuery) -> dict[str, list[Sum
     return result.segments
 
 
+def _check_samples(window: EventWindow, seed_ids: list[str] | None) -> None:
+    """Refuse, before reading, a window whose channels hold more samples than one figure may read."""
+    maximum = settings.SEISTRIAGE_WAVEFORM_MAX_SAMPLES
+    estimate = sources.samples_in_window(
+        start=window.start.datetime.replace(tzinfo=dt.UTC),
+        end=window.end.datetime.replace(tzinfo=dt.UTC),
+        seed_ids=seed_ids,
+    )
+    if estimate > maximum:
+        raise QueryError(
+            f"start/end/channels: this window holds about {estimate:,} samples to read, more than the {maximum:,} "
+            "one figure may read; shorten the window (start, end), choose fewer channels, or drop the custom "
+            "fmin/fmax (raw and preset figures of long windows are drawn from summaries)"
+        )
+
+
 def _stream(window: EventWindow, query: WaveformQuery, *, skip: Collection[str] = ()) -> obspy.Stream:
     """The samples of the window's channels (but ``skip``), filtered as asked; problems go to the window."""
     seed_ids = [s for s in window.seed_ids if s not in skip]
     if window.seed_ids and not seed_ids:
         return obspy.Stream()
+    _check_samples(window, seed_ids or None)
     try:
         result = sources.stream_for_window(
             start=window.start.datetime.replace(tzinfo=dt.UTC),
@@ -228,7 +253,9 @@ def _stream(window: EventWindow, query: WaveformQuery, *, skip: Collection[str] 
     for seed_id in sorted({t.id for t in result.stream}):
         channel = result.stream.select(id=seed_id)
         try:
-            filtered += stream_filter(stream=channel, spec=query.spec)
+            filtered += stream_filter(
+                stream=stream_decimate_for_filter(stream=channel, spec=query.spec), spec=query.spec
+            )
         except FilterError as error:
             window.problems.append(f"{error}; shown unfiltered")
             filtered += channel
@@ -421,7 +448,11 @@ _WAVEFORM_PARAMETERS = [
     ),
 ]
 _WAVEFORM_ERRORS = {
-    400: OpenApiResponse(WaveformErrorSerializer, description="a bad query parameter or SEED id, named in `error`"),
+    400: OpenApiResponse(
+        WaveformErrorSerializer,
+        description="a bad query parameter or SEED id, named in `error`; or a window whose channels hold more "
+        "samples than SEISTRIAGE_WAVEFORM_MAX_SAMPLES (narrow start/end or channels)",
+    ),
     403: FORBIDDEN,
     404: not_found("no event with this id"),
 }
