@@ -152,3 +152,27 @@ def login_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
         return response
 
     return wrapped
+
+
+REQUEST_RATE_KEY = "seistriage:request-rate:{scope}:{digest}:{minute}"
+
+
+def request_rate_limited(*, scope: str, address: str, per_minute: int) -> int | None:
+    """Count one request from ``address`` to ``scope`` in the current minute; past ``per_minute`` (0: no limit)
+    return the seconds until the next minute starts (for Retry-After), else None. The counter is an atomic
+    increment in the shared cache, so every web process counts into the same minute."""
+    if per_minute <= 0:
+        return None
+    now = time.time()
+    minute = int(now // 60)
+    digest = hashlib.sha256(address.encode()).hexdigest()
+    key = REQUEST_RATE_KEY.format(scope=scope, digest=digest, minute=minute)
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr: this request starts the count
+        cache.set(key, 1, timeout=120)
+        count = 1
+    if count > per_minute:
+        return max(1, math.ceil((minute + 1) * 60 - now))
+    return None

@@ -244,6 +244,9 @@ SEISTRIAGE_SCORING_STALL_SECONDS = env_int("SEISTRIAGE_SCORING_STALL_SECONDS", 9
 SEISTRIAGE_WAVEFORM_MAX_STATIONS = env_int("SEISTRIAGE_WAVEFORM_MAX_STATIONS", 30, minimum=1)
 SEISTRIAGE_SIMILARITY_KM = env_float("SEISTRIAGE_SIMILARITY_KM", 20.0)
 SEISTRIAGE_SIMILARITY_NEIGHBOURS = env_int("SEISTRIAGE_SIMILARITY_NEIGHBOURS", 5, minimum=0)
+# Samples one waveform figure may read (channels x window x rate) when it cannot draw from summaries (a custom
+# filter, or short files): 20 million is about two channel-days at 100 Hz; a larger window answers 400.
+SEISTRIAGE_WAVEFORM_MAX_SAMPLES = env_int("SEISTRIAGE_WAVEFORM_MAX_SAMPLES", 20_000_000, minimum=1)
 # Continuous intake: a folder scanned every SEISTRIAGE_WATCH_SECONDS by Celery beat (empty = off).
 SEISTRIAGE_WATCH_DIR = env_str("SEISTRIAGE_WATCH_DIR", "")
 SEISTRIAGE_WATCH_SECONDS = env_float("SEISTRIAGE_WATCH_SECONDS", 60.0)
@@ -283,7 +286,10 @@ SEISTRIAGE_FDSN_EVENTS = env_str("SEISTRIAGE_FDSN_EVENTS", "accepted")
 if SEISTRIAGE_FDSN_EVENTS not in {"accepted", "all"}:
     raise ImproperlyConfiguredEnv(f"SEISTRIAGE_FDSN_EVENTS must be 'accepted' or 'all', got {SEISTRIAGE_FDSN_EVENTS!r}")
 SEISTRIAGE_FDSN_PUBLIC = env_bool("SEISTRIAGE_FDSN_PUBLIC", default=True)
-SEISTRIAGE_FDSN_MAX_EVENTS = env_int("SEISTRIAGE_FDSN_MAX_EVENTS", 20000, minimum=1)
+# The largest answer: about 4.5 ms of CPU per event, so 2000 events stay well inside the 60 s worker timeout.
+SEISTRIAGE_FDSN_MAX_EVENTS = env_int("SEISTRIAGE_FDSN_MAX_EVENTS", 2000, minimum=1)
+# Queries a minute one address may make without a login (0: no limit); past it, 429 with Retry-After.
+SEISTRIAGE_FDSN_ANONYMOUS_PER_MINUTE = env_int("SEISTRIAGE_FDSN_ANONYMOUS_PER_MINUTE", 60, minimum=0)
 SEISTRIAGE_UPSTREAM_TIMEOUT = env_float("SEISTRIAGE_UPSTREAM_TIMEOUT", 60.0)
 # A whole poll of one upstream (WADL, query, redirects) must end within this many seconds, and an answer may hold
 # at most this many bytes (analyst/ingest/upstream.py).

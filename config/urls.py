@@ -11,6 +11,10 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("fdsnws/event/1/", include("analyst.bulletins.fdsnws.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema", http_method_names=["get", "head"]),
+        name="api-docs",
+    ),
     path("", include("analyst.urls")),
 ]

@@ -57,6 +57,25 @@ def waveform_files_overlapping(
     return sorted(files.items())
 
 
+def waveform_samples_overlapping(
+    *, start: dt.datetime, end: dt.datetime, seed_ids: Sequence[SeedId] | None = None
+) -> dict[str, float]:
+    """Samples per SEED id that registered file traces hold inside [start, end] (overlap x sampling rate),
+    from the indexed headers alone: what reading the window would cost before anything is read."""
+    traces = _traces_narrowed(WaveformTrace.objects.filter(start_time__lte=end, end_time__gte=start), seed_ids, None)
+    wanted = set(seed_ids) if seed_ids is not None else None
+    samples: dict[str, float] = {}
+    for network, station, location, channel, first, last, rate in traces.values_list(
+        "network", "station", "location", "channel", "start_time", "end_time", "sampling_rate"
+    ):
+        if wanted is not None and (network, station, location, channel) not in wanted:
+            continue
+        seconds = (min(end, last) - max(start, first)).total_seconds()
+        seed_id = f"{network}.{station}.{location}.{channel}"
+        samples[seed_id] = samples.get(seed_id, 0.0) + max(0.0, seconds) * rate
+    return samples
+
+
 def waveform_seed_ids_overlapping(*, start: dt.datetime, end: dt.datetime) -> list[str]:
     """SEED ids of registered file traces overlapping [start, end]."""
     rows = (

@@ -19,6 +19,7 @@ import numpy as np
 import obspy
 from obspy import Inventory, Stream, UTCDateTime
 from obspy.clients.filesystem.sds import Client as SdsClient
+from obspy.io.mseed.util import get_record_information
 
 from fileimport.errors import ImportFileError
 from waveforms.importing.reading import plain_waveform_file
@@ -30,6 +31,7 @@ from waveforms.selectors import (
     seed_id_split,
     station_coordinates_at,
     waveform_files_overlapping,
+    waveform_samples_overlapping,
     waveform_sds_roots,
     waveform_seed_ids_overlapping,
 )
@@ -187,6 +189,47 @@ def stream_for_window(
         if (network, station) not in found_stations:
             problems.append(f"no data for station {network}.{station} between {_utc(t0)} and {_utc(t1)}")
     return StreamResult(stream=stream, problems=problems)
+
+
+def _sds_rate(path: Path) -> float:
+    """The sampling rate in a day file's first MiniSEED record; 0 for a file the read itself will report."""
+    try:
+        return float(get_record_information(str(path))["samp_rate"])
+    except Exception:  # ObsPy raises many exception types for a damaged record
+        return 0.0
+
+
+def _sds_samples(root: str, start: dt.datetime, end: dt.datetime, seed_ids: set[str] | None) -> dict[str, float]:
+    """Samples per SEED id an SDS archive would give for [start, end]: each day file's rate (read from its first
+    record only) times the part of the window inside that day."""
+    samples: dict[str, float] = {}
+    day = start.date()
+    while day <= end.date():
+        day_start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+        seconds = (min(end, day_start + dt.timedelta(days=1)) - max(start, day_start)).total_seconds()
+        pattern = f"{day.year}/*/*/*.[A-Z]/*.{day.year}.{day.timetuple().tm_yday:03d}"
+        for path in Path(root).glob(pattern):
+            match = SDS_FILE_NAME.match(path.name)
+            if not match:
+                continue
+            seed_id = f"{match['net']}.{match['sta']}.{match['loc']}.{match['cha']}"
+            if seed_ids is not None and seed_id not in seed_ids:
+                continue
+            rate = _sds_rate(path)
+            samples[seed_id] = samples.get(seed_id, 0.0) + max(0.0, seconds) * rate
+        day += dt.timedelta(days=1)
+    return samples
+
+
+def samples_in_window(*, start: dt.datetime, end: dt.datetime, seed_ids: Sequence[str] | None = None) -> int:
+    """About how many samples ``stream_for_window`` would read for these channels (all with None), from
+    registered headers and SDS day files' first records, without reading any data."""
+    ids = {seed_id_split(seed_id) for seed_id in seed_ids} if seed_ids is not None else None
+    samples = waveform_samples_overlapping(start=start, end=end, seed_ids=sorted(ids) if ids is not None else None)
+    for root in waveform_sds_roots():
+        for seed_id, count in _sds_samples(root, start, end, set(seed_ids) if seed_ids is not None else None).items():
+            samples[seed_id] = samples.get(seed_id, 0.0) + count
+    return round(sum(samples.values()))
 
 
 def _sds_seed_ids(root: str, start: dt.datetime, end: dt.datetime) -> set[str]:

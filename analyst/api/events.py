@@ -39,6 +39,7 @@ from analyst.api.serializers import (
     event_state_data,
     queue_page_data,
 )
+from analyst.parameters import ParameterError, integer_parse
 from analyst.review import (
     ClaimBreakForbiddenError,
     ClaimRelease,
@@ -79,9 +80,11 @@ def _neighbour_cursor(request: Request, ordering: str) -> tuple[QueueCursor | No
     for name, backward in (("after_event", False), ("before_event", True)):
         raw = request.query_params.get(name)
         if raw:
-            if not raw.isdigit():
-                raise ValidationError({name: f"an event id, got {raw!r}"})
-            cursor = queue_cursor_for_event(ordering=ordering, event_id=int(raw))
+            try:
+                event_id = integer_parse(name=name, raw=raw)
+            except ParameterError as error:
+                raise ValidationError({name: f"an event id: {error}"}) from None
+            cursor = queue_cursor_for_event(ordering=ordering, event_id=event_id)
             if cursor is None:
                 raise NotFound(f"{name}: no event {raw}")
             return cursor, backward

@@ -31,6 +31,7 @@ from analyst.api.schema import (
     not_found,
     typed_response,
 )
+from analyst.parameters import ParameterError, integer_parse
 from events.models import Event
 from ranking.models import ModelVersion, TrainingRun
 from ranking.registry import ModelArtifactError
@@ -249,9 +250,10 @@ def _event_row(event: Event) -> EventRow:
 
 def _limit(request: Request) -> int:
     raw = request.query_params.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise ValidationError({"limit": f"an integer 1-1000, got {raw!r}"})
-    return int(raw)
+    try:
+        return integer_parse(name="limit", raw=raw, minimum=1, maximum=1000)
+    except ParameterError as error:
+        raise ValidationError({"limit": str(error)}) from None
 
 
 class InformativeEventsApi(RoleApi):

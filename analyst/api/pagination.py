@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from analyst.parameters import ParameterError, integer_parse
 from analyst.selectors.queue import QueueCursor, QueueOrderingError, queue_cursor_value_parse
 
 MAX_PAGE_SIZE = 200
@@ -49,6 +50,7 @@ def queue_cursor_decode(token: str, *, ordering: str) -> QueueCursor:
 def page_size_parse(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
-        raise CursorError(f"limit: a whole number from 1 to {MAX_PAGE_SIZE}, got {raw!r}")
-    return int(raw)
+    try:
+        return integer_parse(name="limit", raw=raw, minimum=1, maximum=MAX_PAGE_SIZE)
+    except ParameterError as error:
+        raise CursorError(str(error)) from None

@@ -18,6 +18,7 @@ from analyst.api.schema import (
     not_found,
     typed_response,
 )
+from analyst.parameters import ParameterError, integers_parse
 from analyst.presence import event_presence_leave, event_presence_record, events_presence_get, presence_seconds
 from analyst.selectors.events import event_exists
 
@@ -84,10 +85,15 @@ class PresenceApi(RoleApi):
         },
     )
     def get(self, request: Request) -> Response:
-        raw = [part.strip() for part in request.query_params.get("events", "").split(",") if part.strip()]
-        if not all(part.isdigit() for part in raw) or len(raw) > MAX_PRESENCE_EVENTS:
-            raise ValidationError({"events": f"up to {MAX_PRESENCE_EVENTS} event ids separated by commas"})
-        found = events_presence_get(event_ids=[int(part) for part in raw])
+        try:
+            event_ids = integers_parse(
+                name="events", raw=request.query_params.get("events", ""), most=MAX_PRESENCE_EVENTS
+            )
+        except ParameterError as error:
+            raise ValidationError(
+                {"events": f"up to {MAX_PRESENCE_EVENTS} event ids separated by commas: {error}"}
+            ) from None
+        found = events_presence_get(event_ids=event_ids)
         presence: PresenceMap = {"events": {str(event_id): names for event_id, names in found.items()}}
         return Response(presence)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
 import obspy
+from django.conf import settings
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -32,13 +33,21 @@ from analyst.api.schema import (
     typed_response,
 )
 from analyst.disclosure import text_public
+from analyst.parameters import ParameterError, integer_parse, number_parse
 from events.models import Event, Pick
 from events.vocabulary import EvaluationMode
 from ranking.cnn_runs import CnnSaliency
 from waveforms import sources
 from waveforms.cache import figure_cache_key, figure_cached, waveform_data_fingerprint
 from waveforms.figures import PickMark, PlotlyFigure, RowInfo, record_section_figure, spectrogram_figure
-from waveforms.processing import FILTER_PRESETS, FilterError, FilterSpec, filter_spec_parse, stream_filter
+from waveforms.processing import (
+    FILTER_PRESETS,
+    FilterError,
+    FilterSpec,
+    filter_spec_parse,
+    stream_decimate_for_filter,
+    stream_filter,
+)
 from waveforms.spectrogram import trace_spectrogram
 from waveforms.summaries import SummarySegment
 from waveforms.summary_store import RAW
@@ -47,6 +56,7 @@ from waveforms.windows import PredictedArrivals, arrivals_predict, station_windo
 DEFAULT_WIDTH = 1200
 MAX_WIDTH = 8000
 MAX_WINDOW_S = 7 * 86400.0
+MAX_OFFSET_S = 100 * 365.25 * 86400.0  # a window start or end given in seconds: within a century of the origin
 
 
 class QueryError(ValueError):
@@ -79,9 +89,9 @@ def _number(params: QueryDict, name: str) -> float | None:
     if raw is None or raw == "":
         return None
     try:
-        return float(raw)
-    except ValueError:
-        raise QueryError(f"{name} must be a number, got {raw!r}") from None
+        return number_parse(name=name, raw=raw)
+    except ParameterError as error:
+        raise QueryError(str(error)) from None
 
 
 def waveform_query_parse(*, params: QueryDict) -> WaveformQuery:
@@ -91,24 +101,33 @@ def waveform_query_parse(*, params: QueryDict) -> WaveformQuery:
         )
     except FilterError as error:
         raise QueryError(str(error)) from None
-    width_raw = params.get("width") or str(DEFAULT_WIDTH)
-    if not width_raw.isdigit() or not 50 <= int(width_raw) <= MAX_WIDTH:
-        raise QueryError(f"width must be a whole number of pixels between 50 and {MAX_WIDTH}, got {width_raw!r}")
+    try:
+        width = integer_parse(
+            name="width", raw=params.get("width") or str(DEFAULT_WIDTH), minimum=50, maximum=MAX_WIDTH
+        )
+    except ParameterError as error:
+        raise QueryError(f"{error} (pixels)") from None
     channels = tuple(c.strip() for c in (params.get("channels") or "").split(",") if c.strip()) or None
     for channel in channels or ():
-        if channel.count(".") != 3:
+        if channel.count(".") != 3 or not channel.isprintable():
             raise QueryError(f"channels must be SEED ids NET.STA.LOC.CHA separated by commas, got {channel!r}")
-    return WaveformQuery(spec, params.get("start") or None, params.get("end") or None, channels, int(width_raw))
+    return WaveformQuery(spec, params.get("start") or None, params.get("end") or None, channels, width)
 
 
 def _time(value: str, reference: UTCDateTime, name: str) -> UTCDateTime:
     try:
-        return reference + float(value)
+        float(value)
     except ValueError:
         pass
+    else:
+        try:
+            offset = number_parse(name=name, raw=value, minimum=-MAX_OFFSET_S, maximum=MAX_OFFSET_S)
+        except ParameterError as error:
+            raise QueryError(f"{error} (seconds after the origin time)") from None
+        return reference + offset
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise QueryError(f"{name} must be seconds after the origin time or an ISO 8601 time, got {value!r}") from None
     return UTCDateTime(parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC))
 
@@ -195,11 +214,28 @@ def _summarised(window: EventWindow, query: WaveformQuery) -> dict[str, list[Sum
     return result.segments
 
 
+def _check_samples(window: EventWindow, seed_ids: list[str] | None) -> None:
+    """Refuse, before reading, a window whose channels hold more samples than one figure may read."""
+    maximum = settings.SEISTRIAGE_WAVEFORM_MAX_SAMPLES
+    estimate = sources.samples_in_window(
+        start=window.start.datetime.replace(tzinfo=dt.UTC),
+        end=window.end.datetime.replace(tzinfo=dt.UTC),
+        seed_ids=seed_ids,
+    )
+    if estimate > maximum:
+        raise QueryError(
+            f"start/end/channels: this window holds about {estimate:,} samples to read, more than the {maximum:,} "
+            "one figure may read; shorten the window (start, end), choose fewer channels, or drop the custom "
+            "fmin/fmax (raw and preset figures of long windows are drawn from summaries)"
+        )
+
+
 def _stream(window: EventWindow, query: WaveformQuery, *, skip: Collection[str] = ()) -> obspy.Stream:
     """The samples of the window's channels (but ``skip``), filtered as asked; problems go to the window."""
     seed_ids = [s for s in window.seed_ids if s not in skip]
     if window.seed_ids and not seed_ids:
         return obspy.Stream()
+    _check_samples(window, seed_ids or None)
     try:
         result = sources.stream_for_window(
             start=window.start.datetime.replace(tzinfo=dt.UTC),
@@ -216,7 +252,9 @@ def _stream(window: EventWindow, query: WaveformQuery, *, skip: Collection[str] 
     for seed_id in sorted({t.id for t in result.stream}):
         channel = result.stream.select(id=seed_id)
         try:
-            filtered += stream_filter(stream=channel, spec=query.spec)
+            filtered += stream_filter(
+                stream=stream_decimate_for_filter(stream=channel, spec=query.spec), spec=query.spec
+            )
         except FilterError as error:
             window.problems.append(f"{error}; shown unfiltered")
             filtered += channel
@@ -463,7 +501,9 @@ _WAVEFORM_PARAMETERS = [
 ]
 _WAVEFORM_ERRORS = {
     400: OpenApiResponse(
-        typed_response(WaveformError), description="a bad query parameter or SEED id, named in `error`"
+        typed_response(WaveformError),
+        description="a bad query parameter or SEED id, named in `error`; or a window whose channels hold more "
+        "samples than SEISTRIAGE_WAVEFORM_MAX_SAMPLES (narrow start/end or channels)",
     ),
     403: FORBIDDEN,
     404: not_found("no event with this id"),

@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from analyst.parameters import ParameterError, integer_parse
 from analyst.roles import user_is_analyst
 from analyst.selectors.events import EventListError, event_detail_get, event_list_page
 from events.vocabulary import ReviewState
@@ -32,9 +33,10 @@ def event_list(request: HttpRequest) -> HttpResponse:
     for name in ("after", "before"):
         raw = request.GET.get(name, "")
         if raw:
-            if not raw.isdigit():
-                return HttpResponseBadRequest(f"{name}: an event id, got {raw!r}", content_type="text/plain")
-            positions[name] = int(raw)
+            try:
+                positions[name] = integer_parse(name=name, raw=raw)
+            except ParameterError as error:
+                return HttpResponseBadRequest(f"{error} (an event id)", content_type="text/plain")
     if len(positions) > 1:
         return HttpResponseBadRequest("give after or before, not both", content_type="text/plain")
     try:

@@ -162,3 +162,43 @@ def test_the_cache_answers_the_same_and_new_data_invalidate_it(
         evaluation_mode="manual",
     )
     assert client.get(url, {"channels": "AV.SPCG..BHZ"}).content != first
+
+
+def test_a_custom_filter_over_more_samples_than_a_figure_may_read_is_refused_before_reading(
+    client: Client, analyst: Any, lahar: Event, settings: Any
+) -> None:
+    client.force_login(analyst)
+    settings.SEISTRIAGE_WAVEFORM_MAX_SAMPLES = 20_000
+    response = client.get(f"/api/events/{lahar.pk}/waveforms/", {"fmin": "1.01", "fmax": "9.9", "width": "600"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error.startswith("start/end/channels:") and "20,000" in error and "shorten the window" in error
+    narrowed = _get(
+        client,
+        f"/api/events/{lahar.pk}/waveforms/",
+        fmin=1.01,
+        fmax=9.9,
+        width=600,
+        channels="AV.SPBG..BHE,AV.SPCP..BHZ",
+        start=-10,
+        end=30,
+    )
+    assert sorted(row["seed_id"] for row in narrowed["rows"]) == ["AV.SPBG..BHE", "AV.SPCP..BHZ"]
+    assert narrowed["problems"] == []
+
+
+def test_a_low_band_filter_draws_the_decimated_trace_like_the_full_rate_one(
+    client: Client, analyst: Any, lahar: Event, shared_data: Path
+) -> None:
+    client.force_login(analyst)
+    body = _get(client, f"/api/events/{lahar.pk}/waveforms/AV.SPBG..BHE/", fmin=0.5, fmax=2, width=8000)
+    raw = obspy.read(str(next((shared_data / "esec/waveforms/1").glob("AV.SPBG..BHE__*.mseed"))))
+    raw = raw.slice(obspy.UTCDateTime(body["window"]["start"]), obspy.UTCDateTime(body["window"]["end"]))
+    expected = raw.copy().detrend("demean").detrend("linear").taper(0.05, type="hann")
+    expected.filter("bandpass", freqmin=0.5, freqmax=2, corners=4, zerophase=True)
+    drawn = next(t for t in body["figure"]["data"] if t["name"] == "AV.SPBG..BHE")
+    row = body["rows"][0]
+    values = (np.array(drawn["y"], dtype=float) + row["row"]) / 0.45 * row["scale"]
+    peak = np.abs(expected[0].data).max()
+    assert np.nanmax(values) == pytest.approx(expected[0].data.max(), abs=0.02 * peak)
+    assert np.nanmin(values) == pytest.approx(expected[0].data.min(), abs=0.02 * peak)

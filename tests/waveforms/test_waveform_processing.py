@@ -11,7 +11,9 @@ from waveforms.processing import (
     FILTER_PRESETS,
     FilterError,
     FilterSpec,
+    decimation_factor,
     filter_spec_parse,
+    stream_decimate_for_filter,
     stream_detrend,
     stream_filter,
     stream_remove_response,
@@ -116,3 +118,29 @@ def test_a_gapped_trace_is_filtered_per_segment(obspy_data: Path) -> None:
     filtered = stream_filter(stream=stream, spec=spec)
     assert len(filtered) == len(stream[0].split()) > 1
     assert all(np.isfinite(t.data).all() for t in filtered)
+
+
+@pytest.mark.parametrize("station", ["SPBG", "SPCP", "SPNN"])
+def test_decimating_before_a_low_band_filter_draws_the_same_trace(shared_data: Path, station: str) -> None:
+    stream, _ = _esec(shared_data, station)
+    spec = FilterSpec("bandpass", 0.5, 2.0)
+    for trace in stream:
+        factor = decimation_factor(sampling_rate=trace.stats.sampling_rate, spec=spec)
+        assert factor >= 2 and trace.stats.sampling_rate / factor >= 10 * 2.0
+        full = stream_filter(stream=obspy.Stream([trace]), spec=spec)[0]
+        decimated = stream_decimate_for_filter(stream=obspy.Stream([trace]), spec=spec)
+        assert decimated[0].stats.starttime == trace.stats.starttime
+        assert decimated[0].stats.sampling_rate == trace.stats.sampling_rate / factor
+        assert abs(decimated[0].stats.endtime - trace.stats.endtime) < decimated[0].stats.delta
+        drawn = stream_filter(stream=decimated, spec=spec)[0]
+        expected = full.data[::factor][: drawn.stats.npts]
+        assert np.abs(drawn.data[: expected.size] - expected).max() < 0.01 * np.abs(expected).max()
+
+
+def test_a_high_pass_or_a_band_near_nyquist_is_not_decimated(shared_data: Path) -> None:
+    stream, _ = _esec(shared_data, "SPBG")
+    rate = stream[0].stats.sampling_rate
+    assert decimation_factor(sampling_rate=rate, spec=FilterSpec("highpass", 1.0, None)) == 1
+    assert decimation_factor(sampling_rate=rate, spec=FilterSpec("bandpass", 1.0, rate / 4)) == 1
+    kept = stream_decimate_for_filter(stream=stream, spec=FilterSpec("highpass", 1.0, None))
+    assert [t.stats.npts for t in kept] == [t.stats.npts for t in stream]

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
-from obspy import UTCDateTime
 
 from analyst.bulletins.selection import ORDERINGS, EventCriteria
+from analyst.parameters import BIGINT_MAX, ParameterError, integer_parse, number_parse, time_parse
 from events.filters import EventFilter
 from events.vocabulary import QUAKEML_EVENT_TYPES, ReviewState
 
@@ -94,30 +94,31 @@ def served_review_states() -> tuple[str, ...]:
 
 def _time(name: str, value: str) -> dt.datetime:
     try:
-        return UTCDateTime(value).datetime.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
-    except (ValueError, TypeError):
-        raise FdsnParameterError(f"{name}: {value!r} is not a time (YYYY-MM-DDThh:mm:ss)") from None
+        return time_parse(name=name, raw=value)
+    except ParameterError as error:
+        raise FdsnParameterError(str(error)) from None
 
 
 def _float(name: str, value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise FdsnParameterError(f"{name}: {value!r} is not a number") from None
     low, high = _FLOAT_RANGES[name]
-    if not low <= number <= high:
-        raise FdsnParameterError(f"{name}: {number} is outside {low}..{high}")
-    return number
+    try:
+        return number_parse(name=name, raw=value, minimum=low, maximum=high)
+    except ParameterError as error:
+        raise FdsnParameterError(str(error)) from None
 
 
 def _int(name: str, value: str, minimum: int) -> int:
     try:
-        number = int(value)
-    except ValueError:
-        raise FdsnParameterError(f"{name}: {value!r} is not an integer") from None
-    if number < minimum:
-        raise FdsnParameterError(f"{name}: must be at least {minimum}")
-    return number
+        return integer_parse(name=name, raw=value, minimum=minimum, maximum=BIGINT_MAX)
+    except ParameterError as error:
+        raise FdsnParameterError(str(error)) from None
+
+
+def _event_ids(value: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """eventid: public ids, or our numeric ids; a part made of digits must be an id (ASCII, within bigint)."""
+    parts = [part for part in value.split(",") if part]
+    numeric = [_int("eventid", part, 0) for part in parts if part.isdigit() or part.isdecimal()]
+    return tuple(part for part in parts if not (part.isdigit() or part.isdecimal())), tuple(numeric)
 
 
 def _bool(name: str, value: str) -> bool:
@@ -177,7 +178,7 @@ def fdsn_query_parse(params: Mapping[str, str]) -> FdsnQuery:
     catalog = values.get("catalog")
     if catalog is not None and catalog != settings.SEISTRIAGE_AGENCY_ID:
         raise FdsnParameterError(f"catalog: this service has only {settings.SEISTRIAGE_AGENCY_ID!r}")
-    event_id = values.get("eventid", "")
+    public_ids, event_ids = _event_ids(values.get("eventid", ""))
     where = EventFilter(
         review_states=served_review_states(),
         time_min=start,
@@ -197,8 +198,8 @@ def fdsn_query_parse(params: Mapping[str, str]) -> FdsnQuery:
         magnitude_type=values.get("magnitudetype", ""),
         event_types=_event_types(values["eventtype"]) if "eventtype" in values else (),
         updated_after=_time("updatedafter", values["updatedafter"]) if "updatedafter" in values else None,
-        public_ids=tuple(i for i in event_id.split(",") if i and not i.isdigit()),
-        event_ids=tuple(int(i) for i in event_id.split(",") if i.isdigit()),
+        public_ids=public_ids,
+        event_ids=event_ids,
         agencies=tuple(c.strip() for c in values["contributor"].split(",")) if "contributor" in values else (),
     )
     criteria = EventCriteria(

@@ -1,6 +1,9 @@
-"""Answering an FDSN event query: the QuakeML document or the text table, streamed chunk by chunk."""
+"""Answering an FDSN event query: the QuakeML document or the text table, written whole into a spooled file
+(memory, then disk past ANSWER_IN_MEMORY_BYTES) before the first byte is sent."""
 
+import tempfile
 from collections.abc import Iterator
+from typing import IO
 
 from django.conf import settings
 from django.utils import timezone
@@ -48,6 +51,31 @@ def _trim(item: ExportItem, query: FdsnQuery) -> ExportItem:
         for origin in event.origins:
             origin.arrivals = []
     return item
+
+
+ANSWER_IN_MEMORY_BYTES = 16 * 1024 * 1024
+
+
+def _spooled(parts: Iterator[bytes]) -> IO[bytes]:
+    answer = tempfile.SpooledTemporaryFile(max_size=ANSWER_IN_MEMORY_BYTES)  # noqa: SIM115 (the response closes it)
+    try:
+        for part in parts:
+            answer.write(part)
+    except BaseException:
+        answer.close()
+        raise
+    answer.seek(0)
+    return answer
+
+
+def fdsn_quakeml_answer(*, query: FdsnQuery, request_url: str) -> IO[bytes]:
+    """The whole QuakeML answer, rewound; a writer error raises here, before anything is sent."""
+    return _spooled(fdsn_quakeml_stream(query=query, request_url=request_url))
+
+
+def fdsn_text_answer(*, query: FdsnQuery) -> IO[bytes]:
+    """The whole text answer, rewound."""
+    return _spooled(fdsn_text_stream(query=query))
 
 
 def fdsn_quakeml_stream(*, query: FdsnQuery, request_url: str) -> Iterator[bytes]:

@@ -3,19 +3,23 @@
 Public-read by default (SEISTRIAGE_FDSN_PUBLIC), serving only the events SEISTRIAGE_FDSN_EVENTS allows.
 """
 
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from analyst.bulletins.fdsnws.params import PARAMETERS, FdsnParameterError, fdsn_query_parse, served_review_states
-from analyst.bulletins.fdsnws.services import fdsn_quakeml_stream, fdsn_text_stream
+from analyst.bulletins.fdsnws.services import fdsn_quakeml_answer, fdsn_text_answer
 from analyst.bulletins.selection import events_select
+from analyst.ratelimit import client_address, request_rate_limited
 from analyst.roles import user_is_analyst
 from events.models import Event
+
+logger = logging.getLogger(__name__)
 
 SERVICE_VERSION = "1.2.0"
 View = Callable[[HttpRequest], HttpResponseBase]
@@ -49,6 +53,22 @@ def fdsn_access(view: View) -> View:
 @require_GET
 @fdsn_access
 def query(request: HttpRequest) -> HttpResponseBase:
+    if not request.user.is_authenticated:
+        retry_after = request_rate_limited(
+            scope="fdsnws-query",
+            address=client_address(request),
+            per_minute=settings.SEISTRIAGE_FDSN_ANONYMOUS_PER_MINUTE,
+        )
+        if retry_after is not None:
+            response = _error(
+                request,
+                429,
+                "Too Many Requests",
+                f"more than {settings.SEISTRIAGE_FDSN_ANONYMOUS_PER_MINUTE} queries a minute from this address; "
+                f"try again in {retry_after} s",
+            )
+            response["Retry-After"] = str(retry_after)
+            return response
     try:
         parsed = fdsn_query_parse({name: request.GET[name] for name in request.GET})
     except FdsnParameterError as error:
@@ -56,19 +76,33 @@ def query(request: HttpRequest) -> HttpResponseBase:
     criteria = parsed.criteria
     maximum = settings.SEISTRIAGE_FDSN_MAX_EVENTS
     if criteria.limit is not None and criteria.limit > maximum:
-        return _error(request, 413, "Request too large", f"limit may be at most {maximum}")
+        return _error(request, 413, "Request too large", f"limit: may be at most {maximum}")
     matching = events_select(criteria=criteria)[criteria.offset : criteria.offset + (criteria.limit or maximum + 1)]
     count = matching.count()
     if criteria.limit is None and count > maximum:
-        return _error(request, 413, "Request too large", f"more than {maximum} events match; narrow or use limit")
+        return _error(
+            request,
+            413,
+            "Request too large",
+            f"more than {maximum} events match: narrow the query (starttime, endtime, minmagnitude, a region) "
+            f"or page through it with limit (at most {maximum}) and offset",
+        )
     if count == 0:
         if parsed.nodata == 404:
             return _error(request, 404, "Not Found", "no events match the request")
         return HttpResponse(status=204)
-    if parsed.format == "text":
-        return StreamingHttpResponse(fdsn_text_stream(query=parsed), content_type="text/plain; charset=utf-8")
-    stream = fdsn_quakeml_stream(query=parsed, request_url=request.build_absolute_uri())
-    return StreamingHttpResponse(stream, content_type="application/xml")
+    # The whole answer is written before the first byte goes out: a writer that fails answers 500 with the
+    # reason, never a 200 cut short, and the client gets a Content-Length to check what it received.
+    try:
+        if parsed.format == "text":
+            answer, content_type = fdsn_text_answer(query=parsed), "text/plain; charset=utf-8"
+        else:
+            answer = fdsn_quakeml_answer(query=parsed, request_url=request.build_absolute_uri())
+            content_type = "application/xml"
+    except Exception as error:
+        logger.exception("FDSN event query %s could not be answered", request.get_full_path())
+        return _error(request, 500, "Internal Server Error", f"the answer could not be written: {error}")
+    return FileResponse(answer, content_type=content_type)
 
 
 @require_GET
