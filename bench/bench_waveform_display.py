@@ -49,7 +49,7 @@ from django.http import QueryDict  # noqa: E402
 from plotly_resampler import FigureResampler  # noqa: E402
 from plotly_resampler.aggregation import MinMaxLTTB  # noqa: E402
 
-from analyst.api.waveforms import event_waveforms_payload, waveform_query_parse  # noqa: E402
+from analyst.selectors.waveforms import event_waveforms_payload, waveform_query_parse  # noqa: E402
 from events.models import Event  # noqa: E402
 from waveforms.figures import record_section_figure  # noqa: E402
 from waveforms.importing.waveform_files import waveform_file_import  # noqa: E402

@@ -9,11 +9,11 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.http import FileResponse, Http404, StreamingHttpResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -32,7 +32,7 @@ from analyst.api.schema import (
     id_in_path,
     not_found,
 )
-from analyst.bulletins.selection import EventCriteria, bulletins_published
+from analyst.bulletins.selection import EventCriteria, bulletin_get, bulletins_published
 from analyst.bulletins.services import (
     STATUS_CHOICES,
     BulletinInputError,
@@ -205,7 +205,10 @@ class BulletinFileApi(APIView):
         responses={**_BULLETIN_FILES, 403: FORBIDDEN, 404: not_found("no such bulletin, or its file is gone")},
     )
     def get(self, request: Request, bulletin_id: int) -> FileResponse:
-        return stored_file_response(get_object_or_404(Bulletin, pk=bulletin_id))
+        bulletin = bulletin_get(bulletin_id=bulletin_id)
+        if bulletin is None:
+            raise NotFound(f"no bulletin {bulletin_id}")
+        return stored_file_response(bulletin)
 
 
 class _FormatNamesTheBulletin(DefaultContentNegotiation):

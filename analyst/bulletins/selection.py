@@ -113,3 +113,7 @@ def bulletins_published(*, limit: int = 200) -> QuerySet[Bulletin]:
         .select_related("created_by")
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+def bulletin_get(*, bulletin_id: int) -> Bulletin | None:
+    return Bulletin.objects.filter(pk=bulletin_id).first()

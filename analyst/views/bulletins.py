@@ -3,8 +3,8 @@
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
 from analyst.api.bulletins import (
@@ -13,12 +13,11 @@ from analyst.api.bulletins import (
     draft_response,
     stored_file_response,
 )
-from analyst.bulletins.selection import bulletins_published
+from analyst.bulletins.selection import bulletin_get, bulletins_published
 from analyst.bulletins.services import (
     STATUS_CHOICES,
 )
 from analyst.bulletins.writers import BULLETIN_FORMATS
-from analyst.models import Bulletin
 from analyst.roles import user_is_senior_analyst
 from analyst.views.events import analyst_required
 from events.vocabulary import QUAKEML_EVENT_TYPES
@@ -69,4 +68,7 @@ def bulletin_draft_download(request: HttpRequest) -> HttpResponse | StreamingHtt
 @require_safe
 @analyst_required  # type: ignore[arg-type]
 def bulletin_file_download(request: HttpRequest, bulletin_id: int) -> FileResponse:
-    return stored_file_response(get_object_or_404(Bulletin, pk=bulletin_id))
+    bulletin = bulletin_get(bulletin_id=bulletin_id)
+    if bulletin is None:
+        raise Http404(f"no bulletin {bulletin_id}")
+    return stored_file_response(bulletin)

@@ -32,9 +32,9 @@ from schemathesis.specs.openapi.checks import (
 
 from analyst.api.learning import LabelAgreement
 from analyst.api.serializers import EventEvidence, QueuePageData
-from analyst.api.waveforms import TraceFigurePayload
 from analyst.ingest.uploads import ImportJobData, UploadedPart, import_job_create, import_job_run
 from analyst.selectors.queue import QueueRow
+from analyst.selectors.waveforms import TraceFigurePayload
 from events.models import Event, Pick
 from ranking.selectors import ModelDashboard
 from tests.support.export_data import catalogue_for_module
