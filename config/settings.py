@@ -50,19 +50,19 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Content-Security-Policy everywhere, Cache-Control: no-store on /api/ (analyst/security_middleware.py).
-    "analyst.security_middleware.SecurityHeadersMiddleware",
+    # Content-Security-Policy everywhere, Cache-Control: no-store on /api/ (analyst/web/security.py).
+    "analyst.web.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # The declared size of an upload is checked before the CSRF check reads (and spools) the multipart body.
-    "analyst.security_middleware.UploadSizeMiddleware",
+    "analyst.web.security.UploadSizeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # A database, cache or broker that is down: 503 "try again" instead of a 500 (analyst/middleware.py).
-    "analyst.middleware.ServiceUnavailableMiddleware",
+    # A database, cache or broker that is down: 503 "try again" instead of a 500 (analyst/web/service_unavailable.py).
+    "analyst.web.service_unavailable.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -79,7 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "analyst.context_processors.navigation",
+                "analyst.web.context_processors.navigation",
             ],
         },
     },
@@ -145,7 +145,7 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 # counts as HTTPS when it says "https" (without it, SECURE_SSL_REDIRECT behind a proxy redirects forever).
 _PROXY_SSL_HEADER = env_str("SECURE_PROXY_SSL_HEADER", " ").strip()
 SECURE_PROXY_SSL_HEADER = (_PROXY_SSL_HEADER, "https") if _PROXY_SSL_HEADER else None
-# Login rate limiting (analyst/ratelimit.py): this many failed logins per user name and client address per window
+# Login rate limiting (analyst/web/ratelimit.py): this many failed logins per user name and client address per window
 # -> 429; and a slower limit per user name from every address (distributed guessing).
 SEISTRIAGE_LOGIN_FAILURES = env_int("SEISTRIAGE_LOGIN_FAILURES", 5, minimum=1)
 SEISTRIAGE_LOGIN_WINDOW_SECONDS = env_int("SEISTRIAGE_LOGIN_WINDOW_SECONDS", 900, minimum=1)

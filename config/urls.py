@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from analyst.ratelimit import RateLimitedLoginView, login_rate_limited
+from analyst.web.ratelimit import RateLimitedLoginView, login_rate_limited
 
 urlpatterns = [
     path("admin/login/", login_rate_limited(admin.site.login), name="admin-login"),  # before the admin's own

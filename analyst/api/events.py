@@ -39,7 +39,6 @@ from analyst.api.serializers import (
     event_state_data,
     queue_page_data,
 )
-from analyst.parameters import ParameterError, integer_parse
 from analyst.review import (
     ClaimBreakForbiddenError,
     ClaimRelease,
@@ -53,6 +52,7 @@ from analyst.review import (
 )
 from analyst.selectors.events import event_get
 from analyst.selectors.queue import QueueCursor, event_evidence_get, event_queue_page, queue_cursor_for_event
+from analyst.web.parameters import ParameterError, integer_parse
 from events.models import Event
 
 

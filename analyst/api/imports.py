@@ -21,7 +21,6 @@ from analyst.api.schema import (
     not_found,
     typed_response,
 )
-from analyst.disclosure import import_job_public
 from analyst.ingest.uploads import (
     UPLOAD_KINDS,
     ImportJobData,
@@ -30,6 +29,7 @@ from analyst.ingest.uploads import (
     import_job_create,
     import_job_get,
 )
+from analyst.web.disclosure import import_job_public
 
 MAX_FILES_PER_UPLOAD = 50
 

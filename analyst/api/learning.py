@@ -31,7 +31,7 @@ from analyst.api.schema import (
     not_found,
     typed_response,
 )
-from analyst.parameters import ParameterError, integer_parse
+from analyst.web.parameters import ParameterError, integer_parse
 from events.models import Event
 from ranking.models import ModelVersion, TrainingRun
 from ranking.registry import ModelArtifactError

@@ -6,8 +6,8 @@ import datetime as dt
 import json
 from typing import Any
 
-from analyst.parameters import ParameterError, integer_parse
 from analyst.selectors.queue import QueueCursor, QueueOrderingError, queue_cursor_value_parse
+from analyst.web.parameters import ParameterError, integer_parse
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50

@@ -18,9 +18,9 @@ from analyst.api.schema import (
     not_found,
     typed_response,
 )
-from analyst.parameters import ParameterError, integers_parse
 from analyst.presence import event_presence_leave, event_presence_record, events_presence_get, presence_seconds
 from analyst.selectors.events import event_exists
+from analyst.web.parameters import ParameterError, integers_parse
 
 
 class EventPresence(TypedDict):

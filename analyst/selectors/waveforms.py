@@ -14,8 +14,8 @@ from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 from obspy import UTCDateTime
 
-from analyst.disclosure import text_public
-from analyst.parameters import ParameterError, integer_parse, number_parse
+from analyst.web.disclosure import text_public
+from analyst.web.parameters import ParameterError, integer_parse, number_parse
 from events.models import Event, Pick
 from events.vocabulary import EvaluationMode
 from ranking.cnn_runs import CnnSaliency

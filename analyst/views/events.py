@@ -6,9 +6,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from analyst.parameters import ParameterError, integer_parse
 from analyst.roles import user_is_analyst
 from analyst.selectors.events import EventListError, event_detail_get, event_list_page
+from analyst.web.parameters import ParameterError, integer_parse
 from events.vocabulary import ReviewState
 
 View = Callable[..., HttpResponse]

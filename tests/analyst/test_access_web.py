@@ -19,9 +19,9 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from analyst.disclosure import text_public
 from analyst.ingest.uploads import import_job_run
-from analyst.ratelimit import login_failures_reset
+from analyst.web.disclosure import text_public
+from analyst.web.ratelimit import login_failures_reset
 from events.models import Event
 from tests.analyst.test_authorization_matrix import ROUTES, url_for
 from tests.support.security_data import SecurityWorld, security_world

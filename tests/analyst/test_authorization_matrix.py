@@ -90,7 +90,7 @@ FDSN = Policy(needs="public", methods={"GET": {200}})
 POLICY: dict[str, Policy] = {
     # accounts (Django's auth views): log in, log out and password reset are open to anyone
     "login": form("public", get={200}, post={200, 429}),
-    # the admin's login behind the same failed-login limit (analyst.ratelimit.login_rate_limited); 302 once in
+    # the admin's login behind the same failed-login limit (analyst.web.ratelimit.login_rate_limited); 302 once in
     "admin-login": form("public", get={200, 302}, post={200, 302, 429}),
     "logout": Policy(needs="public", methods={"POST": {302}}),
     "password_change": form("login", get={200}, post={200}),

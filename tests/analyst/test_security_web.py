@@ -26,7 +26,7 @@ from analyst.bulletins.fdsnws.params import ALIASES, PARAMETERS
 from analyst.bulletins.services import bulletin_criteria, bulletin_publish
 from analyst.ingest.services import events_ingest_file
 from analyst.models import Bulletin, SavedFilter
-from analyst.ratelimit import login_failures_reset
+from analyst.web.ratelimit import login_failures_reset
 from config import urls as project_urls
 from events.models import Event
 from ranking.models import ModelVersion

@@ -54,12 +54,12 @@ def test_it_answers_503_json_on_the_api_when_the_database_fails_mid_request(
     client.force_login(analyst)
     assert client.get("/api/events/").status_code == 200
     break_database()
-    with caplog.at_level(logging.WARNING, logger="analyst.middleware"):
+    with caplog.at_level(logging.WARNING, logger="analyst.web.service_unavailable"):
         response = client.get("/api/events/")
     assert response.status_code == 503, response.content[:500]
     assert response["Content-Type"] == "application/json" and response["Retry-After"] == "5"
     assert response.json() == {"detail": "service temporarily unavailable, try again"}
-    [record] = [r for r in caplog.records if r.name == "analyst.middleware"]
+    [record] = [r for r in caplog.records if r.name == "analyst.web.service_unavailable"]
     assert "503 for GET /api/events/" in record.getMessage() and "OperationalError" in record.getMessage()
     assert record.exc_info is None and "Traceback" not in caplog.text
 

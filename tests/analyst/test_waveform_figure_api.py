@@ -121,7 +121,7 @@ def test_a_missing_channel_and_a_corrupt_file_are_reported_not_fatal(
     assert any("AV.XXXX..BHZ" in p for p in body["problems"])
     everything = _get(client, f"/api/events/{lahar.pk}/waveforms/", end="30")
     assert len(everything["rows"]) >= 13
-    # named by the file, not by the server's folder (analyst/disclosure.py)
+    # named by the file, not by the server's folder (analyst/web/disclosure.py)
     assert any(p.startswith(f"{corrupt.name}: unreadable") for p in everything["problems"]), everything["problems"]
     assert not any(str(tmp_path) in p for p in everything["problems"])
 

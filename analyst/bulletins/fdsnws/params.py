@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from analyst.bulletins.selection import ORDERINGS, EventCriteria
-from analyst.parameters import BIGINT_MAX, ParameterError, integer_parse, number_parse, time_parse
+from analyst.web.parameters import BIGINT_MAX, ParameterError, integer_parse, number_parse, time_parse
 from events.filters import EventFilter
 from events.vocabulary import QUAKEML_EVENT_TYPES, ReviewState
 

@@ -15,8 +15,8 @@ from django.views.decorators.http import require_GET
 from analyst.bulletins.fdsnws.params import PARAMETERS, FdsnParameterError, fdsn_query_parse, served_review_states
 from analyst.bulletins.fdsnws.services import fdsn_quakeml_answer, fdsn_text_answer
 from analyst.bulletins.selection import events_select
-from analyst.ratelimit import client_address, request_rate_limited
 from analyst.roles import user_is_analyst
+from analyst.web.ratelimit import client_address, request_rate_limited
 from events.models import Event
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""The web edge: request parsing, rate limits, security headers, what answers may disclose, page context."""
