@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.db.models import Count
 
-from analyst.ingest.services import events_ingest_file
+from events.importers.store import events_import_file
 from events.models import Event
 from ranking.models import EventScore
 from ranking.scoring import ScoringOutcome, events_score
@@ -44,9 +44,11 @@ def test_two_deliveries_of_one_batch_scoring_at_once_store_one_score_per_event(
     pnsn_rows: tuple[Path, Path],
 ) -> None:
     reviewed, automatic = pnsn_rows
-    events_ingest_file(path=reviewed, reviewed=True)
+    events_import_file(path=reviewed, reviewed=True)
     ranker_train(created_by="test", promote=True)
-    ids = events_ingest_file(path=automatic).event_ids
+    # Imported without sending them to scoring: a worker of the session must not score them meanwhile, only the
+    # two deliveries below.
+    ids = events_import_file(path=automatic).event_ids
     assert len(ids) == BATCH and not EventScore.objects.filter(event_id__in=ids).exists()
 
     outcomes: list[ScoringOutcome] = []
