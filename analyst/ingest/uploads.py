@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from analyst.ingest.services import events_ingest_file, stations_ingest_file, waveforms_ingest_file
+from analyst.ingest.services import events_ingest_file, rescoring_collected, stations_ingest_file, waveforms_ingest_file
 from analyst.models import ImportJob
 from analyst.tasks import IMPORT_TIME_LIMIT_S, TRANSIENT_ERRORS, import_uploaded_files
 from fileimport.errors import ImportFileError
@@ -318,27 +318,28 @@ def import_job_run(*, job_id: str, task_id: str = "") -> dict[str, Any]:
         found = ImportJob.objects.filter(pk=job_id).values_list("state", flat=True).first()
         return {"id": job_id, "state": found or "missing", "skipped": "the job is finished or held by another task"}
     started = dt.datetime.now(dt.UTC)
-    for entry in job.files:
-        if entry["status"] in ("done", "failed"):
-            continue
-        entry["status"] = "running"
-        _job_save(job, "files")
-        try:
-            _import_one(entry, job.reviewed)
-            entry["status"] = "done"
-        except TRANSIENT_ERRORS as error:
-            entry["status"] = "waiting"
-            job.last_error = f"{entry['name']}: {type(error).__name__}: {error}"[:4000]
-            with contextlib.suppress(*TRANSIENT_ERRORS):
-                _job_save(job, "files", "last_error")
-            raise
-        except ImportFileError as error:
-            entry.update({"status": "failed", "error": f"{entry['name']}: {error.reason}"})
-        except Exception as error:
-            logger.exception("import job %s: %s failed", job_id, entry["name"])
-            entry.update({"status": "failed", "error": f"{entry['name']}: {type(error).__name__}: {error}"})
-        job.done = sum(1 for e in job.files if e["status"] in ("done", "failed"))
-        _job_save(job, "files", "done")
+    with rescoring_collected():  # the events new waveforms cover are rescored once, at the end
+        for entry in job.files:
+            if entry["status"] in ("done", "failed"):
+                continue
+            entry["status"] = "running"
+            _job_save(job, "files")
+            try:
+                _import_one(entry, job.reviewed)
+                entry["status"] = "done"
+            except TRANSIENT_ERRORS as error:
+                entry["status"] = "waiting"
+                job.last_error = f"{entry['name']}: {type(error).__name__}: {error}"[:4000]
+                with contextlib.suppress(*TRANSIENT_ERRORS):
+                    _job_save(job, "files", "last_error")
+                raise
+            except ImportFileError as error:
+                entry.update({"status": "failed", "error": f"{entry['name']}: {error.reason}"})
+            except Exception as error:
+                logger.exception("import job %s: %s failed", job_id, entry["name"])
+                entry.update({"status": "failed", "error": f"{entry['name']}: {type(error).__name__}: {error}"})
+            job.done = sum(1 for e in job.files if e["status"] in ("done", "failed"))
+            _job_save(job, "files", "done")
     job.state = ImportJob.State.FAILED if all(e["status"] == "failed" for e in job.files) else ImportJob.State.DONE
     job.seconds = round((job.seconds or 0) + (dt.datetime.now(dt.UTC) - started).total_seconds(), 2)
     _job_save(job, "state", "seconds")

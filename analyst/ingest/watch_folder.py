@@ -19,7 +19,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from analyst.ingest.services import events_ingest_file, stations_ingest_file, waveforms_ingest_file
+from analyst.ingest.services import events_ingest_file, rescoring_collected, stations_ingest_file, waveforms_ingest_file
 from analyst.models import IntakeFile
 from fileimport.errors import ImportFileError
 from waveforms.importing.paths import import_paths_expand
@@ -77,30 +77,31 @@ def watch_folder_scan(*, folder: Path | None = None) -> IntakeReport:
             logger.warning("the watched folder %s does not exist", root)
         return report
     known = {row.path: row for row in IntakeFile.objects.filter(path__startswith=str(root.absolute()))}
-    for path in import_paths_expand(paths=[root.absolute()]):
-        try:
-            stat = path.stat()
-        except OSError:
-            continue  # removed between listing and reading
-        if time.time() - stat.st_mtime < SETTLE_SECONDS:
-            continue
-        row = known.get(str(path))
-        if row is not None and row.size_bytes == stat.st_size and row.modified_ns == stat.st_mtime_ns:
-            report.unchanged += 1
-            continue
-        kind, error = intake_file_import(path=path)
-        IntakeFile.objects.update_or_create(
-            path=str(path),
-            defaults={
-                "size_bytes": stat.st_size,
-                "modified_ns": stat.st_mtime_ns,
-                "kind": kind,
-                "status": IntakeFile.Status.FAILED if error else IntakeFile.Status.IMPORTED,
-                "error": error,
-                "imported_at": dt.datetime.now(dt.UTC),
-            },
-        )
-        (report.failed if error else report.imported).append(str(path))
-        if error:
-            logger.warning("intake: %s", error)
+    with rescoring_collected():  # the events new waveforms cover are rescored once, at the end
+        for path in import_paths_expand(paths=[root.absolute()]):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue  # removed between listing and reading
+            if time.time() - stat.st_mtime < SETTLE_SECONDS:
+                continue
+            row = known.get(str(path))
+            if row is not None and row.size_bytes == stat.st_size and row.modified_ns == stat.st_mtime_ns:
+                report.unchanged += 1
+                continue
+            kind, error = intake_file_import(path=path)
+            IntakeFile.objects.update_or_create(
+                path=str(path),
+                defaults={
+                    "size_bytes": stat.st_size,
+                    "modified_ns": stat.st_mtime_ns,
+                    "kind": kind,
+                    "status": IntakeFile.Status.FAILED if error else IntakeFile.Status.IMPORTED,
+                    "error": error,
+                    "imported_at": dt.datetime.now(dt.UTC),
+                },
+            )
+            (report.failed if error else report.imported).append(str(path))
+            if error:
+                logger.warning("intake: %s", error)
     return report

@@ -4,7 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from analyst.ingest.each_file import files_import_each
-from analyst.ingest.services import waveforms_ingest_file
+from analyst.ingest.services import rescoring_collected, waveforms_ingest_file
 from fileimport.errors import ImportFileError
 from waveforms.importing.paths import import_paths_expand
 from waveforms.importing.reading import WAVEFORM_FORMATS
@@ -34,14 +34,15 @@ class Command(BaseCommand):
                 failures.append(error)
                 self.stderr.write(f"FAILED {error}")
         files = list(import_paths_expand(paths=options["paths"]))
-        failures += files_import_each(
-            paths=files,
-            import_one=lambda path: [
-                waveforms_ingest_file(path=path, format=options["format"], force=options["force"]).summary()
-            ],
-            write=self.stdout.write,
-            write_error=self.stderr.write,
-        )
+        with rescoring_collected():
+            failures += files_import_each(
+                paths=files,
+                import_one=lambda path: [
+                    waveforms_ingest_file(path=path, format=options["format"], force=options["force"]).summary()
+                ],
+                write=self.stdout.write,
+                write_error=self.stderr.write,
+            )
         if failures:
             total = len(files) + len(options["sds"])
             raise CommandError(f"{len(failures)} of {total} sources failed; nothing was written from them")
