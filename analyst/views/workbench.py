@@ -22,6 +22,7 @@ from analyst.presence import presence_heartbeat_seconds
 from analyst.roles import user_is_senior_analyst
 from analyst.selectors.event_map import event_map_get
 from analyst.selectors.queue import QUEUE_COLUMNS, QUEUE_ORDERINGS, event_evidence_get
+from analyst.selectors.waveforms import event_cnn_panel
 from analyst.views.events import analyst_required
 from events.models import Event
 from events.vocabulary import QUAKEML_EVENT_TYPES, ReviewState
@@ -105,6 +106,7 @@ def event_review_page(request: HttpRequest, event_id: int) -> HttpResponse:
             "event": event,
             "score": score,
             "ml": _ml_panel(score) if score is not None else None,
+            "cnn": event_cnn_panel(event_id=event.pk, ranker=score.class_probabilities if score else None),
             "commit_buttons": buttons,
             "filter_presets": list(FILTER_PRESETS),
             "map_figure": event_map_get(event=event),
