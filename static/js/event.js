@@ -394,7 +394,7 @@
       const saliencyNote = document.getElementById("saliency-note");
       saliencyNote.textContent = data.cnn_model
         ? `Shaded: where the CNN (${data.cnn_model}) looked, on ${data.saliency.length} channel${data.saliency.length === 1 ? "" : "s"}.`
-        : "No CNN saliency for this event (the CNN has not classified it).";
+        : "No CNN saliency on the channels shown (the CNN shades the channels it classified, verticals first).";
     } catch (error) {
       redrawing = false;
       if (!shown) box.innerHTML = '<p class="muted">Waveforms could not be drawn.</p>';
