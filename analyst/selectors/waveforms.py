@@ -184,7 +184,8 @@ def _event_window(event: Event, query: WaveformQuery, *, seed_id: str | None = N
     seed_ids = wanted or sources.channels_covering(
         start=default.start.datetime.replace(tzinfo=dt.UTC), end=default.end.datetime.replace(tzinfo=dt.UTC)
     )
-    seed_ids = [s for s in seed_ids if _component_wanted(s, query.components)]
+    if seed_id is None:  # one channel asked by name is shown whatever the components
+        seed_ids = [s for s in seed_ids if _component_wanted(s, query.components)]
     predicted: dict[str, PredictedArrivals] = {}
     p_times: dict[str, UTCDateTime] = {}
     windows = []
@@ -746,8 +747,6 @@ def event_spectrogram_payload(*, event_id: int, seed_id: str, query: WaveformQue
         key=figure_cache_key(parts=_cache_parts(event, query, "spectrogram", seed_id)), build=build
     )
     return payload
-
-
 
 
 class CnnStationRow(TypedDict):

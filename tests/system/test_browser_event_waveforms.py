@@ -115,6 +115,10 @@ def test_the_demo_event_page_zooms_to_samples_shades_saliency_and_exports_a_pick
             box = element.bounding_box()
             assert box is not None and box["y"] + box["height"] <= 768 and box["x"] + box["width"] <= 1366, selector
         expect(page.locator("#gap-summary")).to_have_text("No gaps in the data.")
+        # a long public id wraps inside its column instead of running under the waveforms
+        public_id, column = page.locator("code.public-id").bounding_box(), page.locator(".review-side").bounding_box()
+        assert public_id is not None and column is not None
+        assert public_id["x"] + public_id["width"] <= column["x"] + column["width"] + 1
 
         # the CNN's saliency is shaded under the traces, and its probabilities stand beside the ranker's
         expect(waveforms).not_to_have_attribute("data-saliency", "0")
