@@ -17,6 +17,7 @@ from analyst.api.serializers import claim_data
 from analyst.commit_buttons import commit_buttons_configured
 from analyst.ingest.uploads import ALLOWED_SUFFIXES
 from analyst.models import SavedFilter
+from analyst.picks import WORKBENCH_PICK_METHOD
 from analyst.preferences import queue_columns_get, saved_filters_get
 from analyst.presence import presence_heartbeat_seconds
 from analyst.roles import user_is_senior_analyst
@@ -113,6 +114,7 @@ def event_review_page(request: HttpRequest, event_id: int) -> HttpResponse:
             "claim": claim_data(getattr(event, "claim", None)),
             "origins": event.origins.all(),
             "picks": event.picks.all(),
+            "workbench_pick_method": WORKBENCH_PICK_METHOD,
             "history": event.audit_entries.all(),
             "type_keys": list(enumerate(TYPE_KEYS, start=1)),
             "event_types": QUAKEML_EVENT_TYPES,
