@@ -370,10 +370,10 @@
       figure.layout.legend = { orientation: "h", x: 0, y: 1, yanchor: "bottom", font: { size: 10 } };
       if (!shown) {
         box.innerHTML = "";
-        await window.Plotly.newPlot(box, figure.data, figure.layout, { responsive: true, displaylogo: false, doubleClick: "autosize" });
+        await window.Plotly.newPlot(box, figure.data, figure.layout, { responsive: true, displaylogo: false, doubleClick: "autosize", showTips: false });
         box.on("plotly_relayout", relayout);
       } else {
-        await window.Plotly.react(box, figure.data, figure.layout, { responsive: true, displaylogo: false, doubleClick: "autosize" });
+        await window.Plotly.react(box, figure.data, figure.layout, { responsive: true, displaylogo: false, doubleClick: "autosize", showTips: false });
       }
       redrawing = false;
       shown = data;
