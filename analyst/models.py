@@ -33,6 +33,7 @@ class AuditAction(models.TextChoices):
     COMMENT = "comment", "commented"
     CLAIM_BREAK = "claim_break", "broke a claim"
     REVIEW_REFUSED = "review_refused", "decision refused (conflict)"
+    PICK = "pick", "picked a phase"
 
 
 class AuditEntry(models.Model):

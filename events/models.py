@@ -169,6 +169,15 @@ class Pick(models.Model):
     def seed_id(self) -> str:
         return f"{self.network}.{self.station}.{self.location}.{self.channel}"
 
+    @property
+    def waveform_label(self) -> str:
+        """For display: the SEED id when the network is known (NET.STA.LOC.CHA; an empty location stays empty,
+        as SEED writes it), else the station and channel as given (an IMS1.0 pick names a station only:
+        "MORC", "MORC BHZ"), never a row of bare dots."""
+        if self.network:
+            return self.seed_id
+        return " ".join(part for part in (self.station, self.location, self.channel) if part)
+
 
 class Arrival(models.Model):
     origin = models.ForeignKey(Origin, on_delete=models.CASCADE, related_name="arrivals")

@@ -26,6 +26,7 @@ COLOURS = {
     "trace": "#1f2d3d",
     "manual": "#c0392b",
     "automatic": "#e67e22",
+    "workbench": "#8e24aa",
     "P": "#2e86c1",
     "S": "#27ae60",
     "origin": "#000000",
@@ -40,6 +41,7 @@ class PickMark:
     phase: str
     time: UTCDateTime
     automatic: bool
+    workbench: bool = False  # set on the review page (a manual pick with its author), drawn in its own colour
 
 
 class PlotlyTrace(TypedDict, total=False):
@@ -58,6 +60,8 @@ class PlotlyTrace(TypedDict, total=False):
     z: list[list[float]]
     colorscale: str
     colorbar: dict[str, Any]
+    fill: str
+    fillcolor: str
 
 
 class PlotlyFigure(TypedDict):
@@ -73,6 +77,8 @@ class RowInfo(TypedDict):
     scale: Annotated[float, "peak |amplitude| in the window, trace units"]
     first_pick_s: Annotated[float | None, "seconds after the reference time"]
     points: int
+    offset_s: Annotated[float, "x = 0 of this row, seconds after the reference time (its P when aligned on P)"]
+    units: Annotated[str, "counts, or m/s after response removal"]
 
 
 class RecordSection(TypedDict):
@@ -222,6 +228,9 @@ def record_section_figure(
     predicted: Mapping[str, PredictedArrivals] | None = None,
     title: str = "",
     summarised: Mapping[str, Sequence[SummarySegment]] | None = None,
+    offsets: Mapping[str, float] | None = None,
+    common_scale: bool = False,
+    units: Mapping[str, str] | None = None,
 ) -> RecordSection:
     """The record section of ``stream`` between ``window_start`` and ``window_end`` for a ``width``-pixel plot.
 
@@ -230,19 +239,28 @@ def record_section_figure(
     row (or on every row of their station when the channel is not shown), manual and automatic in different
     colours with their phase as label; predicted P and S as dashed marks; the origin time as a vertical line.
     Channels in ``summarised`` (SEED id to its contiguous runs) are drawn from their min/max summaries.
+    ``offsets`` ("NET.STA" to seconds) shifts each station's x axis, for example to align the rows on their P
+    arrival: x is then seconds after ``reference_time`` + the station's offset, and the window is read the same
+    way. ``common_scale`` draws every row at the largest peak of all rows (amplitudes comparable across rows)
+    instead of each row at its own peak.
     """
     predicted = predicted or {}
+    offsets = offsets or {}
     start_s, end_s = float(window_start - reference_time), float(window_end - reference_time)
+
+    def reference_of(seed_id: str) -> UTCDateTime:
+        return reference_time + offsets.get(_station(seed_id), 0.0)
+
     by_id: dict[str, list[obspy.Trace]] = {}
     for trace in stream:
         by_id.setdefault(trace.id, []).append(trace)
     decimated = {
-        seed_id: _decimated(segments, reference=reference_time, start_s=start_s, end_s=end_s, width=width)
+        seed_id: _decimated(segments, reference=reference_of(seed_id), start_s=start_s, end_s=end_s, width=width)
         for seed_id, segments in by_id.items()
     }
     for seed_id, runs in (summarised or {}).items():
         decimated[seed_id] = _decimated_from_summaries(
-            runs, reference=reference_time, start_s=start_s, end_s=end_s, width=width
+            runs, reference=reference_of(seed_id), start_s=start_s, end_s=end_s, width=width
         )
     first_picks: dict[str, float] = {}
     for pick in picks:
@@ -254,9 +272,10 @@ def record_section_figure(
     data: list[PlotlyTrace] = []
     rows: list[RowInfo] = []
     row_of: dict[str, int] = {}
+    largest = max((d[2] for d in decimated.values()), default=0.0)
     for row, seed_id in enumerate(order):
         xs, ys, peak = decimated[seed_id]
-        scale = peak or 1.0
+        scale = (largest if common_scale else peak) or 1.0
         offset = -float(row)
         y_row = [None if v is None else round(offset + ROW_HALF_HEIGHT * v / scale, 4) for v in ys]
         data.append(
@@ -269,7 +288,7 @@ def record_section_figure(
                 "showlegend": False,
                 "line": {"color": COLOURS["trace"], "width": 1},
                 "hoverinfo": "x+name",
-                "meta": {"scale": peak},
+                "meta": {"scale": peak, "row": row},
             }
         )
         row_of[seed_id] = row
@@ -282,23 +301,38 @@ def record_section_figure(
                 "scale": peak,
                 "first_pick_s": first_picks.get(station),
                 "points": sum(x is not None for x in xs),
+                "offset_s": round(offsets.get(station, 0.0), 3),
+                "units": (units or {}).get(seed_id, "counts"),
             }
         )
 
-    marks: dict[str, list[tuple[float, float, str]]] = {"manual": [], "automatic": [], "P": [], "S": []}
+    marks: dict[str, list[tuple[float, float, str]]] = {
+        "manual": [],
+        "automatic": [],
+        "workbench": [],
+        "P": [],
+        "S": [],
+    }
     for pick in picks:
-        x = round(float(pick.time - reference_time), 3)
+        x = round(float(pick.time - reference_of(pick.seed_id)), 3)
         targets = (
             [pick.seed_id] if pick.seed_id in row_of else [s for s in order if _station(s) == _station(pick.seed_id)]
         )
         for seed_id in targets:
-            marks["automatic" if pick.automatic else "manual"].append((x, -float(row_of[seed_id]), pick.phase))
+            kind = "workbench" if pick.workbench else "automatic" if pick.automatic else "manual"
+            marks[kind].append((x, -float(row_of[seed_id]), pick.phase))
     for seed_id in order:
         arrivals = predicted.get(_station(seed_id))
         for phase, time in (("P", arrivals.p_time if arrivals else None), ("S", arrivals.s_time if arrivals else None)):
             if time is not None:
-                marks[phase].append((round(float(time - reference_time), 3), -float(row_of[seed_id]), phase))
-    legend = {"manual": "manual picks", "automatic": "automatic picks", "P": "iasp91 P", "S": "iasp91 S"}
+                marks[phase].append((round(float(time - reference_of(seed_id)), 3), -float(row_of[seed_id]), phase))
+    legend = {
+        "manual": "manual picks",
+        "automatic": "automatic picks",
+        "workbench": "picks made here",
+        "P": "iasp91 P",
+        "S": "iasp91 S",
+    }
     for kind, segments in marks.items():
         if segments:
             dash = "dash" if kind in ("P", "S") else "solid"
@@ -310,7 +344,11 @@ def record_section_figure(
         "height": max(300, 60 + 70 * len(order)),
         "margin": {"l": 150, "r": 20, "t": 40, "b": 40},
         "showlegend": True,
-        "xaxis": {"title": {"text": "seconds after origin time"}, "range": [start_s, end_s], "zeroline": False},
+        "xaxis": {
+            "title": {"text": "seconds after P" if offsets else "seconds after origin time"},
+            "range": [start_s, end_s],
+            "zeroline": False,
+        },
         "yaxis": {
             "tickmode": "array",
             "tickvals": [-float(r) for r in range(len(order))],
@@ -329,7 +367,7 @@ def record_section_figure(
                 "y0": 0,
                 "y1": 1,
                 "line": {"color": COLOURS["origin"], "width": 1, "dash": "dot"},
-                "name": "origin time",
+                "name": "P" if offsets else "origin time",
             }
         ],
     }

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from analyst.api import bulletins, events, imports, learning, preferences, presence, tokens, waveforms
+from analyst.api import bulletins, events, imports, learning, picks, preferences, presence, tokens, waveforms
 
 urlpatterns = [
     path("token/", tokens.ApiTokenApi.as_view(), name="api-token"),
@@ -10,6 +10,7 @@ urlpatterns = [
     path("events/", events.EventQueueApi.as_view(), name="api-event-queue"),
     path("events/<int:event_id>/", events.EventEvidenceApi.as_view(), name="api-event"),
     path("events/<int:event_id>/review/", events.EventReviewApi.as_view(), name="api-event-review"),
+    path("events/<int:event_id>/picks/", picks.EventPicksApi.as_view(), name="api-event-picks"),
     path("events/<int:event_id>/claim/", events.EventClaimApi.as_view(), name="api-event-claim"),
     path("events/<int:event_id>/presence/", presence.EventPresenceApi.as_view(), name="api-event-presence"),
     path("presence/", presence.PresenceApi.as_view(), name="api-presence"),

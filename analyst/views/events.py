@@ -8,6 +8,7 @@ from django.views.decorators.http import require_safe
 
 from analyst.roles import user_is_analyst
 from analyst.selectors.events import EventListError, event_detail_get, event_list_page
+from analyst.web.disclosure import path_public
 from analyst.web.parameters import ParameterError, integer_parse
 from events.vocabulary import ReviewState
 
@@ -51,4 +52,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
 @require_safe
 @analyst_required
 def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
-    return render(request, "analyst/event_detail.html", event_detail_get(event_id=event_id))
+    detail = event_detail_get(event_id=event_id)
+    # the file name (relative to the data folders), never the server's absolute path
+    source = path_public(detail["event"].source_file) if detail["event"].source_file else ""
+    return render(request, "analyst/event_detail.html", {**detail, "source_name": source})

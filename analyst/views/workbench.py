@@ -17,11 +17,13 @@ from analyst.api.serializers import claim_data
 from analyst.commit_buttons import commit_buttons_configured
 from analyst.ingest.uploads import ALLOWED_SUFFIXES
 from analyst.models import SavedFilter
+from analyst.picks import WORKBENCH_PICK_METHOD
 from analyst.preferences import queue_columns_get, saved_filters_get
 from analyst.presence import presence_heartbeat_seconds
 from analyst.roles import user_is_senior_analyst
 from analyst.selectors.event_map import event_map_get
 from analyst.selectors.queue import QUEUE_COLUMNS, QUEUE_ORDERINGS, event_evidence_get
+from analyst.selectors.waveforms import event_cnn_panel
 from analyst.views.events import analyst_required
 from events.models import Event
 from events.vocabulary import QUAKEML_EVENT_TYPES, ReviewState
@@ -105,12 +107,14 @@ def event_review_page(request: HttpRequest, event_id: int) -> HttpResponse:
             "event": event,
             "score": score,
             "ml": _ml_panel(score) if score is not None else None,
+            "cnn": event_cnn_panel(event_id=event.pk, ranker=score.class_probabilities if score else None),
             "commit_buttons": buttons,
             "filter_presets": list(FILTER_PRESETS),
             "map_figure": event_map_get(event=event),
             "claim": claim_data(getattr(event, "claim", None)),
             "origins": event.origins.all(),
             "picks": event.picks.all(),
+            "workbench_pick_method": WORKBENCH_PICK_METHOD,
             "history": event.audit_entries.all(),
             "type_keys": list(enumerate(TYPE_KEYS, start=1)),
             "event_types": QUAKEML_EVENT_TYPES,

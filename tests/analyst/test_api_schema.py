@@ -169,6 +169,7 @@ def test_operations_that_take_input_declare_their_request_body(
     """The endpoints whose views read a body say so (the others declare none, so clients send none)."""
     takes_body = {
         ("POST", "/api/events/{event_id}/review/"),
+        ("POST", "/api/events/{event_id}/picks/"),
         ("POST", "/api/filters/"),
         ("POST", "/api/imports/"),
         ("PUT", "/api/preferences/columns/"),
@@ -302,6 +303,16 @@ def test_real_answers_match_the_bodies_status_codes_and_media_types_the_schema_d
         body={"decision": "accept", "version": event.version, "event_type": "earthquake"},
     )
     assert decided["review_state"] == "accepted" and decided["version"] == event.version + 1
+    assert event.origin_time is not None
+    picked = call(
+        "POST",
+        "/api/events/{event_id}/picks/",
+        201,
+        path_parameters=ids,
+        body={"seed_id": seed_id, "phase": "P", "time": event.origin_time.isoformat()},
+    )
+    assert picked["evaluation_mode"] == "manual" and picked["seed_id"] == seed_id
+    call("POST", "/api/events/{event_id}/picks/", 400, path_parameters=ids, body={"seed_id": seed_id, "phase": "Pn"})
     call("DELETE", "/api/events/{event_id}/claim/", 200, path_parameters=ids)
     call("POST", "/api/events/{event_id}/presence/", 200, path_parameters=ids)
     call("DELETE", "/api/events/{event_id}/presence/", 204, path_parameters=ids)

@@ -133,6 +133,7 @@ POLICY: dict[str, Policy] = {
     "api-event": api(GET={200}),
     "api-event-review": api(POST={400}),
     "api-event-claim": api(POST={200, 201, 409}, DELETE={200, 204, 403, 404, 409}),
+    "api-event-picks": api(POST={400}),  # an empty pick names its fields
     "api-event-presence": api(POST={200, 204}, DELETE={200, 204}),
     "api-presence": api(GET={200}),
     "api-imports": api(needs="senior", POST={400, 415}),
