@@ -151,6 +151,9 @@ SEISTRIAGE_LOGIN_FAILURES = env_int("SEISTRIAGE_LOGIN_FAILURES", 5, minimum=1)
 SEISTRIAGE_LOGIN_WINDOW_SECONDS = env_int("SEISTRIAGE_LOGIN_WINDOW_SECONDS", 900, minimum=1)
 SEISTRIAGE_LOGIN_NAME_FAILURES = env_int("SEISTRIAGE_LOGIN_NAME_FAILURES", 100, minimum=1)
 SEISTRIAGE_LOGIN_NAME_WINDOW_SECONDS = env_int("SEISTRIAGE_LOGIN_NAME_WINDOW_SECONDS", 3600, minimum=1)
+# A browser that logged in as a name (a signed cookie) is let through that name's name-wide lock for this many days,
+# so a slow attacker cannot lock the owner out; the per-address limit still holds for it.
+SEISTRIAGE_KNOWN_DEVICE_DAYS = env_int("SEISTRIAGE_KNOWN_DEVICE_DAYS", 90, minimum=1)
 # Behind the TLS proxy: the META name of the header in which it passes the client's address (it must overwrite or
 # append to what clients send), e.g. HTTP_X_FORWARDED_FOR; its last entry is the client. Empty: REMOTE_ADDR.
 SEISTRIAGE_CLIENT_ADDRESS_HEADER = env_str("SEISTRIAGE_CLIENT_ADDRESS_HEADER", " ").strip()
