@@ -262,10 +262,15 @@ CELERY_BEAT_SCHEDULE = {
 # Upload jobs (ImportJob rows) queued or running with no progress for this long are re-queued by the import sweep
 # when their files are still in DATA_DIR/uploads (a broker restarted without persistence lost their messages).
 SEISTRIAGE_IMPORT_STALL_SECONDS = env_float("SEISTRIAGE_IMPORT_STALL_SECONDS", 600.0)
-CELERY_BEAT_SCHEDULE["import-sweep"] = {
-    "task": "analyst.tasks.sweep_import_jobs",
-    "schedule": env_float("SEISTRIAGE_IMPORT_SWEEP_SECONDS", 120.0),
-}
+_JOB_SWEEP_SECONDS = env_float("SEISTRIAGE_IMPORT_SWEEP_SECONDS", 120.0)
+CELERY_BEAT_SCHEDULE["import-sweep"] = {"task": "analyst.tasks.sweep_import_jobs", "schedule": _JOB_SWEEP_SECONDS}
+# Bulletin jobs (analyst/bulletins/jobs.py) stalled as long are re-queued by the bulletin sweep (same interval), which
+# also deletes draft bulletins (worker-built files for one user) after this many days.
+CELERY_BEAT_SCHEDULE["bulletin-sweep"] = {"task": "analyst.tasks.sweep_bulletin_jobs", "schedule": _JOB_SWEEP_SECONDS}
+SEISTRIAGE_BULLETIN_DRAFT_DAYS = env_int("SEISTRIAGE_BULLETIN_DRAFT_DAYS", 7, minimum=1)
+# GET /api/export/ streams a draft within the request only up to this many events; larger drafts are written by a
+# worker (POST /api/bulletins/drafts/), as the page always does.
+SEISTRIAGE_BULLETIN_STREAM_MAX_EVENTS = env_int("SEISTRIAGE_BULLETIN_STREAM_MAX_EVENTS", 2000, minimum=1)
 if SEISTRIAGE_WATCH_DIR:
     CELERY_BEAT_SCHEDULE["watch-folder"] = {
         "task": "analyst.tasks.scan_watch_folder",
