@@ -27,6 +27,11 @@ function show(row, job) {
     link.textContent = `${job.event_count} events, ${fileSize(job.size_bytes)}`;
     link.title = `SHA-256 ${job.sha256}`;
     result.append(link);
+  } else if (job.state === "done") {
+    const gone = document.createElement("span");
+    gone.className = "muted";
+    gone.textContent = "no longer kept (drafts are deleted after a few days)";
+    result.append(gone);
   } else if (job.state === "failed") {
     const message = document.createElement("span");
     message.className = "error";

@@ -3,8 +3,11 @@ its service, bulletin_job_run, runs in the test's transaction; tests/system/test
 same jobs to a real Celery worker). Outsiders get 403, another user's draft is a 404."""
 
 import csv
+import datetime as dt
 import hashlib
 import io
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,7 @@ from django.utils import timezone
 from obspy import read_events
 
 from analyst.bulletins.conversion import quakeml_uri
-from analyst.bulletins.jobs import bulletin_job_run
+from analyst.bulletins.jobs import bulletin_job_run, bulletin_jobs_sweep
 from analyst.models import Bulletin, BulletinJob
 from analyst.roles import roles_ensure
 from events.models import Event
@@ -213,6 +216,44 @@ def test_a_bulletin_that_cannot_be_written_fails_with_a_clear_message_and_leaves
     assert not Bulletin.objects.exists() and [p.name for p in tmp_path.iterdir()] == ["bulletins"]
     # a second delivery of the same message finds the job finished and writes nothing
     assert bulletin_job_run(job_id=job.id)["skipped"]
+
+
+def test_the_sweep_deletes_expired_drafts_and_half_written_files_and_keeps_the_rest(
+    client: Client, senior_analyst: User, settings: Any, tmp_path: Path
+) -> None:
+    settings.DATA_DIR = str(tmp_path)
+    settings.SEISTRIAGE_BULLETIN_DRAFT_DAYS = 7
+    client.force_login(senior_analyst)
+    jobs = {}
+    for action in ("draft", "publish"):
+        jobs[action] = _job_from_redirect(client.post("/bulletins/", {**WINDOW, "format": "csv", "action": action}))
+        bulletin_job_run(job_id=jobs[action].id)
+        jobs[action].refresh_from_db()
+    fresh = _job_from_redirect(client.post("/bulletins/", {**WINDOW, "format": "kml", "action": "draft"}))
+    bulletin_job_run(job_id=fresh.id)
+    fresh.refresh_from_db()
+    assert jobs["draft"].bulletin is not None and jobs["publish"].bulletin is not None and fresh.bulletin is not None
+    eight_days_ago = timezone.now() - dt.timedelta(days=8)
+    Bulletin.objects.filter(pk__in=[jobs["draft"].bulletin_id, jobs["publish"].bulletin_id]).update(
+        created_at=eight_days_ago
+    )
+    folder = tmp_path / "bulletins"
+    old_draft = folder / jobs["draft"].bulletin.file_path
+    killed = folder / "2024/01/20240101T000000_killed.xml.partial"  # a worker killed mid-write an hour ago
+    killed.parent.mkdir(parents=True)
+    killed.write_bytes(b"<?xml")
+    os.utime(killed, (time.time() - 3600, time.time() - 3600))
+    writing = folder / "drafts/now.csv.partial"  # a worker writing right now
+    writing.write_bytes(b"time,")
+
+    assert bulletin_jobs_sweep() == {"requeued": 0, "drafts_removed": 1, "partials_removed": 1}
+
+    assert not old_draft.exists() and not killed.exists() and writing.exists()
+    assert set(Bulletin.objects.values_list("pk", flat=True)) == {jobs["publish"].bulletin_id, fresh.bulletin_id}
+    assert (folder / jobs["publish"].bulletin.file_path).is_file() and (folder / fresh.bulletin.file_path).is_file()
+    gone = client.get(f"/api/bulletins/jobs/{jobs['draft'].id}/").json()
+    assert gone["state"] == "done" and gone["file_url"] is None  # the job says its file is no longer kept
+    assert "no longer kept (drafts are deleted after a few days)" in client.get("/bulletins/").content.decode()
 
 
 def test_outsiders_get_403_and_strangers_must_log_in(client: Client, outsider: User, senior_analyst: User) -> None:
