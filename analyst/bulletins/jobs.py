@@ -122,6 +122,8 @@ def bulletin_job_create(
 
 def bulletin_job_get(*, job_id: str, user: User) -> BulletinJobData | None:
     """The job, for the user who asked for it only (anyone else: None, as if there were none)."""
+    if not (job_id.isascii() and job_id.isalnum()):  # ids are hex; a NUL would be a database error, not a 404
+        return None
     job = BulletinJob.objects.select_related("bulletin").filter(pk=job_id, user=user).first()
     return None if job is None else _as_dict(job)
 

@@ -192,6 +192,8 @@ def test_bad_requests_name_the_field_and_queue_nothing(client: Client, senior_an
     bad_number = client.post("/bulletins/", {**WINDOW, "format": "csv", "min_magnitude": "big", "action": "draft"})
     assert bad_number.status_code == 400 and b"min_magnitude" in bad_number.content
     assert client.get("/api/bulletins/jobs/no-such-job/").status_code == 404
+    assert client.get("/api/bulletins/jobs/a%00b/").status_code == 404  # a NUL is no id (it was a 500)
+    assert client.get("/api/imports/a%00b/").status_code == 404
     assert not BulletinJob.objects.exists() and not Bulletin.objects.exists()
 
 
