@@ -204,6 +204,41 @@ class Bulletin(models.Model):
         return f"{self.public_id} ({self.format}, {self.event_count} events)"
 
 
+class BulletinJob(models.Model):
+    """One bulletin asked for on the page or the API: a worker writes it (a draft for its user, or a published
+    bulletin) while the request answers at once. Kept in the database, so the page can show its state and the
+    bulletin sweep can re-queue a job whose message a broker restart lost."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    id = models.CharField(primary_key=True, max_length=32)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=Bulletin.Kind.choices)
+    format = models.CharField(max_length=16)
+    selection = models.JSONField(default=dict, help_text="status, time window and filters, by the form's names")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    error = models.TextField(blank=True, help_text="why the bulletin could not be written (shown to the user)")
+    bulletin = models.OneToOneField(Bulletin, on_delete=models.SET_NULL, null=True, blank=True, related_name="job")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now, help_text="the last change of state: the sweep's clock")
+    seconds = models.FloatField(null=True, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["state", "updated_at"], name="bulletinjob_state_updated_idx"),
+            models.Index(fields=["user", "-created_at"], name="bulletinjob_user_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"bulletin job {self.id} ({self.kind} {self.format}, {self.state})"
+
+
 class FdsnSource(models.Model):
     """An upstream FDSN event service polled for new and updated automatic events."""
 

@@ -1,11 +1,16 @@
-"""A changed password ends the user's API token: whoever knew the old password may have made it."""
+"""A changed password ends the user's API token: whoever knew the old password may have made it. Logging out
+ends a token made from that session: a token should not outlive the login that made it."""
 
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import pre_save
 from django.dispatch import receiver
+from django.http import HttpRequest
 from rest_framework.authtoken.models import Token
+
+from analyst.api.authentication import api_token_revoke_session_bound
 
 
 @receiver(pre_save, sender=User, dispatch_uid="analyst-token-rotation-on-password-change")
@@ -17,3 +22,12 @@ def api_token_delete_on_password_change(sender: type[User], instance: User, **kw
     stored = User.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
     if stored is not None and stored != instance.password:
         Token.objects.filter(user_id=instance.pk).delete()
+
+
+@receiver(user_logged_out, dispatch_uid="analyst-token-revocation-on-logout")
+def api_token_delete_on_logout(
+    sender: type[User], request: HttpRequest | None, user: User | None, **kwargs: Any
+) -> None:
+    """Django sends this before it flushes the session, so the session still names the token it made."""
+    if request is not None and user is not None and hasattr(request, "session"):
+        api_token_revoke_session_bound(user=user, session=request.session)

@@ -72,6 +72,37 @@ def sweep_import_jobs() -> list[str]:
     return import_jobs_requeue_stalled()
 
 
+# Bulletins (analyst/bulletins/jobs.py): a draft or a published bulletin is written here, not in the web request
+# (a whole catalogue outlasts the web worker's timeout). Transient errors retry as imports do: nothing was recorded.
+BULLETIN_TIME_LIMIT_S = 1800
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=120,
+    retry_jitter=True,
+    max_retries=12,
+    queue="cpu",
+    soft_time_limit=BULLETIN_TIME_LIMIT_S - 60,
+    time_limit=BULLETIN_TIME_LIMIT_S,
+)
+def write_bulletin(self: Task[Any, Any], job_id: str) -> dict[str, object]:
+    from analyst.bulletins.jobs import bulletin_job_run  # jobs imports this module to queue the task
+
+    return bulletin_job_run(job_id=job_id, task_id=self.request.id or "")
+
+
+@shared_task(**BEAT_TASK_OPTIONS, queue="cpu", soft_time_limit=50, time_limit=60)
+def sweep_bulletin_jobs() -> dict[str, int]:
+    """Celery beat: re-queue stalled bulletin jobs, delete expired drafts and half-written files."""
+    from analyst.bulletins.jobs import bulletin_jobs_sweep
+
+    return bulletin_jobs_sweep()
+
+
 # Upstream FDSN sources (analyst/ingest/upstream.py): beat ticks every SEISTRIAGE_UPSTREAM_TICK_SECONDS; each source is
 # polled when its own interval has elapsed.
 @shared_task(acks_late=True, max_retries=0, queue="cpu", soft_time_limit=840, time_limit=900)

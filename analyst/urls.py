@@ -20,7 +20,6 @@ urlpatterns = [
     path("learning/mislabelled/", learning.mislabelled_page, name="learning-mislabelled"),
     path("learning/labels/", learning.labels_page, name="learning-labels"),
     path("bulletins/", bulletins.bulletins_page, name="bulletins"),
-    path("bulletins/draft/", bulletins.bulletin_draft_download, name="bulletin-draft"),
     path("bulletins/<int:bulletin_id>/file/", bulletins.bulletin_file_download, name="bulletin-file"),
     path("api/", include("analyst.api.urls")),
 ]

@@ -151,6 +151,9 @@ SEISTRIAGE_LOGIN_FAILURES = env_int("SEISTRIAGE_LOGIN_FAILURES", 5, minimum=1)
 SEISTRIAGE_LOGIN_WINDOW_SECONDS = env_int("SEISTRIAGE_LOGIN_WINDOW_SECONDS", 900, minimum=1)
 SEISTRIAGE_LOGIN_NAME_FAILURES = env_int("SEISTRIAGE_LOGIN_NAME_FAILURES", 100, minimum=1)
 SEISTRIAGE_LOGIN_NAME_WINDOW_SECONDS = env_int("SEISTRIAGE_LOGIN_NAME_WINDOW_SECONDS", 3600, minimum=1)
+# A browser that logged in as a name (a signed cookie) is let through that name's name-wide lock for this many days,
+# so a slow attacker cannot lock the owner out; the per-address limit still holds for it.
+SEISTRIAGE_KNOWN_DEVICE_DAYS = env_int("SEISTRIAGE_KNOWN_DEVICE_DAYS", 90, minimum=1)
 # Behind the TLS proxy: the META name of the header in which it passes the client's address (it must overwrite or
 # append to what clients send), e.g. HTTP_X_FORWARDED_FOR; its last entry is the client. Empty: REMOTE_ADDR.
 SEISTRIAGE_CLIENT_ADDRESS_HEADER = env_str("SEISTRIAGE_CLIENT_ADDRESS_HEADER", " ").strip()
@@ -259,10 +262,15 @@ CELERY_BEAT_SCHEDULE = {
 # Upload jobs (ImportJob rows) queued or running with no progress for this long are re-queued by the import sweep
 # when their files are still in DATA_DIR/uploads (a broker restarted without persistence lost their messages).
 SEISTRIAGE_IMPORT_STALL_SECONDS = env_float("SEISTRIAGE_IMPORT_STALL_SECONDS", 600.0)
-CELERY_BEAT_SCHEDULE["import-sweep"] = {
-    "task": "analyst.tasks.sweep_import_jobs",
-    "schedule": env_float("SEISTRIAGE_IMPORT_SWEEP_SECONDS", 120.0),
-}
+_JOB_SWEEP_SECONDS = env_float("SEISTRIAGE_IMPORT_SWEEP_SECONDS", 120.0)
+CELERY_BEAT_SCHEDULE["import-sweep"] = {"task": "analyst.tasks.sweep_import_jobs", "schedule": _JOB_SWEEP_SECONDS}
+# Bulletin jobs (analyst/bulletins/jobs.py) stalled as long are re-queued by the bulletin sweep (same interval), which
+# also deletes draft bulletins (worker-built files for one user) after this many days.
+CELERY_BEAT_SCHEDULE["bulletin-sweep"] = {"task": "analyst.tasks.sweep_bulletin_jobs", "schedule": _JOB_SWEEP_SECONDS}
+SEISTRIAGE_BULLETIN_DRAFT_DAYS = env_int("SEISTRIAGE_BULLETIN_DRAFT_DAYS", 7, minimum=1)
+# GET /api/export/ streams a draft within the request only up to this many events; larger drafts are written by a
+# worker (POST /api/bulletins/drafts/), as the page always does.
+SEISTRIAGE_BULLETIN_STREAM_MAX_EVENTS = env_int("SEISTRIAGE_BULLETIN_STREAM_MAX_EVENTS", 2000, minimum=1)
 if SEISTRIAGE_WATCH_DIR:
     CELERY_BEAT_SCHEDULE["watch-folder"] = {
         "task": "analyst.tasks.scan_watch_folder",

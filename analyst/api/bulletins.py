@@ -1,17 +1,18 @@
-"""The bulletins API: analysts download drafts (streamed, not recorded), senior analysts publish
-(the file kept with its SHA-256 and downloadable again byte for byte); an outsider gets 403.
-The page (analyst/views/bulletins.py) shares its input and responses."""
+"""The bulletins API: analysts ask a worker for drafts (or stream a small one), senior analysts ask a worker to
+publish (the file kept with its SHA-256 and downloadable again byte for byte); both answer 202 with a job to poll.
+An outsider gets 403. The page (analyst/views/bulletins.py) shares its input and responses."""
 
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -27,18 +28,21 @@ from analyst.api.schema import (
     FORBIDDEN,
     GEOJSON_BULLETIN,
     SENIOR_ROLE,
+    ApiErrorSerializer,
     bad_request,
     forbidden,
     id_in_path,
+    name_in_path,
     not_found,
+    typed_response,
 )
-from analyst.bulletins.selection import EventCriteria, bulletin_get, bulletins_published
+from analyst.bulletins.jobs import BulletinJobData, bulletin_job_create, bulletin_job_get, bulletin_visible
+from analyst.bulletins.selection import EventCriteria, bulletin_get, bulletins_published, events_select
 from analyst.bulletins.services import (
     STATUS_CHOICES,
     BulletinInputError,
     bulletin_criteria,
     bulletin_file,
-    bulletin_publish,
     bulletin_stream,
 )
 from analyst.bulletins.writers import BULLETIN_FORMATS, WRITERS
@@ -137,7 +141,18 @@ def draft_response(data: dict[str, Any], user: User) -> StreamingHttpResponse:
     return response
 
 
-def stored_file_response(bulletin: Bulletin) -> FileResponse:
+def _download_name(bulletin: Bulletin) -> str:
+    """A published bulletin keeps its stored name; a draft is named after its window, as a streamed draft is."""
+    if bulletin.kind == Bulletin.Kind.PUBLISHED:
+        return Path(bulletin.file_path).name
+    start, end = (str(bulletin.filters.get(key, ""))[:10].replace("-", "") for key in ("start", "end"))
+    return f"seistriage-draft-{start}-{end}.{WRITERS[bulletin.format].extension}"
+
+
+def stored_file_response(bulletin: Bulletin, user: User) -> FileResponse:
+    """The bulletin's file; 404 for a draft of another user, as for one whose file has gone."""
+    if not bulletin_visible(bulletin=bulletin, user=user):
+        raise Http404(f"no bulletin {bulletin.pk}")
     try:
         path = bulletin_file(bulletin=bulletin)
     except FileNotFoundError:
@@ -145,15 +160,26 @@ def stored_file_response(bulletin: Bulletin) -> FileResponse:
     return FileResponse(
         path.open("rb"),
         as_attachment=True,
-        filename=Path(bulletin.file_path).name,
+        filename=_download_name(bulletin),
         content_type=WRITERS[bulletin.format].content_type,
     )
 
 
-def bulletin_publish_from(data: dict[str, Any], user: User) -> Bulletin:
-    return bulletin_publish(
-        user=user, format=data["format"], criteria=data["criteria"], status=data["status"], published=True
+def bulletin_job_from(data: dict[str, Any], user: User, *, published: bool) -> BulletinJobData:
+    return bulletin_job_create(
+        user=user, format=data["format"], criteria=data["criteria"], status=data["status"], published=published
     )
+
+
+def _accepted(job: BulletinJobData) -> Response:
+    return Response(job, status=status.HTTP_202_ACCEPTED, headers={"Location": job["status_url"]})
+
+
+_JOB_ACCEPTED = typed_response(BulletinJobData)
+_JOB_HOW = (
+    "A worker writes the file: the answer is 202 with the job; poll its `status_url` until `state` is `done` "
+    "(then `file_url` downloads it) or `failed` (then `error` says why)."
+)
 
 
 class BulletinListApi(APIView):
@@ -173,13 +199,13 @@ class BulletinListApi(APIView):
         return Response(BulletinSerializer(bulletins_published(), many=True).data)
 
     @extend_schema(
-        summary="Publish a bulletin: write the selected events to a file and record it",
+        summary="Publish a bulletin: a worker writes the selected events to a file and records it",
         description=f"{SENIOR_ROLE} (reading the list needs any role). By default only accepted events; "
         "`status=all` adds unreviewed and rejected ones (rejected as type `not existing`). The file is kept and "
-        "can be downloaded again byte for byte. Errors: 400 naming the field (nothing is written), 403.",
+        f"can be downloaded again byte for byte. {_JOB_HOW} Errors: 400 naming the field (nothing is queued), 403.",
         request=BulletinRequestSerializer,
         responses={
-            201: BulletinSerializer,
+            202: _JOB_ACCEPTED,
             400: bad_request("a field is invalid", example={"end": ["must be after start"]}),
             403: forbidden("or the user is not a senior analyst or admin (publishing needs that role)"),
         },
@@ -188,8 +214,50 @@ class BulletinListApi(APIView):
         form = BulletinRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         assert isinstance(request.user, User)
-        bulletin = bulletin_publish_from(form.validated_data, request.user)
-        return Response(BulletinSerializer(bulletin).data, status=status.HTTP_201_CREATED)
+        return _accepted(bulletin_job_from(form.validated_data, request.user, published=True))
+
+
+class BulletinDraftApi(APIView):
+    """POST: a worker writes a draft of the selected events for you (not published, kept a few days)."""
+
+    permission_classes = [IsAuthenticated, HasSeistriageRole]
+
+    @extend_schema(
+        summary="Ask a worker for a draft bulletin of the selected events (any size)",
+        description=f"{ANY_ROLE} The draft is not published: only you can download it, for "
+        f"SEISTRIAGE_BULLETIN_DRAFT_DAYS days. {_JOB_HOW} Errors: 400 naming the field (nothing is queued), 403.",
+        request=BulletinRequestSerializer,
+        responses={
+            202: _JOB_ACCEPTED,
+            400: bad_request("a field is invalid", example={"end": ["must be after start"]}),
+            403: FORBIDDEN,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        form = BulletinRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        assert isinstance(request.user, User)
+        return _accepted(bulletin_job_from(form.validated_data, request.user, published=False))
+
+
+class BulletinJobApi(APIView):
+    """GET: a bulletin job's state, and its file once written (the user who asked for it only)."""
+
+    permission_classes = [IsAuthenticated, HasSeistriageRole]
+
+    @extend_schema(
+        summary="A bulletin job's state; its file once the worker has written it",
+        description=f"{ANY_ROLE} Only the user who asked for the job sees it. Errors: 403; 404 for an unknown job "
+        "or another user's.",
+        parameters=[name_in_path("bulletin_job_id", "the job id returned by the draft or publish request")],
+        responses={200: _JOB_ACCEPTED, 403: FORBIDDEN, 404: not_found("no such job of yours")},
+    )
+    def get(self, request: Request, bulletin_job_id: str) -> Response:
+        assert isinstance(request.user, User)
+        job = bulletin_job_get(job_id=bulletin_job_id, user=request.user)
+        if job is None:
+            raise NotFound(f"no bulletin job {bulletin_job_id}")
+        return Response(job)
 
 
 class BulletinFileApi(APIView):
@@ -199,8 +267,8 @@ class BulletinFileApi(APIView):
 
     @extend_schema(
         summary="Download a published bulletin's file, byte for byte",
-        description=f"{ANY_ROLE} Its SHA-256 is in the bulletin record. Errors: 403; 404 for an unknown bulletin "
-        "or one whose file is no longer on disk.",
+        description=f"{ANY_ROLE} Its SHA-256 is in the bulletin record. A draft downloads for the user who asked "
+        "for it only. Errors: 403; 404 for an unknown bulletin, another user's draft, or a file no longer on disk.",
         parameters=[id_in_path("bulletin_id", "the published bulletin's id")],
         responses={**_BULLETIN_FILES, 403: FORBIDDEN, 404: not_found("no such bulletin, or its file is gone")},
     )
@@ -208,7 +276,8 @@ class BulletinFileApi(APIView):
         bulletin = bulletin_get(bulletin_id=bulletin_id)
         if bulletin is None:
             raise NotFound(f"no bulletin {bulletin_id}")
-        return stored_file_response(bulletin)
+        assert isinstance(request.user, User)
+        return stored_file_response(bulletin, request.user)
 
 
 class _FormatNamesTheBulletin(DefaultContentNegotiation):
@@ -224,18 +293,29 @@ class BulletinExportApi(APIView):
     content_negotiation_class = _FormatNamesTheBulletin
 
     @extend_schema(
-        summary="Export a draft bulletin of the selected events (streamed, not recorded)",
+        summary="Export a small draft bulletin of the selected events (streamed, not recorded)",
         description=f"{ANY_ROLE} Here `format` is the bulletin format, not a renderer choice. The file streams "
-        "as it is written, so a long window does not load into memory. Errors: 400 naming the parameter, 403.",
+        "as it is written, within the request, so only up to SEISTRIAGE_BULLETIN_STREAM_MAX_EVENTS events (2,000 "
+        "by default); ask a worker for larger drafts with POST /api/bulletins/drafts/. Errors: 400 naming the "
+        "parameter, 403, 413 when the selection holds more events than that.",
         parameters=[BulletinRequestSerializer],
         responses={
             **_BULLETIN_FILES,
             400: bad_request("a parameter is invalid", example={"format": ['"pdf" is not a valid choice.']}),
             403: FORBIDDEN,
+            413: OpenApiResponse(ApiErrorSerializer, description="too many events to stream: ask a worker"),
         },
     )
-    def get(self, request: Request) -> StreamingHttpResponse:
+    def get(self, request: Request) -> StreamingHttpResponse | Response:
         form = BulletinRequestSerializer(data=request.query_params)
         form.is_valid(raise_exception=True)
         assert isinstance(request.user, User)
+        limit = settings.SEISTRIAGE_BULLETIN_STREAM_MAX_EVENTS
+        count = events_select(criteria=form.validated_data["criteria"]).count()
+        if count > limit:
+            detail = (
+                f"the selection holds {count} events, more than the {limit} a draft streams within the request: "
+                "POST the same fields to /api/bulletins/drafts/ and a worker writes it"
+            )
+            return Response({"detail": detail}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         return draft_response(form.validated_data, request.user)

@@ -208,7 +208,8 @@ class ModelPromoteApi(SeniorApi):
         },
     )
     def post(self, request: Request, kind: str, version: str) -> Response:
-        model_version = model_version_get(kind=_kind(kind), version=version)
+        # A NUL in the path is no version (PostgreSQL refuses it in a query: it was a 500)
+        model_version = None if "\x00" in version else model_version_get(kind=_kind(kind), version=version)
         if model_version is None:
             raise NotFound(f"no {kind} version {version!r}")
         reason = str(request.data.get("reason", ""))[:2000] if isinstance(request.data, dict) else ""

@@ -3,6 +3,7 @@
 from django.contrib.auth.models import User
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,13 +34,16 @@ class ApiTokenApi(APIView):
     @extend_schema(
         summary="Make a new API token for scripts (replacing your old one)",
         description=f"{ANY_ROLE} The key is shown once; send it as `Authorization: Token <key>`. Any older token of "
-        "yours stops working. Errors: 403.",
+        "yours stops working. A token made from a browser session ends when that session logs out; every token ends "
+        "when the password changes or after its lifetime. Errors: 403.",
         request=None,
         responses={201: _TokenOut, 403: FORBIDDEN},
     )
     def post(self, request: Request) -> Response:
         assert isinstance(request.user, User)
-        token = api_token_create(user=request.user)
+        # Made from a browser session, the token ends with that session's logout; a script's own token is not.
+        from_session = not isinstance(request.auth, Token)
+        token = api_token_create(user=request.user, session=request.session if from_session else None)
         return Response({"key": token.key, "created": token.created}, status=status.HTTP_201_CREATED)
 
     @extend_schema(

@@ -49,5 +49,7 @@ urlpatterns = [
     # bulletins
     path("bulletins/", bulletins.BulletinListApi.as_view(), name="api-bulletins"),
     path("bulletins/<int:bulletin_id>/file/", bulletins.BulletinFileApi.as_view(), name="api-bulletin-file"),
+    path("bulletins/drafts/", bulletins.BulletinDraftApi.as_view(), name="api-bulletin-drafts"),
+    path("bulletins/jobs/<str:bulletin_job_id>/", bulletins.BulletinJobApi.as_view(), name="api-bulletin-job"),
     path("export/", bulletins.BulletinExportApi.as_view(), name="api-export"),
 ]

@@ -46,7 +46,7 @@ from waveforms.processing import (
 
 def _answer(produce: Any, request: Request, **kwargs: Any) -> HttpResponse:
     try:
-        if "seed_id" in kwargs and kwargs["seed_id"].count(".") != 3:
+        if "seed_id" in kwargs and (kwargs["seed_id"].count(".") != 3 or "\x00" in kwargs["seed_id"]):
             raise QueryError(f"not a SEED id NET.STA.LOC.CHA: {kwargs['seed_id']!r}")
         query = waveform_query_parse(params=request.query_params)
         payload = produce(query=query, **kwargs)

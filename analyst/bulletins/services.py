@@ -3,7 +3,7 @@
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -30,6 +30,10 @@ class BulletinInputError(ValueError):
 
 def bulletins_dir() -> Path:
     return Path(settings.DATA_DIR) / "bulletins"
+
+
+# A bulletin being written; a worker killed mid-write leaves one, which the bulletin sweep removes.
+PARTIAL_SUFFIX = ".partial"
 
 
 # A bulletin's selection parameters (the form's, the API's and the command's names) -> their EventFilter fields.
@@ -205,21 +209,30 @@ class _HashingFile:
 
 
 def bulletin_publish(
-    *, user: User | None, format: str, criteria: EventCriteria, status: str, published: bool
+    *,
+    user: User | None,
+    format: str,
+    criteria: EventCriteria,
+    status: str,
+    published: bool,
+    on_recorded: Callable[[Bulletin], None] | None = None,
 ) -> Bulletin:
-    """Write a bulletin file under DATA_DIR/bulletins and record it (who, when, selection, count, SHA-256).
+    """Write a bulletin file under DATA_DIR/bulletins (drafts under drafts/) and record it (who, when, selection,
+    count, SHA-256); ``on_recorded`` runs in the transaction that records it (a job marks itself done there).
 
-    The file is written to a temporary name and renamed only when complete, so nothing half-written is kept.
+    The file is written to a temporary name and renamed only when complete, and removed again when its record
+    cannot be stored, so nothing half-written and nothing unrecorded is kept.
     """
     if format not in WRITERS:
         raise BulletinInputError(f"format: must be one of {', '.join(WRITERS)}, got {format!r}")
     created_at = timezone.now()
     key = uuid.uuid4()
     public_id = f"smi:seistriage.local/bulletin/{key}"
-    relative = Path(f"{created_at:%Y/%m}") / f"{created_at:%Y%m%dT%H%M%S}_{key}.{WRITERS[format].extension}"
+    folder = Path(f"{created_at:%Y/%m}") if published else Path("drafts") / f"{created_at:%Y/%m}"
+    relative = folder / f"{created_at:%Y%m%dT%H%M%S}_{key}.{WRITERS[format].extension}"
     target = bulletins_dir() / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(target.suffix + ".partial")
+    partial = target.with_name(target.name + PARTIAL_SUFFIX)
     try:
         with partial.open("wb") as handle:
             hashing = _HashingFile(handle)
@@ -234,7 +247,7 @@ def bulletin_publish(
             )
         partial.rename(target)
         with transaction.atomic():
-            return Bulletin.objects.create(
+            bulletin = Bulletin.objects.create(
                 public_id=public_id,
                 kind=Bulletin.Kind.PUBLISHED if published else Bulletin.Kind.DRAFT,
                 format=format,
@@ -246,6 +259,12 @@ def bulletin_publish(
                 size_bytes=hashing.size,
                 file_path=str(relative),
             )
+            if on_recorded is not None:
+                on_recorded(bulletin)
+            return bulletin
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
     finally:
         partial.unlink(missing_ok=True)
 

@@ -222,6 +222,8 @@ def _job_save(job: ImportJob, *fields: str) -> None:
 
 
 def import_job_get(*, job_id: str) -> ImportJobData | None:
+    if not (job_id.isascii() and job_id.isalnum()):  # ids are hex; a NUL would be a database error, not a 404
+        return None
     job = ImportJob.objects.filter(pk=job_id).first()
     return None if job is None else _as_dict(job)
 

@@ -6,6 +6,11 @@
   SEISTRIAGE_LOGIN_NAME_WINDOW_SECONDS close the name everywhere (the brake on guessing from many addresses; it
   is much slower, so one address cannot lock a user out for everybody).
 
+The name-wide lock would still let anyone lock an account out for everybody, slowly. So a browser that has logged
+in as that name before (a "known device": a signed cookie set by a successful login, SEISTRIAGE_KNOWN_DEVICE_DAYS
+long) is not held by the name-wide lock: its right password logs in, its wrong ones still count, and the
+per-(address, name) limit holds for it as for everybody.
+
 The user name is counted as Django authenticates it: NFKC-normalised (``UsernameField``), and case-folded, so
 ``ⅴictim`` or ``ｖｉｃｔｉｍ`` share the count of ``victim``. The client address is REMOTE_ADDR, or behind the
 TLS proxy the last entry of the header named by SEISTRIAGE_CLIENT_ADDRESS_HEADER (the one the proxy itself
@@ -13,6 +18,7 @@ writes: nginx ``$proxy_add_x_forwarded_for`` appends the address it saw). The co
 shared by every web process with the file or Redis cache.
 """
 
+import datetime as dt
 import hashlib
 import math
 import time
@@ -24,8 +30,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
+from django.core import signing
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 CACHE_KEY = "seistriage:login-failures:{digest}"
 NAME_CACHE_KEY = "seistriage:login-name-failures:{digest}"
@@ -88,11 +95,52 @@ def login_failures_reset(*, username: str, address: str) -> None:
     cache.delete_many([_key(username=username, address=address), _name_key(username=username)])
 
 
-def login_limit_message(*, username: str, address: str) -> str | None:
-    """Why a login for this name from this address is refused now, or None when it may be tried."""
+KNOWN_DEVICE_COOKIE = "seistriage_known_device"
+_KNOWN_DEVICE_SALT = "seistriage.login.known-device"
+_KNOWN_DEVICE_NAMES = 5  # a shared workstation remembers the last few accounts
+
+
+def _known_device_names(request: HttpRequest) -> list[str]:
+    """The (normalised) user names that logged in from this browser before; [] without a valid signed cookie."""
+    try:
+        value = request.get_signed_cookie(
+            KNOWN_DEVICE_COOKIE,
+            salt=_KNOWN_DEVICE_SALT,
+            max_age=dt.timedelta(days=settings.SEISTRIAGE_KNOWN_DEVICE_DAYS),
+        )
+    except (KeyError, signing.BadSignature):
+        return []
+    return [name for name in (value or "").split("\n") if name]
+
+
+def login_known_device(*, request: HttpRequest, username: str) -> bool:
+    """Whether this browser logged in as this user name before (its signed cookie names it)."""
+    return login_name_normalise(username) in _known_device_names(request)
+
+
+def known_device_remember(*, request: HttpRequest, response: HttpResponseBase, username: str) -> None:
+    """After a successful login: sign this browser's cookie so the name-wide lock lets it through next time."""
+    name = login_name_normalise(username)
+    names = [name, *(known for known in _known_device_names(request) if known != name)][:_KNOWN_DEVICE_NAMES]
+    response.set_signed_cookie(
+        KNOWN_DEVICE_COOKIE,
+        "\n".join(names),
+        salt=_KNOWN_DEVICE_SALT,
+        max_age=settings.SEISTRIAGE_KNOWN_DEVICE_DAYS * 86400,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def login_limit_message(*, username: str, address: str, known_device: bool = False) -> str | None:
+    """Why a login for this name from this address is refused now, or None when it may be tried. A known
+    device (see login_known_device) is held by the per-address limit only."""
     if login_failures_get(username=username, address=address) >= settings.SEISTRIAGE_LOGIN_FAILURES:
         minutes = max(1, round(settings.SEISTRIAGE_LOGIN_WINDOW_SECONDS / 60))
         return f"Too many failed logins for this user name: try again in {minutes} minutes."
+    if known_device:
+        return None
     if login_name_failures_get(username=username) >= settings.SEISTRIAGE_LOGIN_NAME_FAILURES:
         minutes = max(1, round(settings.SEISTRIAGE_LOGIN_NAME_WINDOW_SECONDS / 60))
         return f"Too many failed logins for this user name from many addresses: try again in {minutes} minutes."
@@ -114,7 +162,10 @@ class RateLimitedLoginView(LoginView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         username = request.POST.get("username", "")
-        refused = username and login_limit_message(username=username, address=client_address(request))
+        known = login_known_device(request=request, username=username)
+        refused = username and login_limit_message(
+            username=username, address=client_address(request), known_device=known
+        )
         if refused:
             context = self.get_context_data(form=self.get_form(), rate_limited=refused)
             return self.render_to_response(context, status=429)
@@ -128,8 +179,11 @@ class RateLimitedLoginView(LoginView):
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         # The pair's count only: a success from one address does not wipe the name-wide count of the others.
-        cache.delete(_key(username=form.get_user().get_username(), address=client_address(self.request)))
-        return super().form_valid(form)
+        username = form.get_user().get_username()
+        cache.delete(_key(username=username, address=client_address(self.request)))
+        response = super().form_valid(form)
+        known_device_remember(request=self.request, response=response, username=username)
+        return response
 
 
 def login_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -141,7 +195,8 @@ def login_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
         if request.method != "POST":
             return view(request, *args, **kwargs)
         username, address = request.POST.get("username", ""), client_address(request)
-        refused = username and login_limit_message(username=username, address=address)
+        known = login_known_device(request=request, username=username)
+        refused = username and login_limit_message(username=username, address=address, known_device=known)
         if refused:
             return HttpResponse(refused + "\n", status=429, content_type="text/plain; charset=utf-8")
         response = view(request, *args, **kwargs)
@@ -149,6 +204,7 @@ def login_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
             login_failure_record(username=username, address=address)
         elif response.status_code == 302 and request.user.is_authenticated:
             cache.delete(_key(username=request.user.get_username(), address=address))
+            known_device_remember(request=request, response=response, username=request.user.get_username())
         return response
 
     return wrapped

@@ -18,10 +18,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from analyst.ingest.uploads import import_job_run
 from analyst.web.disclosure import text_public
-from analyst.web.ratelimit import login_failures_reset
+from analyst.web.ratelimit import KNOWN_DEVICE_COOKIE, login_failures_reset
 from events.models import Event
 from tests.analyst.test_authorization_matrix import ROUTES, url_for
 from tests.support.security_data import SecurityWorld, security_world
@@ -123,6 +124,69 @@ def test_guessing_one_name_from_many_addresses_meets_the_slower_name_wide_limit(
     _forget(*addresses)
 
 
+def test_the_owner_logs_in_through_a_name_wide_lock_from_a_browser_that_logged_in_before(
+    victim: User, settings: Any
+) -> None:
+    settings.SEISTRIAGE_LOGIN_FAILURES = 3
+    settings.SEISTRIAGE_LOGIN_NAME_FAILURES = 4
+    addresses = [f"10.3.0.{n}" for n in range(1, 7)]
+    _forget(*addresses)
+    owner = Client(REMOTE_ADDR=addresses[0])
+    assert owner.post("/accounts/login/", {"username": "victim", "password": "victim-password-1"}).status_code == 302
+    assert KNOWN_DEVICE_COOKIE in owner.cookies and owner.cookies[KNOWN_DEVICE_COOKIE]["httponly"]
+    owner.post("/accounts/logout/")
+    # strangers from two addresses spend the name-wide allowance: the name is locked everywhere
+    for address in addresses[1:3]:
+        stranger = Client(REMOTE_ADDR=address)
+        for _ in range(2):
+            assert stranger.post("/accounts/login/", {"username": "victim", "password": "wrong"}).status_code == 200
+    newcomer = Client(REMOTE_ADDR=addresses[3])
+    locked = newcomer.post("/accounts/login/", {"username": "victim", "password": "victim-password-1"})
+    assert locked.status_code == 429 and "_auth_user_id" not in newcomer.session
+    # the attacker stays locked, right password or not, even with a cookie copied from another name's login
+    assert (
+        Client(REMOTE_ADDR=addresses[1])
+        .post("/accounts/login/", {"username": "victim", "password": "victim-password-1"})
+        .status_code
+        == 429
+    )
+    forged = Client(REMOTE_ADDR=addresses[4])
+    forged.cookies[KNOWN_DEVICE_COOKIE] = "victim"  # unsigned: ignored
+    assert forged.post("/accounts/login/", {"username": "victim", "password": "wrong"}).status_code == 429
+    # the owner's browser, from the owner's (new) address: a wrong password is counted and refused as ever...
+    owner.defaults["REMOTE_ADDR"] = addresses[5]
+    assert owner.post("/accounts/login/", {"username": "victim", "password": "typo"}).status_code == 200
+    assert "_auth_user_id" not in owner.session
+    # ...and the right one logs in, through the name-wide lock, on both login pages
+    assert owner.post("/accounts/login/", {"username": "victim", "password": "victim-password-1"}).status_code == 302
+    assert owner.session["_auth_user_id"] == str(victim.pk)
+    owner.post("/accounts/logout/")
+    # the admin login applies the same rule (victim is no staff member, so the admin shows its form again)
+    admin = owner.post("/admin/login/", {"username": "victim", "password": "victim-password-1"})
+    assert admin.status_code == 200 and b"staff account" in admin.content
+    # but the per-address limit still holds for a known browser: three wrong passwords close that address
+    owner.post("/accounts/logout/")
+    for _ in range(3):
+        owner.post("/accounts/login/", {"username": "victim", "password": "wrong"})
+    assert owner.post("/accounts/login/", {"username": "victim", "password": "victim-password-1"}).status_code == 429
+    _forget(*addresses)
+
+
+def test_a_known_device_cookie_for_one_name_does_not_open_another(victim: User, analyst: User, settings: Any) -> None:
+    settings.SEISTRIAGE_LOGIN_NAME_FAILURES = 2
+    _forget("10.4.0.1", "10.4.0.2", name="ana")
+    _forget("10.4.0.1")
+    shared = Client(REMOTE_ADDR="10.4.0.1")
+    assert shared.post("/accounts/login/", {"username": "victim", "password": "victim-password-1"}).status_code == 302
+    shared.post("/accounts/logout/")
+    stranger = Client(REMOTE_ADDR="10.4.0.2")
+    for _ in range(2):
+        stranger.post("/accounts/login/", {"username": "ana", "password": "wrong"})
+    refused = shared.post("/accounts/login/", {"username": "ana", "password": "ana-password-1"})
+    assert refused.status_code == 429 and b"from many addresses" in refused.content
+    _forget("10.4.0.1", "10.4.0.2", name="ana")
+
+
 # ---- L7: API token lifetime ------------------------------------------------------------------------------------
 
 
@@ -159,11 +223,32 @@ def test_set_password_by_an_operator_ends_the_token_but_other_saves_keep_it(vict
     assert Client().get("/api/token/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 401
 
 
+def test_logging_out_ends_the_token_that_session_made(victim: User) -> None:
+    browser, key = _token(victim, "victim-password-1")
+    script = Client()
+    assert script.get("/api/events/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+    assert browser.post("/accounts/logout/").status_code in (200, 302)
+    refused = script.get("/api/events/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert refused.status_code == 401 and refused.json()["detail"] == "Invalid token."
+    assert not Token.objects.filter(user=victim).exists()
+
+
+def test_logging_out_elsewhere_or_a_script_made_token_leaves_the_token_alone(victim: User) -> None:
+    first, key = _token(victim, "victim-password-1")
+    other = Client()
+    assert other.post("/accounts/login/", {"username": "victim", "password": "victim-password-1"}).status_code == 302
+    other.post("/accounts/logout/")  # another session, which made no token
+    assert Client().get("/api/events/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+    # a script replaces its token with its token: the new one is bound to no session, so the old login's
+    # logout does not end it (the old token, which that login made, is already gone)
+    renewed = Client().post("/api/token/", HTTP_AUTHORIZATION=f"Token {key}").json()["key"]
+    first.post("/accounts/logout/")
+    assert Client().get("/api/events/", HTTP_AUTHORIZATION=f"Token {renewed}").status_code == 200
+
+
 def test_an_api_token_older_than_its_lifetime_is_refused_with_401_saying_it_expired(
     victim: User, settings: Any
 ) -> None:
-    from rest_framework.authtoken.models import Token
-
     settings.SEISTRIAGE_API_TOKEN_DAYS = 30
     _, key = _token(victim, "victim-password-1")
     script = Client()

@@ -32,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
 
 from analyst.api.learning import LabelAgreement
 from analyst.api.serializers import EventEvidence, QueuePageData
+from analyst.bulletins.jobs import bulletin_job_run
 from analyst.ingest.uploads import ImportJobData, UploadedPart, import_job_create, import_job_run
 from analyst.selectors.queue import QueueRow
 from analyst.selectors.waveforms import TraceFigurePayload
@@ -174,6 +175,7 @@ def test_operations_that_take_input_declare_their_request_body(
         ("POST", "/api/imports/"),
         ("PUT", "/api/preferences/columns/"),
         ("POST", "/api/bulletins/"),
+        ("POST", "/api/bulletins/drafts/"),
         ("POST", "/api/models/{kind}/versions/{version}/promote/"),
         ("POST", "/api/models/{kind}/versions/{version}/rollback/"),
     }
@@ -352,11 +354,16 @@ def test_real_answers_match_the_bodies_status_codes_and_media_types_the_schema_d
     call("GET", "/api/learning/informative/", 200, query={"measure": "margin"})
     call("GET", "/api/learning/mislabelled/", 200)
     assert call("GET", "/api/learning/labels/", 200)["agreement"]["events_decided_more_than_once"] >= 0
-    published = call("POST", "/api/bulletins/", 201, body={**window, "format": "csv", "status": "all"})
-    assert published["event_count"] > 0
+    job = call("POST", "/api/bulletins/", 202, body={**window, "format": "csv", "status": "all"})
+    bulletin_job_run(job_id=job["id"])  # the worker's side
+    on_job = {"bulletin_job_id": job["id"]}
+    published = call("GET", "/api/bulletins/jobs/{bulletin_job_id}/", 200, path_parameters=on_job)
+    assert published["state"] == "done" and published["event_count"] > 0
+    call("GET", "/api/bulletins/jobs/{bulletin_job_id}/", 404, path_parameters={"bulletin_job_id": "no-such-job"})
     call("POST", "/api/bulletins/", 400, body={"start": window["end"], "end": window["start"], "format": "csv"})
+    call("POST", "/api/bulletins/drafts/", 202, body={**window, "format": "kml"})
     call("GET", "/api/bulletins/", 200)
-    call("GET", "/api/bulletins/{bulletin_id}/file/", 200, path_parameters={"bulletin_id": published["id"]})
+    call("GET", "/api/bulletins/{bulletin_id}/file/", 200, path_parameters={"bulletin_id": published["bulletin_id"]})
     for format in ("quakeml", "geojson", "ims1.0"):
         call("GET", "/api/export/", 200, query={**window, "format": format})
     call("GET", "/api/imports/{job_id}/", 404, path_parameters={"job_id": "no-such-job"})

@@ -124,9 +124,9 @@ POLICY: dict[str, Policy] = {
     "learning-informative": page(),
     "learning-mislabelled": page(needs="senior"),
     "learning-labels": page(),
-    # GET: the page; POST publishes (senior analysts; 400 here as the form is empty); others 405
-    "bulletins": Policy(needs="analyst", methods={"GET": {200}, "POST": {400}}, senior_methods=frozenset({"POST"})),
-    "bulletin-draft": page(400),  # no time window given
+    # GET: the page; POST asks a worker for a draft or (senior analysts, checked in test_bulletins_page.py) to
+    # publish: 400 here as the form is empty; others 405
+    "bulletins": Policy(needs="analyst", methods={"GET": {200}, "POST": {400}}),
     "bulletin-file": page(),
     # queue, review and workbench API
     "api-event-queue": api(GET={200}),
@@ -157,6 +157,9 @@ POLICY: dict[str, Policy] = {
     "api-bulletins": api(GET={200}, POST={400}, senior_methods=("POST",)),
     "api-bulletin-file": api(GET={200}),
     "api-export": api(GET={400}),
+    "api-bulletin-drafts": api(POST={400}),
+    # a bulletin job is the senior's: anyone else with a role is told there is none
+    "api-bulletin-job": api(GET={200, 404}),
 }
 # The Django admin: staff only, whatever model is registered; refused users are sent to the admin login. Its
 # own views answer every method (PUT renders like GET); the matrix pins who gets in.
@@ -193,6 +196,7 @@ def _path_values(route: Route, world: SecurityWorld) -> dict[str, str]:
         "seed_id": world.seed_id,
         "bulletin_id": str(world.bulletin.pk),
         "job_id": world.import_job_id,
+        "bulletin_job_id": world.bulletin_job_id,
         "saved_filter_id": str(world.saved_filter.pk),
         "run_id": str(world.training_run.pk),
         "kind": world.model.kind,

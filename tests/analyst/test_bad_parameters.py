@@ -66,3 +66,27 @@ def test_an_out_of_range_id_or_offset_is_refused_but_the_largest_bigint_is_not(
     assert client.get("/fdsnws/event/1/query?offset=9223372036854775807").status_code == 204
     assert client.get("/fdsnws/event/1/query?offset=9223372036854775808").status_code == 400
     assert client.get(f"/fdsnws/event/1/query?eventid={quarry_blast.pk}&format=text").status_code in (200, 204)
+
+
+NUL_IN_THE_PATH = [
+    ("GET", "/api/imports/a%00b/", 404),
+    ("GET", "/api/bulletins/jobs/a%00b/", 404),
+    ("POST", "/api/models/ranker/versions/a%00b/promote/", 404),
+    ("POST", "/api/models/ranker/versions/a%00b/rollback/", 404),
+    ("GET", "/api/models/a%00b/", 404),
+    ("GET", "/models/a%00b/", 404),
+    ("GET", "/api/events/{event}/waveforms/A.B%00.C.D/", 400),
+    ("GET", "/api/events/{event}/waveforms/A.B%00.C.D/spectrogram/", 400),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "code"), NUL_IN_THE_PATH, ids=[f"{m} {u}" for m, u, _ in NUL_IN_THE_PATH])
+def test_a_nul_in_a_path_name_is_refused_rather_than_a_database_error(
+    senior_analyst: User, quarry_blast: Event, method: str, url: str, code: int
+) -> None:
+    """Found after the review, same family as L1: PostgreSQL refuses NUL in a query, which was a 500 for job ids,
+    model versions and a trace's SEED id."""
+    client = Client(raise_request_exception=False)
+    client.force_login(senior_analyst)
+    response = client.generic(method, url.format(event=quarry_blast.pk), b"{}", content_type="application/json")
+    assert response.status_code == code, (response.status_code, response.content[:300])

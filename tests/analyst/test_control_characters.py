@@ -12,6 +12,7 @@ from django.http.response import HttpResponseBase
 from django.test import Client
 from obspy import read_events
 
+from analyst.bulletins.jobs import bulletin_job_run
 from analyst.models import Bulletin
 from events.models import Event, Origin
 
@@ -117,5 +118,6 @@ def test_publishing_rows_stored_before_the_fix_succeeds(
     created = client.post(
         "/api/bulletins/", {**WINDOW, "format": "quakeml", "status": "all"}, content_type="application/json"
     )
-    assert created.status_code == 201, created.content
+    assert created.status_code == 202, created.content
+    assert bulletin_job_run(job_id=created.json()["id"])["state"] == "done"  # the worker's side
     assert Bulletin.objects.get().event_count == 2

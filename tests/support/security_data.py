@@ -19,6 +19,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import transaction
 
+from analyst.bulletins.jobs import bulletin_job_create
 from analyst.bulletins.services import bulletin_criteria, bulletin_publish
 from analyst.ingest.services import events_ingest_file
 from analyst.ingest.uploads import UploadedPart, import_job_create
@@ -45,6 +46,7 @@ class SecurityWorld:
     training_run: TrainingRun
     import_job_id: str
     saved_filter: SavedFilter
+    bulletin_job_id: str  # the senior's (a job is seen by the user who asked for it only)
 
 
 def role_users() -> dict[str, User | None]:
@@ -82,6 +84,7 @@ def build_world(shared_data: Path, folder: Path) -> SecurityWorld:
         start=dt.datetime(1990, 1, 1, tzinfo=dt.UTC), end=dt.datetime(2030, 1, 1, tzinfo=dt.UTC), status="all"
     )
     bulletin = bulletin_publish(user=senior, format="quakeml", criteria=window, status="all", published=True)
+    bulletin_job = bulletin_job_create(user=senior, format="csv", criteria=window, status="all", published=False)
     run = training_run_start(kind="ranker", trigger=TrainingRun.Trigger.UI, requested_by=senior.get_username())
     upload = SimpleUploadedFile(QUARRY_BLAST.name, QUARRY_BLAST.read_bytes(), content_type="application/xml")
     job = import_job_create(user=senior, parts=[UploadedPart("events", upload)])
@@ -95,6 +98,7 @@ def build_world(shared_data: Path, folder: Path) -> SecurityWorld:
         training_run=run,
         import_job_id=str(job["id"]),
         saved_filter=saved,
+        bulletin_job_id=bulletin_job["id"],
     )
 
 
