@@ -22,6 +22,8 @@ from ranking.ml.cnn.peer import (
 from ranking.ml.cnn.peer_evaluation import peer_evaluate
 
 PNW_EXPLOSION = "uw61348817"
+# the peer is an optional install (requirements/peer.txt, --no-deps); the test environment of the CNN installs it
+pytest.importorskip("seisclass", reason="install requirements/peer.txt (pip install --no-deps) to test the peer")
 
 
 @pytest.fixture(scope="module")
