@@ -491,6 +491,7 @@ def cnn_evaluate(
     epochs: int = 80,
     peer: bool = True,
     learning_curve: Sequence[float] = (),
+    refit: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Trace- and event-level metrics of a stored CNN (default: the active one) on the held-out split,
@@ -499,7 +500,8 @@ def cnn_evaluate(
     (fresh networks, ``epochs`` at most each) under "cross_validation". With ``peer``, the seisclass peer on the
     same event windows and its frozen-feature transfer (same time-block folds) under "peer"; each fraction of
     ``learning_curve`` reruns the cross-validation with that share of the explosion events in the training
-    folds (under "learning_curve", with the full run as 1.0)."""
+    folds (under "learning_curve", with the full run as 1.0). ``refit`` False keeps each fold's early-stopping
+    network instead of refitting on all its training events (half the cost: for quick learning curves)."""
     from ranking.ml.cnn.evaluation import baseline_fit, baseline_probabilities, cross_validate, split_metrics
     from ranking.ml.cnn.network import CnnPredictor
 
@@ -526,11 +528,13 @@ def cnn_evaluate(
 
         result["peer"] = peer_evaluate(data, folds=max(folds, 2) if folds else 5)
     if folds >= 2:
-        cv = cross_validate(data, folds=folds, epochs=epochs, progress=progress)
+        cv = cross_validate(data, folds=folds, epochs=epochs, refit=refit, progress=progress)
         result["cross_validation"] = cv
         curve = [learning_curve_point(cv)]
         for fraction in learning_curve:
-            part = cross_validate(data, folds=folds, epochs=epochs, explosion_fraction=fraction, progress=progress)
+            part = cross_validate(
+                data, folds=folds, epochs=epochs, explosion_fraction=fraction, refit=refit, progress=progress
+            )
             curve.append(learning_curve_point(part))
         result["learning_curve"] = sorted(curve, key=lambda row: float(row["explosion_fraction"]))
         extra["latest_cross_validation"] = {
@@ -549,12 +553,13 @@ def cnn_evaluate(
         if "peer" in result:
             extra["latest_peer"] = result["peer"]
     with transaction.atomic():
-        version.metrics = {
-            **version.metrics,
-            "latest_evaluation": result["cnn"],
-            "latest_baseline": result["baseline"],
-            **extra,
-        }
+        version.refresh_from_db(fields=["metrics"])  # a long run must not drop what was stored meanwhile
+        stored = {**version.metrics, "latest_evaluation": result["cnn"], "latest_baseline": result["baseline"]}
+        if "learning_curve" in result:
+            stored["latest_learning_curve"] = {"epochs": epochs, "refit": refit, "points": result["learning_curve"]}
+        if refit:  # a quick (no-refit) cross-validation does not replace the stored one
+            stored.update(extra)
+        version.metrics = stored
         version.save(update_fields=["metrics"])
     return result
 

@@ -52,6 +52,11 @@ class Command(BaseCommand):
             help="ranker: instead of the held-out evaluation, the CNN's proof of value (ΔAP/Δaccuracy with and "
             "without its features, bootstrap intervals) and the blast-site time split, on the shared PNSN data",
         )
+        parser.add_argument(
+            "--no-refit",
+            action="store_true",
+            help="cnn: keep each fold's early-stopping network (no refit on all its training events): half the cost",
+        )
         parser.add_argument("--no-peer", action="store_true", help="cnn: leave out the seisclass peer")
         parser.add_argument(
             "--learning-curve",
@@ -102,6 +107,7 @@ class Command(BaseCommand):
                 epochs=options["epochs"],
                 peer=not options["no_peer"],
                 learning_curve=options["learning_curve"],
+                refit=not options["no_refit"],
                 progress=None if options["json"] else self.stdout.write,
             )
         except (CnnTrainingError, DatasetError, ModelArtifactError) as error:
