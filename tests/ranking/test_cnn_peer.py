@@ -51,7 +51,9 @@ def test_the_peer_window_is_60_s_at_100_hz_from_3_s_before_the_onset(shared_data
     assert peer_raw_window(trace, onset=trace.stats.endtime - 30.0) is None  # 57 s after it are not recorded
 
 
-def test_the_peer_classifies_real_explosion_windows_with_its_authors_preprocessing(few_windows: LabelledWindows) -> None:
+def test_the_peer_classifies_real_explosion_windows_with_its_authors_preprocessing(
+    few_windows: LabelledWindows,
+) -> None:
     has = np.isfinite(few_windows.peer[:, 0])
     assert has.sum() > 10 and not has[few_windows.labels == 3].any()  # noise windows have no P to cut at
     raw = few_windows.peer[has & (few_windows.labels == EXPLOSION)]
