@@ -247,6 +247,10 @@ SEISTRIAGE_SCORING_STALL_SECONDS = env_int("SEISTRIAGE_SCORING_STALL_SECONDS", 9
 SEISTRIAGE_WAVEFORM_MAX_STATIONS = env_int("SEISTRIAGE_WAVEFORM_MAX_STATIONS", 30, minimum=1)
 SEISTRIAGE_SIMILARITY_KM = env_float("SEISTRIAGE_SIMILARITY_KM", 20.0)
 SEISTRIAGE_SIMILARITY_NEIGHBOURS = env_int("SEISTRIAGE_SIMILARITY_NEIGHBOURS", 5, minimum=0)
+# Whether the ranker stacks the waveform CNN's probabilities (docs/cnn.md, "Proof of value"): "auto" follows the
+# decision `evaluate --kind ranker --cnn-value` stored on the active CNN (in only when the bootstrap interval of
+# ΔAP lies above 0; in while no such decision exists); "on" / "off" force it. Parsed by ranking.inputs.
+SEISTRIAGE_RANKER_CNN_FEATURES = env_str("SEISTRIAGE_RANKER_CNN_FEATURES", "auto")
 # Samples one waveform figure may read (channels x window x rate) when it cannot draw from summaries (a custom
 # filter, or short files): 20 million is about two channel-days at 100 Hz; a larger window answers 400.
 SEISTRIAGE_WAVEFORM_MAX_SAMPLES = env_int("SEISTRIAGE_WAVEFORM_MAX_SAMPLES", 20_000_000, minimum=1)

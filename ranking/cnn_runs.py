@@ -470,6 +470,18 @@ def cnn_train(
     return version
 
 
+def learning_curve_point(cv: dict[str, Any]) -> dict[str, Any]:
+    """The figures of one cross-validation run that the learning curve plots against the explosion share."""
+    event = cv["cnn"]["event"]
+    return {
+        "explosion_fraction": cv.get("explosion_fraction", 1.0),
+        "event_macro_f1": event["macro_f1"],
+        "explosion_f1": event["per_class"]["explosion"]["f1"],
+        "earthquake_vs_explosion_auc": event["earthquake_vs_explosion_auc"],
+        "pnw_earthquake_vs_explosion_auc": cv["pnw_event"]["earthquake_vs_explosion_auc"],
+    }
+
+
 def cnn_evaluate(
     *,
     model_version: ModelVersion | None = None,
@@ -477,12 +489,19 @@ def cnn_evaluate(
     limit: int | None = None,
     folds: int = 0,
     epochs: int = 80,
+    peer: bool = True,
+    learning_curve: Sequence[float] = (),
+    refit: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Trace- and event-level metrics of a stored CNN (default: the active one) on the held-out split,
     beside the logistic-regression baseline on spectral features trained on the training split. With
     ``folds`` >= 2, also a grouped k-fold cross-validation over time blocks of the same architecture
-    (fresh networks, ``epochs`` at most each) under "cross_validation"."""
+    (fresh networks, ``epochs`` at most each) under "cross_validation". With ``peer``, the seisclass peer on the
+    same event windows and its frozen-feature transfer (same time-block folds) under "peer"; each fraction of
+    ``learning_curve`` reruns the cross-validation with that share of the explosion events in the training
+    folds (under "learning_curve", with the full run as 1.0). ``refit`` False keeps each fold's early-stopping
+    network instead of refitting on all its training events (half the cost: for quick learning curves)."""
     from ranking.ml.cnn.evaluation import baseline_fit, baseline_probabilities, cross_validate, split_metrics
     from ranking.ml.cnn.network import CnnPredictor
 
@@ -504,9 +523,20 @@ def cnn_evaluate(
         "baseline": split_metrics(test, baseline_probabilities(baseline_fit(train), test)),
     }
     extra: dict[str, Any] = {}
+    if peer:
+        from ranking.ml.cnn.peer_evaluation import peer_evaluate
+
+        result["peer"] = peer_evaluate(data, folds=max(folds, 2) if folds else 5)
     if folds >= 2:
-        cv = cross_validate(data, folds=folds, epochs=epochs, progress=progress)
+        cv = cross_validate(data, folds=folds, epochs=epochs, refit=refit, progress=progress)
         result["cross_validation"] = cv
+        curve = [learning_curve_point(cv)]
+        for fraction in learning_curve:
+            part = cross_validate(
+                data, folds=folds, epochs=epochs, explosion_fraction=fraction, refit=refit, progress=progress
+            )
+            curve.append(learning_curve_point(part))
+        result["learning_curve"] = sorted(curve, key=lambda row: float(row["explosion_fraction"]))
         extra["latest_cross_validation"] = {
             "folds": cv["folds"],
             "fold_event_macro_f1": cv["fold_event_macro_f1"],
@@ -516,14 +546,20 @@ def cnn_evaluate(
             "event_selected": cv["cnn"].get("event_selected"),
             "baseline_event": cv["baseline"]["event"],
             "by_source": cv["by_source"],
+            "pnw_event": cv["pnw_event"],
+            # every event's out-of-fold probabilities: what evaluate --kind ranker --cnn-value stacks
+            "events": cv["events"],
         }
+        if "peer" in result:
+            extra["latest_peer"] = result["peer"]
     with transaction.atomic():
-        version.metrics = {
-            **version.metrics,
-            "latest_evaluation": result["cnn"],
-            "latest_baseline": result["baseline"],
-            **extra,
-        }
+        version.refresh_from_db(fields=["metrics"])  # a long run must not drop what was stored meanwhile
+        stored = {**version.metrics, "latest_evaluation": result["cnn"], "latest_baseline": result["baseline"]}
+        if "learning_curve" in result:
+            stored["latest_learning_curve"] = {"epochs": epochs, "refit": refit, "points": result["learning_curve"]}
+        if refit:  # a quick (no-refit) cross-validation does not replace the stored one
+            stored.update(extra)
+        version.metrics = stored
         version.save(update_fields=["metrics"])
     return result
 

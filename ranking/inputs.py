@@ -4,7 +4,7 @@ read through here, so the ranker sees the same features at training and at scori
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -171,6 +171,23 @@ def event_inputs(
     )
 
 
+CNN_FEATURE_MODES = ("auto", "on", "off")
+
+
+def ranker_uses_cnn_features() -> bool:
+    """Whether the ranker's features carry the CNN's probabilities (SEISTRIAGE_RANKER_CNN_FEATURES): "on"/"off"
+    force it; "auto" follows the proof of value stored on the active CNN (``metrics["cnn_value"]``, written by
+    ``evaluate --kind ranker --cnn-value``), and keeps them while no such decision exists."""
+    mode = str(settings.SEISTRIAGE_RANKER_CNN_FEATURES).strip().lower()
+    if mode not in CNN_FEATURE_MODES:
+        raise ValueError(f"SEISTRIAGE_RANKER_CNN_FEATURES must be one of {', '.join(CNN_FEATURE_MODES)}, not {mode!r}")
+    if mode != "auto":
+        return mode == "on"
+    active = model_version_active(kind=ModelVersion.Kind.CNN)
+    decision = (active.metrics.get("cnn_value") or {}) if active is not None else {}
+    return bool(decision.get("cnn_features_in_default_ranker", True))
+
+
 def events_feature_matrix(
     *,
     events: Sequence[Event],
@@ -186,14 +203,22 @@ def events_feature_matrix(
         waveform = events_waveform_features(events=events)
     if cnn is None:
         cnn = events_cnn_features(event_ids=[event.pk for event in events])
+    if not ranker_uses_cnn_features():
+        cnn = {}
+    from ranking.blast_sites import events_site_features  # blast_sites reads this module's helpers
+
+    sites = events_site_features(events)
     return feature_matrix(
         [
-            event_inputs(
-                event=event,
-                waveform_features=waveform.get(event.pk),
-                cnn_features=found.values if (found := cnn.get(event.pk)) else None,
+            replace(
+                event_inputs(
+                    event=event,
+                    waveform_features=waveform.get(event.pk),
+                    cnn_features=found.values if (found := cnn.get(event.pk)) else None,
+                ),
+                blast_site=tuple(float(v) for v in sites[row]),
             )
-            for event in events
+            for row, event in enumerate(events)
         ],
         gazetteer=gazetteer_current(),
         reviewed=reviewed_catalogue(near=events),

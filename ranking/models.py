@@ -203,3 +203,26 @@ class CnnPrediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id}: {self.predicted_class} ({self.model_version})"
+
+
+class BlastSite(models.Model):
+    """A blast site learned from reviewed explosion epicentres (ranking.ml.sites; relearned by
+    ``learn_blast_sites`` and at every ranker training). ``hour_counts`` holds 24 blast counts by UTC hour."""
+
+    number = models.PositiveIntegerField(unique=True, help_text="1 = the site with the most blasts")
+    latitude = models.FloatField()
+    longitude = models.FloatField()
+    spread_km = models.FloatField(help_text="RMS distance of its blasts from the centroid")
+    radius_km = models.FloatField(help_text="an epicentre this close (plus its uncertainty) lies inside")
+    blast_count = models.PositiveIntegerField()
+    hour_counts = models.JSONField(default=list)
+    first_blast = models.DateTimeField()
+    last_blast = models.DateTimeField()
+    name = models.CharField(max_length=200, blank=True, help_text="the nearest gazetteer entry within the radius")
+    learned_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"site {self.number}: {self.blast_count} blasts"

@@ -86,7 +86,11 @@ def ranker_train(
     estimator: str = "hist_gradient_boosting",
     promote: bool = False,
 ) -> ModelVersion:
-    """Train a ranker on the labelled events before ``until`` and register it (and promote it when asked)."""
+    """Train a ranker on the labelled events before ``until`` and register it (and promote it when asked). The
+    blast sites (its ``blast_site`` features) are relearned first from the explosions before ``until``."""
+    from ranking.blast_sites import blast_sites_learn  # blast_sites imports ranking.inputs, as this module does
+
+    blast_sites_learn(until=until)
     data = labelled_events(until=until)
     if len(data.labels) < 20 or len(np.unique(data.labels)) < 2:
         raise TrainingDataError(

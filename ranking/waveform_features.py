@@ -293,6 +293,11 @@ def _windows(row: EventWaveformFeatures, seed_ids: set[str]) -> dict[str, obspy.
     return windows
 
 
+def similarity_windows_of(row: EventWaveformFeatures, seed_ids: set[str]) -> dict[str, obspy.Trace]:
+    """Similarity windows (ranking.ml.similarity) of an event's measured channels in ``seed_ids``."""
+    return _windows(row, seed_ids)
+
+
 def event_similarity_refresh(*, row: EventWaveformFeatures) -> EventWaveformFeatures:
     """Compare an event with its nearest reviewed neighbours (at most SEISTRIAGE_SIMILARITY_NEIGHBOURS).
 

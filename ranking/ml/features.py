@@ -22,7 +22,7 @@ from ranking.ml.gazetteer import EARTH_RADIUS_KM, Gazetteer, nearest_site_km
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-FEATURE_VERSION = "origin-time-place-waveform-similarity-cnn-3"
+FEATURE_VERSION = "origin-time-place-waveform-similarity-cnn-3+blast-site"
 NEIGHBOUR_RADIUS_KM = 10.0
 
 # Magnitude types as codes a tree can split on; similar scales share a code. Unknown types get 0.
@@ -116,6 +116,19 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec("cnn_stations", "count", "station windows the CNN classified for the event"),
     FeatureSpec("cnn_max_snr", "ratio", "highest CNN window SNR: RMS(onset .. +10 s) / RMS(pre-onset), 1-15 Hz"),
+    # --- blast sites (i16) ---
+    # group "blast_site": the event's likely learned blast site (ranking.ml.sites; ranking.blast_sites); NaN where
+    # no site has been learned
+    FeatureSpec("blast_site_distance_km", "km", "distance to the centroid of the likely blast site"),
+    FeatureSpec("blast_site_distance_sigma", "uncertainties", "that distance over the location uncertainty"),
+    FeatureSpec("blast_site_hour_share", "fraction", "share of the site's blasts within 1 h of the event's UTC hour"),
+    FeatureSpec("blast_site_inside", "flag", "1 when the event lies inside the site (radius, hours), else 0"),
+)
+BLAST_SITE_FEATURE_NAMES: tuple[str, ...] = (
+    "blast_site_distance_km",
+    "blast_site_distance_sigma",
+    "blast_site_hour_share",
+    "blast_site_inside",
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
 CNN_FEATURE_NAMES: tuple[str, ...] = tuple(name for name in FEATURE_NAMES if name.startswith("cnn_"))
@@ -167,6 +180,7 @@ class EventInputs:
     similarity_class: int | None = None
     similarity_channels: int | None = None
     cnn_features: Mapping[str, float] = field(default_factory=dict)
+    blast_site: Sequence[float] = ()  # BLAST_SITE_FEATURE_NAMES values (ranking.ml.sites.site_feature_rows row)
 
 
 @dataclass(frozen=True)
@@ -280,6 +294,10 @@ def feature_matrix(
     matrix[:, first : first + len(CNN_FEATURE_NAMES)] = np.array(
         [[_value(e.cnn_features.get(name)) for name in CNN_FEATURE_NAMES] for e in events]
     )
+    first = _COLUMN[BLAST_SITE_FEATURE_NAMES[0]]
+    for row, event in enumerate(events):
+        if len(event.blast_site) == len(BLAST_SITE_FEATURE_NAMES):
+            matrix[row, first : first + len(BLAST_SITE_FEATURE_NAMES)] = event.blast_site
     return matrix
 
 

@@ -90,7 +90,11 @@ def test_it_loads_real_windows_of_all_four_classes_normalised_at_40_hz(few_windo
     assert set(counts) == set(CLASSES) and all(counts[c] > 0 for c in CLASSES), counts
     assert few_windows.windows.shape == (len(few_windows), WINDOW_SAMPLES) == (len(few_windows), 30 * SAMPLING_RATE)
     assert np.allclose(np.abs(few_windows.windows).max(axis=1), 1.0)
-    assert set(few_windows.sources.tolist()) == {"pnw", "esec", "se_usa", "phasenet"}
+    assert set(few_windows.sources.tolist()) == {"pnw", "pnw_2002_2017", "esec", "se_usa", "phasenet"}
+    # the 2002-2017 PNSN events keep where their label came from; the inferred night-time earthquakes say so
+    older = few_windows.provenance[few_windows.sources == "pnw_2002_2017"]
+    assert older.size and set(older.tolist()) <= {"pnsn_etype", "pnsn_px_picks", "inferred_night_no_px"}
+    assert set(few_windows.provenance[few_windows.sources == "esec"].tolist()) == {""}
     # PNW records start 50 s before the origin: their first 30 s give noise windows of the same instruments
     assert ((few_windows.sources == "pnw") & (few_windows.labels == NOISE)).sum() >= 3
     # the hand-made baseline features are measured on most windows
@@ -345,7 +349,18 @@ def test_the_evaluate_command_prints_confusions_per_class_figures_and_the_baseli
     assert re.search(r"\n  pnw +events +\d+ +accuracy [\d.]+ +earthquake-vs-explosion accuracy", text)
     stored = ModelVersion.objects.get(pk=version.pk).metrics
     assert stored["latest_evaluation"]["event"]["n"] > 0
-    assert set(stored["latest_cross_validation"]["by_source"]) == {"pnw", "esec", "se_usa", "phasenet"}
+    assert set(stored["latest_cross_validation"]["by_source"]) == {"pnw", "pnw_2002_2017", "esec", "se_usa", "phasenet"}
+    # the published peer ran on the same windows, from the wheel's own weights, beside ours (or says why not)
+    from ranking.ml.cnn.peer import peer_available
+
+    if peer_available() is not None:
+        assert "== seisclass peer: not run (ModuleNotFoundError" in text
+        return
+    assert "== seisclass peer (Jia et al. 2022, pretrained, authors' preprocessing)" in text
+    assert re.search(r"PNW events \(pnw \+ pnw_2002_2017\).*\n  CNN \(event aggregate\) +events +\d+", text)
+    assert re.search(r"transfer: frozen peer features.*\n    all \(eq/explosion/surface\) +events +\d+", text)
+    assert stored["latest_peer"]["pretrained_zeros"]["all"]["n"] > 0
+    assert len(stored["latest_cross_validation"]["events"]) == stored["latest_cross_validation"]["event"]["n"]
 
 
 @pytest.mark.worker

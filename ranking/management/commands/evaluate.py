@@ -1,9 +1,11 @@
+import argparse
 import json
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ranking.cnn_report import cnn_comparison_lines
 from ranking.management.commands.train import utc_date
 from ranking.models import ModelVersion
 from ranking.registry import ModelArtifactError
@@ -15,6 +17,16 @@ LEVEL_TITLES = {
     "event_combined": "event level (CNN aggregate x event spectral regression)",
     "event_selected": "event level (per fold, the decision its validation split chose, as training does)",
 }
+
+
+def _fractions(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give fractions like 0.25,0.5,0.75") from None
+    if not values or any(not 0 < v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: every fraction must lie between 0 and 1 (exclusive)")
+    return values
 
 
 class Command(BaseCommand):
@@ -34,6 +46,24 @@ class Command(BaseCommand):
             "--folds", type=int, default=0, help="cnn: also cross-validate fresh networks over this many time blocks"
         )
         parser.add_argument("--epochs", type=int, default=80, help="cnn: at most this many epochs per fold")
+        parser.add_argument(
+            "--cnn-value",
+            action="store_true",
+            help="ranker: instead of the held-out evaluation, the CNN's proof of value (ΔAP/Δaccuracy with and "
+            "without its features, bootstrap intervals) and the blast-site time split, on the shared PNSN data",
+        )
+        parser.add_argument(
+            "--no-refit",
+            action="store_true",
+            help="cnn: keep each fold's early-stopping network (no refit on all its training events): half the cost",
+        )
+        parser.add_argument("--no-peer", action="store_true", help="cnn: leave out the seisclass peer")
+        parser.add_argument(
+            "--learning-curve",
+            type=_fractions,
+            default=(),
+            help="cnn, with --folds: explosion shares to rerun the cross-validation with, e.g. 0.25,0.5,0.75",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         version = None
@@ -43,6 +73,12 @@ class Command(BaseCommand):
                 raise CommandError(f"no {options['kind']} model version {options['model']!r}")
         if options["kind"] == "cnn":
             self._evaluate_cnn(version, options)
+            return
+        if options["cnn_value"]:
+            from ranking.cnn_value_report import cnn_value_lines
+
+            for line in cnn_value_lines(data_dir=options["data"]):
+                self.stdout.write(line)
             return
         try:
             result = ranker_evaluate(
@@ -69,6 +105,9 @@ class Command(BaseCommand):
                 limit=options["limit"],
                 folds=options["folds"],
                 epochs=options["epochs"],
+                peer=not options["no_peer"],
+                learning_curve=options["learning_curve"],
+                refit=not options["no_refit"],
                 progress=None if options["json"] else self.stdout.write,
             )
         except (CnnTrainingError, DatasetError, ModelArtifactError) as error:
@@ -94,6 +133,8 @@ class Command(BaseCommand):
                     f"earthquake-vs-explosion accuracy {metrics['earthquake_vs_explosion_accuracy']} "
                     f"(n={metrics['earthquake_vs_explosion_n']}, AUC {metrics['earthquake_vs_explosion_auc']})"
                 )
+        for line in cnn_comparison_lines(result):
+            self.stdout.write(line)
 
     def _write_metrics(self, result: dict[str, Any], where: str) -> None:
         from ranking.ml.cnn.evaluation import confusion_text

@@ -31,6 +31,7 @@ from ranking.ml.classes import (
     CNN_NOISE,
     CNN_SURFACE_EVENT,
 )
+from ranking.ml.cnn.peer import PEER_SAMPLES, peer_raw_window
 from ranking.ml.cnn.windows import (
     ONSET_SEARCH_S,
     WINDOW_S,
@@ -49,7 +50,7 @@ EARTHQUAKE, EXPLOSION, SURFACE, NOISE = (
     CLASSES.index(name) for name in (CNN_EARTHQUAKE, CNN_EXPLOSION, CNN_SURFACE_EVENT, CNN_NOISE)
 )
 BASELINE_FEATURES = ("high_low_ratio", "ps_amplitude_ratio", "dominant_frequency_hz")
-DATASET_VERSION = "cnn-windows-3-40hz-onsets"
+DATASET_VERSION = "cnn-windows-4-pnw2002-peer"
 PNW_NOISE_PER_EVENT = 2  # pre-event noise windows per PNW event (its first stations in file order)
 PNW_LABELS = {
     event_type: CLASSES.index(CNN_CLASS_BY_EVENT_TYPE[event_type])
@@ -73,6 +74,7 @@ class WindowRecord:
     group: str
     time: float  # POSIX s of the event, for time-ordered splits
     source: str
+    provenance: str = ""  # where the label comes from (pnw_2002_2017: its label_source column)
 
 
 @dataclass
@@ -87,6 +89,8 @@ class LabelledWindows:
     seed_ids: npt.NDArray[np.str_]
     snr: npt.NDArray[np.float32]
     features: npt.NDArray[np.float64]  # (n, 3) BASELINE_FEATURES, NaN where unmeasurable
+    provenance: npt.NDArray[np.str_]  # label provenance per window ("" where the source has one kind of label)
+    peer: npt.NDArray[np.float32]  # (n, PEER_SAMPLES) the seisclass peer's raw 100 Hz window, NaN rows where none
 
     def __len__(self) -> int:
         return int(self.labels.size)
@@ -101,6 +105,8 @@ class LabelledWindows:
             self.seed_ids[mask],
             self.snr[mask],
             self.features[mask],
+            self.provenance[mask],
+            self.peer[mask],
         )
 
     @staticmethod
@@ -115,7 +121,7 @@ class LabelledWindows:
         return {name: int(n) for name, n in zip(CLASSES, found, strict=True)}
 
 
-_FIELDS = ("windows", "labels", "groups", "times", "sources", "seed_ids", "snr", "features")
+_FIELDS = ("windows", "labels", "groups", "times", "sources", "seed_ids", "snr", "features", "provenance", "peer")
 
 
 def windows_empty() -> LabelledWindows:
@@ -128,6 +134,8 @@ def windows_empty() -> LabelledWindows:
         np.zeros(0, "U64"),
         np.zeros(0, np.float32),
         np.zeros((0, 3)),
+        np.zeros(0, "U32"),
+        np.zeros((0, PEER_SAMPLES), np.float32),
     )
 
 
@@ -143,7 +151,7 @@ def baseline_features(trace: obspy.Trace, *, onset: UTCDateTime, s_time: UTCDate
 
 def windows_from_records(records: Iterable[WindowRecord]) -> LabelledWindows:
     """Prepare every record (records whose trace does not cover the window are skipped and logged)."""
-    rows: list[tuple[WindowRecord, np.ndarray, float, list[float], str]] = []
+    rows: list[tuple[WindowRecord, np.ndarray, float, list[float], str, np.ndarray]] = []
     for record in records:
         try:
             window = window_prepare(record.trace, onset=record.onset)
@@ -153,7 +161,8 @@ def windows_from_records(records: Iterable[WindowRecord]) -> LabelledWindows:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             features = baseline_features(record.trace, onset=record.onset, s_time=record.s_time)
-        rows.append((record, window.data, window.snr, features, record.trace.id))
+        peer = peer_raw_window(record.trace, onset=record.onset) if record.label != NOISE else None
+        rows.append((record, window.data, window.snr, features, record.trace.id, _peer_row(peer)))
     if not rows:
         return windows_empty()
     return LabelledWindows(
@@ -165,7 +174,13 @@ def windows_from_records(records: Iterable[WindowRecord]) -> LabelledWindows:
         seed_ids=np.array([r[4] for r in rows], dtype="U64"),
         snr=np.array([r[2] for r in rows], dtype=np.float32),
         features=np.array([r[3] for r in rows], dtype=np.float64),
+        provenance=np.array([r[0].provenance for r in rows], dtype="U32"),
+        peer=np.stack([r[5] for r in rows]).astype(np.float32),
     )
+
+
+def _peer_row(peer: npt.NDArray[np.float32] | None) -> npt.NDArray[np.float32]:
+    return peer if peer is not None else np.full(PEER_SAMPLES, np.nan, np.float32)
 
 
 # The format is named from the suffix, never detected: ObsPy's detection would also accept a pickled stream
@@ -188,11 +203,13 @@ def _limited(items: list[Path], limit: int | None) -> list[Path]:
     return items if limit is None else items[:limit]
 
 
-def pnw_records(folder: Path, *, max_events: int | None = None) -> Iterator[WindowRecord]:
+def pnw_records(folder: Path, *, max_events: int | None = None, source: str = "pnw") -> Iterator[WindowRecord]:
     """PNW earthquakes and explosions: 150 s verticals starting 50 s before the origin time (the data README
     says "at origin time"; the files start 50 s earlier); onset = STA/LTA + AIC 0.5-45 s after the origin
     (``ONSET_SEARCH_S``: the P reaches the nearest stations within 1-2 s). The first 30 s of the first
-    ``PNW_NOISE_PER_EVENT`` records of each event (ending >= 20 s before the origin) are noise windows."""
+    ``PNW_NOISE_PER_EVENT`` records of each event (ending >= 20 s before the origin) are noise windows.
+    ``source`` names the data set (``pnw_2002_2017`` has the same layout); a ``label_source`` column, where the
+    catalogue has one, is kept as each window's provenance (``inferred_night_no_px``: an inferred label)."""
     catalogue = folder / "events.csv"
     if not catalogue.is_file():
         raise DatasetError(f"{catalogue}: missing")
@@ -214,19 +231,20 @@ def pnw_records(folder: Path, *, max_events: int | None = None) -> Iterator[Wind
             return
         taken += 1
         noise_taken = 0
-        group = f"pnw:{row['source_id']}"
+        group = f"{source}:{row['source_id']}"
+        provenance = row.get("label_source") or ""
         for path in sorted(event_dir.glob("*.mseed")):
             trace = trace_pick_component(_read(path))
             if trace is None:
                 continue
             onset = onset_detect(trace, search_start=origin + ONSET_SEARCH_S[0], search_end=origin + ONSET_SEARCH_S[1])
             if onset is not None:
-                yield WindowRecord(trace, onset, None, label, group, origin.timestamp, "pnw")
+                yield WindowRecord(trace, onset, None, label, group, origin.timestamp, source, provenance)
             t0 = trace.stats.starttime
             if noise_taken < PNW_NOISE_PER_EVENT and origin - t0 >= WINDOW_S + 20.0 and trace.stats.sampling_rate >= 31:
                 noise_taken += 1
                 yield WindowRecord(
-                    trace.slice(t0, t0 + WINDOW_S), t0 + 5.0, None, NOISE, group, origin.timestamp, "pnw"
+                    trace.slice(t0, t0 + WINDOW_S), t0 + 5.0, None, NOISE, group, origin.timestamp, source, provenance
                 )
 
 
@@ -348,6 +366,7 @@ def shared_windows(
                 return LabelledWindows(*(stored[f] for f in _FIELDS))
     loaders: list[tuple[str, Callable[[], Iterator[WindowRecord]]]] = [
         ("pnw", lambda: pnw_records(data_dir / "pnw", max_events=limit)),
+        ("pnw_2002_2017", lambda: _optional_pnw(data_dir / "pnw_2002_2017", limit)),
         ("esec", lambda: esec_records(data_dir / "esec", max_events=limit)),
         ("se_usa", lambda: se_usa_records(data_dir / "se_usa_sac", max_traces=limit)),
         ("phasenet", lambda: phasenet_records(data_dir / "phasenet", max_records=limit)),
@@ -365,6 +384,12 @@ def shared_windows(
         np.savez(partial, **{f: getattr(result, f) for f in _FIELDS})
         partial.replace(cache)
     return result
+
+
+def _optional_pnw(folder: Path, limit: int | None) -> Iterator[WindowRecord]:
+    """The 2002-2017 PNSN events (a later addition to the shared folder: absent in older copies of it)."""
+    if (folder / "events.csv").is_file():
+        yield from pnw_records(folder, max_events=limit, source="pnw_2002_2017")
 
 
 def windows_drop_known_events(

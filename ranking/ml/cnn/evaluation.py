@@ -121,6 +121,7 @@ def event_rows(
         "names": names,
         "truth": data.labels[first].astype(np.int64),
         "sources": data.sources[first],
+        "provenance": data.provenance[first],
         "event": cnn.astype(np.float64),
     }
     if event_model is not None:
@@ -175,11 +176,31 @@ def confusion_text(matrix: list[list[int]]) -> str:
     return "\n".join(lines)
 
 
+PNW_SOURCES = ("pnw", "pnw_2002_2017")  # the PNSN data sets: where the earthquake-vs-explosion AUC target is set
+
+
+def explosion_subsample(data: LabelledWindows, fraction: float, *, seed: int = 5) -> npt.NDArray[np.bool_]:
+    """Mask keeping every window except those of a seeded random ``1 - fraction`` of the explosion events
+    (whole events, at least one kept): the learning curve's training sets."""
+    keep = np.ones(len(data), dtype=bool)
+    if fraction >= 1.0:
+        return keep
+    events = sorted({str(g) for g, c in zip(data.groups, data.labels, strict=True) if c == EXPLOSION})
+    if not events:
+        return keep
+    order = np.random.default_rng(seed).permutation(len(events))
+    kept = {events[int(i)] for i in order[: max(1, round(fraction * len(events)))]}
+    dropped = np.array([str(g) in set(events) - kept for g in data.groups], dtype=bool)
+    result: npt.NDArray[np.bool_] = keep & ~dropped
+    return result
+
+
 def cross_validate(
     data: LabelledWindows,
     *,
     folds: int = 5,
     epochs: int = 80,
+    explosion_fraction: float = 1.0,
     progress: Callable[[str], None] | None = None,
     **train_options: Any,
 ) -> dict[str, Any]:
@@ -190,15 +211,18 @@ def cross_validate(
     single held-out split), with the per-fold event macro F1 beside them. The event-level spectral model is
     refitted on each fold's training events; ``cnn`` holds ``event`` (CNN aggregate), ``event_spectral`` and
     ``event_combined``, and ``event_selected`` (per fold, the one of ``event`` and ``event_combined`` that
-    ``event_model_select`` chose on that fold's validation split: what the product would have done)."""
+    ``event_model_select`` chose on that fold's validation split: what the product would have done).
+    ``explosion_fraction`` < 1 trains every fold on that share of its explosion events only (whole events,
+    seeded); the test folds keep all of them (the learning curve)."""
     fold_of = time_block_folds(data, folds=folds)
     cnn = np.zeros((len(data), len(CLASSES)), np.float32)
     baseline = np.zeros((len(data), len(CLASSES)))
-    pooled: dict[str, list[Any]] = {level: [] for level in ("names", "sources", "truth", *CV_LEVELS)}
+    pooled: dict[str, list[Any]] = {level: [] for level in ("names", "sources", "provenance", "truth", *CV_LEVELS)}
     per_fold: list[dict[str, Any]] = []
     for fold in range(folds):
         test_mask = fold_of == fold
         train, test = data.subset(~test_mask), data.subset(test_mask)
+        train = train.subset(explosion_subsample(train, explosion_fraction, seed=fold))
         result = fit_with_validation(train, epochs=epochs, **train_options)
         cnn[test_mask] = CnnPredictor(result.model).predict(test.windows)
         baseline[test_mask] = baseline_probabilities(baseline_fit(train), test)
@@ -215,8 +239,11 @@ def cross_validate(
                 f"(best epoch {result.best_epoch}, {result.seconds:.0f} s)"
             )
     truth, sources = np.concatenate(pooled["truth"]), np.concatenate(pooled["sources"])
+    provenance = np.concatenate(pooled["provenance"])
     event = np.concatenate(pooled["event"])
     cnn_metrics = {"trace": classification_metrics(data.labels, cnn)}
+    base_rows = event_rows(data, baseline)
+    base_pnw = np.isin(base_rows["sources"], PNW_SOURCES)
     cnn_metrics.update({level: classification_metrics(truth, np.concatenate(pooled[level])) for level in CV_LEVELS})
     return {
         "folds": folds,
@@ -224,17 +251,27 @@ def cross_validate(
         "per_fold": per_fold,
         "cnn": cnn_metrics,
         "baseline": split_metrics(data, baseline),
+        "explosion_fraction": explosion_fraction,
         "by_source": {
             str(source): classification_metrics(truth[sources == source], event[sources == source])
             for source in sorted(set(sources.tolist()))
         },
+        "by_provenance": {
+            str(kind): classification_metrics(truth[provenance == kind], event[provenance == kind])
+            for kind in sorted(set(provenance.tolist()) - {""})
+        },
+        "baseline_pnw_event": classification_metrics(base_rows["truth"][base_pnw], base_rows["event"][base_pnw]),
+        "pnw_event": classification_metrics(truth[np.isin(sources, PNW_SOURCES)], event[np.isin(sources, PNW_SOURCES)]),
         "events": [
             {
                 "name": str(name),
                 "source": str(source),
                 "truth": CLASSES[int(label)],
+                "provenance": str(kind),
                 "probabilities": [round(float(p), 5) for p in row],
             }
-            for name, source, label, row in zip(np.concatenate(pooled["names"]), sources, truth, event, strict=True)
+            for name, source, kind, label, row in zip(
+                np.concatenate(pooled["names"]), sources, provenance, truth, event, strict=True
+            )
         ],
     }
