@@ -16,8 +16,10 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements/dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed requirements/dev.txt requirements/peer.txt
 	$(PY) -m pip install --quiet -r requirements/dev.txt
+	# seisclass, the CNN's published peer, without its metadata's full tensorflow (see requirements/peer.txt)
+	$(PY) -m pip install --quiet --no-deps -r requirements/peer.txt
 	touch $@
 
 install: $(VENV)/.installed
