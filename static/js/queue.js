@@ -73,7 +73,8 @@
           const badge = document.createElement("span");
           badge.className = `predicted class-${row.predicted_class}`;
           const probability = row.predicted_probability === null ? "" : ` ${Math.round(100 * row.predicted_probability)}%`;
-          badge.textContent = `${CLASS_MARK[row.predicted_class] || ""} ${row.predicted_class}${probability}`;
+          badge.textContent = `${CLASS_MARK[row.predicted_class] || row.predicted_class}${probability}`;
+          badge.title = `${row.predicted_class.replace("_", " ")}${probability}`;
           td.append(badge);
         } else td.textContent = "—";
         break;
