@@ -2,6 +2,7 @@
 losing the analyst's selection; the default columns fit a 1,366 px screen; a batch of marked events gets one type,
 each event audited; `u` undoes the last decision with an audited decision of its own."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,10 @@ def test_a_batch_of_marked_events_gets_one_type_and_undo_takes_back_the_last(
         expect(page.locator(f"#queue tbody tr[data-id='{last}']")).to_have_count(1)
         ARTIFACTS.mkdir(exist_ok=True)
         keep(screenshot(page, "queue-after-undo.png"))
+
+        # On the review page of another event, u takes back the decision before and shows its event.
+        page.goto(f"{live_server.url}/queue/events/{marked[0]}/?{UNREVIEWED}")
+        page.keyboard.press("u")
+        page.wait_for_url(re.compile(rf"/queue/events/{marked[1]}/\?review_state=new(,|%2C)scored$"))
+        assert Event.objects.get(pk=marked[1]).review_state == "scored"
+        assert AuditEntry.objects.filter(action="undo", user=analyst).count() == 2
