@@ -31,6 +31,8 @@ def test_swapping_the_models_flips_the_sign_and_the_interval() -> None:
     relevant = generator.random(300) < 0.3
     first, second = generator.random(300) + relevant * 0.5, generator.random(300) + relevant * 0.2
     ours, theirs = effort_verdict(relevant, first, second, seed=2), effort_verdict(relevant, second, first, seed=2)
+    assert ours["difference"] is not None and theirs["difference"] is not None
+    assert ours["interval"] is not None and theirs["interval"] is not None
     assert ours["difference"] == -theirs["difference"]
     assert ours["interval"] == [-theirs["interval"][1], -theirs["interval"][0]]
 
