@@ -62,12 +62,12 @@ class NothingToUndoError(Exception):
 
 
 class UndoConflictError(Exception):
-    """The event changed after the decision (someone decided again): undoing would overwrite that."""
+    """The event was decided again after the decision (by anyone): undoing would overwrite that."""
 
     def __init__(self, event: Event, entry: AuditEntry) -> None:
         super().__init__(
             f"event {event.pk} changed after your {entry.get_action_display()} (it was version {entry.event_version}, "
-            f"it is now version {event.version}); look at it before changing it again"
+            f"it is now version {event.version}, decided again since); look at it before changing it again"
         )
         self.event = event
         self.entry = entry
@@ -297,8 +297,9 @@ def event_decision_undo(*, user: User) -> tuple[Event, AuditEntry]:
     """Undo the analyst's last decision: a new audited decision that puts back the event's type, certainty and
     review state as they were before it, and withdraws the training label that decision made.
 
-    Refused (UndoConflictError) when the event changed since that decision, so an undo never overwrites
-    someone's later decision; EventClaimedError when another analyst holds the event now. Returns the event and
+    Refused (UndoConflictError) when the event was decided again since (its type or state is no longer what that
+    decision left), so an undo never overwrites someone's later decision; a pick or a comment since does not block
+    it; EventClaimedError when another analyst holds the event now. Returns the event and
     the undo's audit entry.
     """
     target = _decision_to_undo(user=user)
@@ -307,13 +308,18 @@ def event_decision_undo(*, user: User) -> tuple[Event, AuditEntry]:
         claim = event_claim_active(event_id=event.pk)
         if claim is not None and claim.user_id != user.pk:
             raise EventClaimedError(claim)
-        if event.version != target.event_version:
+        # A pick or a comment since leaves the decision standing; another decision (or a re-import) does not.
+        decided_since = AuditEntry.objects.filter(
+            event=event, pk__gt=target.pk, action__in=(*UNDOABLE, AuditAction.UNDO)
+        ).exists()
+        left = {name: target.after.get(name) for name in REVIEW_FIELDS}
+        if decided_since or {name: getattr(event, name) for name in REVIEW_FIELDS} != left:
             raise UndoConflictError(event, target)
         restored = {name: target.before.get(name, "") for name in REVIEW_FIELDS}
         before = {name: getattr(event, name) for name in REVIEW_FIELDS}
         Event.objects.filter(pk=event.pk).update(**restored, version=F("version") + 1, updated_at=timezone.now())
         event.refresh_from_db()
-        # The decision's label: the newest of this analyst's on the event (the event has not changed since).
+        # The decision's label: the newest of this analyst's on the event (nobody has decided on it since).
         label = (
             EventLabel.objects.filter(event=event, source=EventLabel.Source.ANALYST, analyst=user)
             .order_by("-created_at", "-id")

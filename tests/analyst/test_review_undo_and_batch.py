@@ -149,3 +149,17 @@ def test_queue_rows_carry_scolvs_columns(analyst: User, blast: Event) -> None:
     assert (row["evaluation_mode"], row["evaluation_status"]) == (origin.evaluation_mode, origin.evaluation_status)
     assert row["origin_count"] == blast.origins.count() >= 1
     assert row["author"] == blast.author
+
+
+def test_a_comment_since_the_decision_does_not_block_its_undo(analyst: User, blast: Event) -> None:
+    api = api_for(analyst)
+    api.post(f"/api/events/{blast.pk}/review/", {"version": blast.version, "decision": "reject"}, format="json")
+    now = Event.objects.get(pk=blast.pk)
+    body = {"version": now.version, "decision": "comment", "comment": "Rg clear on two stations"}
+    assert api.post(f"/api/events/{blast.pk}/review/", body, format="json").status_code == 200
+
+    undone = api.post("/api/events/undo/")
+
+    assert undone.status_code == 200, undone.content
+    assert undone.json()["undone_action"] == "reject"
+    assert Event.objects.get(pk=blast.pk).review_state == blast.review_state
