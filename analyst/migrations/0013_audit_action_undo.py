@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analyst', '0011_audit_action_pick'),
+        ('analyst', '0012_bulletin_jobs_in_a_worker'),
     ]
 
     operations = [
