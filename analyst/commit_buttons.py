@@ -24,7 +24,7 @@ DEFAULT_COMMIT_BUTTONS = (
     "F|reject|not existing|known|False event"
 )
 # Keys the review page already uses (see _workbench_help.html).
-RESERVED_KEYS = frozenset("arscmjkqgf?123456789pSltnvz") | {"Enter", "Escape"}  # the review page's own keys
+RESERVED_KEYS = frozenset("arscmjkqgf?123456789pSltnvzu") | {"Enter", "Escape"}  # the review page's own keys
 COMMIT_DECISIONS = ("accept", "reject", "set_type")
 
 

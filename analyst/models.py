@@ -34,6 +34,7 @@ class AuditAction(models.TextChoices):
     CLAIM_BREAK = "claim_break", "broke a claim"
     REVIEW_REFUSED = "review_refused", "decision refused (conflict)"
     PICK = "pick", "picked a phase"
+    UNDO = "undo", "undid a decision"
 
 
 class AuditEntry(models.Model):

@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from analyst.audit import audit_entry_record, event_score_snapshot
-from analyst.models import AuditAction, EventClaim
+from analyst.models import AuditAction, AuditEntry, EventClaim
 from analyst.roles import user_is_senior_analyst
 from events.models import Event, EventLabel
 from events.vocabulary import QUAKEML_EVENT_TYPES, ReviewState, TypeCertainty
@@ -55,6 +55,22 @@ class EventClaimedError(Exception):
 
 class ClaimBreakForbiddenError(Exception):
     pass
+
+
+class NothingToUndoError(Exception):
+    """The analyst has no decision left to undo."""
+
+
+class UndoConflictError(Exception):
+    """The event was decided again after the decision (by anyone): undoing would overwrite that."""
+
+    def __init__(self, event: Event, entry: AuditEntry) -> None:
+        super().__init__(
+            f"event {event.pk} changed after your {entry.get_action_display()} (it was version {entry.event_version}, "
+            f"it is now version {event.version}, decided again since); look at it before changing it again"
+        )
+        self.event = event
+        self.entry = entry
 
 
 @dataclass(frozen=True)
@@ -256,3 +272,110 @@ def event_claim_release(*, event_id: int, user: User) -> ClaimRelease:
         claim.delete()
         audit_entry_record(event=event, user=user, action=AuditAction.CLAIM_BREAK, before=holder, after={})
     return ClaimRelease(released=True, broken=True)
+
+
+# Decisions `u` can undo (a comment changes nothing; an undo is undone by deciding again).
+UNDOABLE = (AuditAction.ACCEPT, AuditAction.REJECT, AuditAction.SET_TYPE)
+UNDO_LOOKBACK = 500  # the analyst's newest decisions and undos searched for the decision to undo
+
+
+def _decision_to_undo(*, user: User) -> AuditEntry:
+    """The analyst's newest decision that no later undo of theirs has undone. Raises NothingToUndoError."""
+    entries = AuditEntry.objects.filter(user=user, action__in=(*UNDOABLE, AuditAction.UNDO)).order_by(
+        "-created_at", "-id"
+    )[:UNDO_LOOKBACK]
+    undone: set[int] = set()
+    for entry in entries:
+        if entry.action == AuditAction.UNDO:
+            undone.add(int(entry.after.get("undoes", 0)))
+        elif entry.pk not in undone:
+            return entry
+    raise NothingToUndoError("you have no decision left to undo")
+
+
+def event_decision_undo(*, user: User) -> tuple[Event, AuditEntry]:
+    """Undo the analyst's last decision: a new audited decision that puts back the event's type, certainty and
+    review state as they were before it, and withdraws the training label that decision made.
+
+    Refused (UndoConflictError) when the event was decided again since (its type or state is no longer what that
+    decision left), so an undo never overwrites someone's later decision; a pick or a comment since does not block
+    it; EventClaimedError when another analyst holds the event now. Returns the event and
+    the undo's audit entry.
+    """
+    target = _decision_to_undo(user=user)
+    with transaction.atomic():
+        event = Event.objects.select_for_update().get(pk=target.event_id)
+        claim = event_claim_active(event_id=event.pk)
+        if claim is not None and claim.user_id != user.pk:
+            raise EventClaimedError(claim)
+        # A pick or a comment since leaves the decision standing; another decision (or a re-import) does not.
+        decided_since = AuditEntry.objects.filter(
+            event=event, pk__gt=target.pk, action__in=(*UNDOABLE, AuditAction.UNDO)
+        ).exists()
+        left = {name: target.after.get(name) for name in REVIEW_FIELDS}
+        if decided_since or {name: getattr(event, name) for name in REVIEW_FIELDS} != left:
+            raise UndoConflictError(event, target)
+        restored = {name: target.before.get(name, "") for name in REVIEW_FIELDS}
+        before = {name: getattr(event, name) for name in REVIEW_FIELDS}
+        Event.objects.filter(pk=event.pk).update(**restored, version=F("version") + 1, updated_at=timezone.now())
+        event.refresh_from_db()
+        # The decision's label: the newest of this analyst's on the event (nobody has decided on it since).
+        label = (
+            EventLabel.objects.filter(event=event, source=EventLabel.Source.ANALYST, analyst=user)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if label is not None:
+            label.delete()
+        entry = audit_entry_record(
+            event=event,
+            user=user,
+            action=AuditAction.UNDO,
+            before=before,
+            after={**restored, "undoes": target.pk, "undone_action": target.action},
+            comment=f"undo of {target.get_action_display()} (audit entry {target.pk})",
+        )
+    return event, entry
+
+
+class BatchOutcome(TypedDict):
+    id: int
+    ok: bool
+    version: int | None
+    detail: str
+
+
+def events_review_batch(
+    *,
+    user: User,
+    events: list[tuple[int, int]],
+    decision: str,
+    event_type: str = "",
+    certainty: str = "",
+    comment: str = "",
+) -> list[BatchOutcome]:
+    """One decision for several events, given as (event id, version seen): each is its own audited decision
+    (event_review), so a conflict on one event refuses that event alone and the others go through."""
+    outcomes: list[BatchOutcome] = []
+    for event_id, version in events:
+        try:
+            event = event_review(
+                event_id=event_id,
+                user=user,
+                version=version,
+                decision=decision,
+                event_type=event_type,
+                certainty=certainty,
+                comment=comment,
+            )
+        except Event.DoesNotExist:
+            outcomes.append({"id": event_id, "ok": False, "version": None, "detail": "no such event"})
+        except EventClaimedError as error:
+            holder = error.claim.user.get_username()
+            outcomes.append({"id": event_id, "ok": False, "version": None, "detail": f"claimed by {holder}"})
+        except EventVersionConflictError as error:
+            detail = f"changed since you saw it (version {version}, now {error.event.version})"
+            outcomes.append({"id": event_id, "ok": False, "version": error.event.version, "detail": detail})
+        else:
+            outcomes.append({"id": event_id, "ok": True, "version": event.version, "detail": ""})
+    return outcomes

@@ -9,11 +9,13 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from events.display import event_short_name
 from events.models import Event, EventLabel
 from events.vocabulary import REVIEWED_STATES, UNREVIEWED_STATES
 from ranking.inputs import class_of_review
 from ranking.ml.classes import DECISION_CLASSES
-from ranking.ml.learning import RaterAgreement, class_uncertainty, rater_agreement
+from ranking.ml.learning import RaterAgreement, class_uncertainty, metric_lookup, rater_agreement
+from ranking.ml.verdict import metric_better, verdict_words
 from ranking.models import EventScore, ModelPromotion, ModelVersion, TrainingRun
 
 
@@ -31,6 +33,7 @@ class Decision(TypedDict):
 class EventDecisions(TypedDict):
     event_id: int
     public_id: str
+    name: Annotated[str, "a short readable name: origin time, magnitude, region"]
     decisions: list[Decision]
     label: Annotated[Decision, "the latest decision"]
     disagree: Annotated[bool, "the decisions stand for different decision classes"]
@@ -108,6 +111,22 @@ class MetricRow(TypedDict):
     candidate: float | None
     active: float | None
     difference: float | None
+    better: Annotated[str | None, "candidate, active, same, or null (a count, or a value missing)"]
+
+
+# Promoting a candidate with fewer held-out events than this, or one worse on the verdict, needs a reason.
+PROMOTION_MIN_HELD_OUT = 200
+
+
+class ComparisonVerdict(TypedDict):
+    words: Annotated[str, "the verdict in one sentence"]
+    metric: Annotated[str, "what the verdict compares"]
+    candidate_better: Annotated[bool | None, "null when it cannot be told (no active model, or no measure)"]
+    held_out_events: int | None
+    interval: Annotated[list[float] | None, "95% interval of the difference (active - candidate), shares"]
+    warnings: Annotated[list[str], "why promoting this candidate asks for confirmation and a reason"]
+    metrics_better: Annotated[int, "metric rows where the candidate is better"]
+    metrics_worse: Annotated[int, "metric rows where the active model is better"]
 
 
 class ModelComparison(TypedDict):
@@ -119,6 +138,7 @@ class ModelComparison(TypedDict):
     side_by_side: list[MetricRow]
     curves: dict[str, Any]  # stored JSON: plot data by curve name
     data_summary: dict[str, Any]  # stored JSON
+    verdict: ComparisonVerdict
 
 
 class ModelDashboard(TypedDict):
@@ -162,6 +182,12 @@ def event_label_decisions(
     rows = labels.order_by("event_id", "created_at", "id").values(
         "event_id",
         "event__public_id",
+        "event__origin_time",
+        "event__magnitude",
+        "event__magnitude_type",
+        "event__region",
+        "event__latitude",
+        "event__longitude",
         "analyst__username",
         "source",
         "created_at",
@@ -170,17 +196,26 @@ def event_label_decisions(
         "review_state",
         "predicted",
     )
-    by_event: dict[int, tuple[str, list[Decision]]] = {}
+    by_event: dict[int, tuple[str, str, list[Decision]]] = {}
     for row in rows:
-        by_event.setdefault(row["event_id"], (row["event__public_id"], []))[1].append(_decision(row))
+        name = event_short_name(
+            origin_time=row["event__origin_time"],
+            magnitude=row["event__magnitude"],
+            magnitude_type=row["event__magnitude_type"],
+            region=row["event__region"],
+            latitude=row["event__latitude"],
+            longitude=row["event__longitude"],
+        )
+        by_event.setdefault(row["event_id"], (row["event__public_id"], name, []))[2].append(_decision(row))
     result: list[EventDecisions] = []
-    for event_id, (public_id, decisions) in by_event.items():
+    for event_id, (public_id, name, decisions) in by_event.items():
         classes = {d["decision_class"] for d in decisions if d["decision_class"] is not None}
         # The label in force: an analyst's decision stands over a catalogue imported later.
         analysts = [d for d in decisions if d["source"] == EventLabel.Source.ANALYST]
         entry: EventDecisions = {
             "event_id": event_id,
             "public_id": public_id,
+            "name": name,
             "decisions": decisions,
             "label": (analysts or decisions)[-1],
             "disagree": len(classes) > 1,
@@ -399,8 +434,85 @@ def model_dashboard_get(*, kind: str) -> ModelDashboard:
             "side_by_side": metrics_side_by_side(compared.candidate_metrics, compared.active_metrics),
             "curves": compared.curves,
             "data_summary": compared.data_summary,
+            "verdict": comparison_verdict(compared),
         }
     return data
+
+
+def _stored_effort_verdict(run: TrainingRun) -> dict[str, Any] | None:
+    """The run's effort verdict: stored with its bootstrap interval by newer runs; read off the effort curves
+    (no interval) for older ones; None when the run has neither (the CNN's runs)."""
+    curves = run.curves or {}
+    if isinstance(curves.get("verdict"), dict):
+        return dict(curves["verdict"])
+    candidate = ((curves.get("candidate") or {}).get("effort") or {}).get("importance")
+    if not candidate:
+        return None
+    active = ((curves.get("active") or {}).get("effort") or {}).get("importance") or {}
+    ours, theirs = candidate.get("at_95"), active.get("at_95")
+    return {
+        "level": 0.95,
+        "events": run.data_summary.get("held_out_events", 0),
+        "candidate": ours,
+        "active": theirs,
+        "difference": None if ours is None or theirs is None else round(theirs - ours, 4),
+        "interval": None,
+    }
+
+
+def comparison_verdict(run: TrainingRun) -> ComparisonVerdict:
+    """The one-line verdict on a run's candidate against the active model, and why promoting it needs a reason."""
+    effort = _stored_effort_verdict(run)
+    held_out = run.data_summary.get("held_out_events") or run.data_summary.get("held_out_windows")
+    better: bool | None = None
+    if effort is not None:
+        metric = "share of the queue read to find 95% of the events of interest (lower is better)"
+        words = verdict_words(effort)
+        held_out = held_out or effort.get("events")
+        if effort.get("difference") is not None:
+            better = effort["difference"] > 0 if effort["difference"] != 0 else None
+        interval = effort.get("interval")
+    else:
+        metric = "accuracy on the held-out set (higher is better)"
+        ours = metric_lookup(run.candidate_metrics, "accuracy")
+        theirs = metric_lookup(run.active_metrics or {}, "accuracy")
+        interval = None
+        if ours is None:
+            words = "The candidate has no accuracy to compare."
+        elif theirs is None:
+            words = f"Candidate accuracy {100 * ours:.0f}% (no active model to compare with)."
+        else:
+            words = f"Candidate accuracy {100 * ours:.0f}% vs {100 * theirs:.0f}% for the active model."
+            better = ours > theirs if ours != theirs else None
+    warnings: list[str] = []
+    if better is False:
+        warnings.append("the candidate is worse than the active model on the verdict metric")
+    if held_out is not None and int(held_out) < PROMOTION_MIN_HELD_OUT:
+        warnings.append(
+            f"only {int(held_out)} held-out events (under {PROMOTION_MIN_HELD_OUT}): the comparison is weak"
+        )
+    rows = metrics_side_by_side(run.candidate_metrics, run.active_metrics)
+    return {
+        "metrics_better": sum(1 for row in rows if row["better"] == "candidate"),
+        "metrics_worse": sum(1 for row in rows if row["better"] == "active"),
+        "words": words,
+        "metric": metric,
+        "candidate_better": better,
+        "held_out_events": None if held_out is None else int(held_out),
+        "interval": interval,
+        "warnings": warnings,
+    }
+
+
+def promotion_warnings(*, model_version: ModelVersion) -> list[str]:
+    """Why promoting this version asks for a reason: from the newest finished run that trained it (none when no
+    run compared it, e.g. a version trained from the command line)."""
+    run = (
+        TrainingRun.objects.filter(candidate=model_version, status=TrainingRun.Status.SUCCEEDED)
+        .order_by("-created_at")
+        .first()
+    )
+    return [] if run is None else comparison_verdict(run)["warnings"]
 
 
 def _flatten(metrics: Any, prefix: str = "") -> dict[str, float]:
@@ -427,6 +539,7 @@ def metrics_side_by_side(candidate: dict[str, Any], active: dict[str, Any] | Non
                 "candidate": a,
                 "active": b,
                 "difference": None if a is None or b is None else round(a - b, 4),
+                "better": metric_better(name, a, b),
             }
         )
     return sorted(rows, key=lambda row: (row["metric"].count("."), row["metric"]))

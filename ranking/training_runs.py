@@ -30,8 +30,9 @@ from ranking.inputs import class_weights
 from ranking.ml.classes import DECISION_CLASSES
 from ranking.ml.evaluation import ranker_metrics
 from ranking.ml.features import FEATURE_NAMES, FEATURE_VERSION
-from ranking.ml.learning import evaluation_curves, feature_importance, promotion_verdict
-from ranking.ml.ranker import RankerModel, ranker_fit
+from ranking.ml.learning import evaluation_curves, feature_importance, interesting_events, promotion_verdict
+from ranking.ml.ranker import RankerModel, importance, ranker_fit
+from ranking.ml.verdict import effort_verdict
 from ranking.models import CnnPrediction, ModelPromotion, ModelVersion, TrainingRun
 from ranking.registry import (
     model_artifact_load,
@@ -368,6 +369,11 @@ def _ranker_run(run: TrainingRun, report: _Report) -> None:
                 held_out.labels, active_probabilities, held_out.times, held_out.magnitudes, weights
             )
             curves["active"]["feature_importance"] = feature_importance(active_model, held_out.features, weights)
+            curves["verdict"] = effort_verdict(
+                interesting_events(held_out.labels, weights),
+                importance(candidate_probabilities, weights),
+                importance(active_probabilities, weights),
+            )
         report(f"active model {active.version} evaluated on the same held-out events", 0.85)
     run.curves = curves
     run.candidate = model_version_register(

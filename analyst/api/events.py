@@ -29,6 +29,7 @@ from analyst.api.schema import (
     typed_response,
 )
 from analyst.api.serializers import (
+    BatchReviewInputSerializer,
     Claim,
     EventEvidence,
     EventState,
@@ -40,18 +41,30 @@ from analyst.api.serializers import (
     queue_page_data,
 )
 from analyst.review import (
+    BatchOutcome,
     ClaimBreakForbiddenError,
     ClaimRelease,
     EventClaimedError,
     EventVersionConflictError,
+    NothingToUndoError,
     ReviewInputError,
+    UndoConflictError,
     event_claim,
     event_claim_active,
     event_claim_release,
+    event_decision_undo,
     event_review,
+    events_review_batch,
 )
 from analyst.selectors.events import event_get
-from analyst.selectors.queue import QueueCursor, event_evidence_get, event_queue_page, queue_cursor_for_event
+from analyst.selectors.queue import (
+    QueueCursor,
+    QueueProgress,
+    event_evidence_get,
+    event_queue_page,
+    queue_cursor_for_event,
+    queue_progress_get,
+)
 from analyst.web.parameters import ParameterError, integer_parse
 from events.models import Event
 
@@ -153,6 +166,98 @@ class EventQueueApi(RoleApi):
         )
         next_cursor = queue_cursor_encode(page.next) if page.next is not None else None
         return Response(queue_page_data(page, next_cursor=next_cursor))
+
+
+class QueueProgressApi(RoleApi):
+    @extend_schema(
+        operation_id="events_progress",
+        summary="The analyst's progress: events decided today (UTC) and events left under these queue filters",
+        description=f"{ANY_ROLE} Takes the queue's filters. Errors: 400 naming the parameter, 403.",
+        parameters=[QueueQuerySerializer],
+        responses={200: typed_response(QueueProgress), 400: bad_request("a filter is invalid"), 403: FORBIDDEN},
+    )
+    def get(self, request: Request) -> Response:
+        user = request_user(request)
+        filters, _ = queue_query_parse(params=request.query_params, username=user.get_username())
+        return Response(queue_progress_get(filters=filters, user_id=user.pk))
+
+
+class UndoneDecision(TypedDict):
+    event: Annotated[EventState, "the event after the undo"]
+    undone_action: Annotated[str, "the decision undone: accept, reject or set_type"]
+    audit_entry: Annotated[int, "the undo's audit entry"]
+
+
+class EventUndoApi(RoleApi):
+    @extend_schema(
+        summary="Undo your last decision (the `u` key)",
+        description=f"{ANY_ROLE} A new audited decision puts back the event's type, certainty and review state as "
+        "they were before your last accept, reject or type change, and withdraws that decision's training label. "
+        "Pressed again, it undoes the decision before. Errors: 403; 404 when you have nothing to undo; 409 when "
+        "the event changed after your decision or another analyst holds it.",
+        request=None,
+        responses={
+            200: typed_response(UndoneDecision),
+            403: FORBIDDEN,
+            404: not_found("no decision of yours to undo"),
+            409: OpenApiResponse(typed_response(ReviewConflict), description="the event changed since, or is claimed"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        try:
+            event, entry = event_decision_undo(user=request_user(request))
+        except NothingToUndoError as error:
+            raise NotFound(str(error)) from None
+        except UndoConflictError as error:
+            return _conflict(str(error), error.event.pk)
+        except EventClaimedError as error:
+            holder = error.claim.user.get_username()
+            return _conflict(f"{holder} is reviewing this event (claimed); the undo waits", error.claim.event_id)
+        undone: UndoneDecision = {
+            "event": event_state_data(event, event_claim_active(event_id=event.pk)),
+            "undone_action": str(entry.after.get("undone_action", "")),
+            "audit_entry": entry.pk,
+        }
+        return Response(undone)
+
+
+class BatchReviewResult(TypedDict):
+    decided: Annotated[int, "events the decision was applied to"]
+    refused: Annotated[int, "events refused (changed since, claimed by another, unknown)"]
+    results: list[BatchOutcome]
+
+
+class EventBatchReviewApi(RoleApi):
+    @extend_schema(
+        summary="One decision for several events (a batch of blasts from one site, say)",
+        description=f"{ANY_ROLE} Each event is its own audited decision with the `version` the analyst saw: one "
+        "that changed since or that another analyst holds is refused alone, the others go through. Up to 500 "
+        "events. Errors: 400 naming the field, 403.",
+        request=BatchReviewInputSerializer,
+        responses={
+            200: typed_response(BatchReviewResult),
+            400: bad_request("a field is invalid", example={"events": ["This list may not be empty."]}),
+            403: FORBIDDEN,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        given = BatchReviewInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        try:
+            results = events_review_batch(
+                user=request_user(request),
+                events=[(item["id"], item["version"]) for item in data["events"]],
+                decision=data["decision"],
+                event_type=data.get("event_type", ""),
+                certainty=data.get("certainty", ""),
+                comment=data.get("comment", ""),
+            )
+        except ReviewInputError as error:
+            raise ValidationError({error.field: [error.message]}) from None
+        decided = sum(1 for item in results if item["ok"])
+        result: BatchReviewResult = {"decided": decided, "refused": len(results) - decided, "results": results}
+        return Response(result)
 
 
 class EventEvidenceApi(RoleApi):

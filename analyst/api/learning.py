@@ -46,6 +46,7 @@ from ranking.selectors import (
     label_agreement,
     model_dashboard_get,
     model_version_get,
+    promotion_warnings,
     training_run_data,
     training_run_get,
 )
@@ -193,9 +194,10 @@ class ModelPromoteApi(SeniorApi):
 
     @extend_schema(
         summary="Make this model version the active one",
-        description=f"{SENIOR_ROLE} Unreviewed events are rescored with it. Errors: 400 naming `version` when "
-        "it cannot be promoted (e.g. its artifact is missing or it is already active), 403, 404 for an "
-        "unknown kind or version.",
+        description=f"{SENIOR_ROLE} Unreviewed events are rescored with it. A candidate worse than the active "
+        "model on the verdict metric, or compared on under 200 held-out events, needs a `reason` (kept with the "
+        "promotion). Errors: 400 naming `version` when it cannot be promoted (e.g. its artifact is missing or it "
+        "is already active) or `reason` when one is needed, 403, 404 for an unknown kind or version.",
         parameters=[MODEL_KIND, MODEL_VERSION],
         request=PromoteInputSerializer,
         responses={
@@ -212,7 +214,10 @@ class ModelPromoteApi(SeniorApi):
         model_version = None if "\x00" in version else model_version_get(kind=_kind(kind), version=version)
         if model_version is None:
             raise NotFound(f"no {kind} version {version!r}")
-        reason = str(request.data.get("reason", ""))[:2000] if isinstance(request.data, dict) else ""
+        reason = str(request.data.get("reason", ""))[:2000].strip() if isinstance(request.data, dict) else ""
+        warnings = [] if self.rollback else promotion_warnings(model_version=model_version)
+        if warnings and not reason:
+            raise ValidationError({"reason": f"promoting {version} needs a reason: {'; '.join(warnings)}"})
         by = request.user.get_username()
         try:
             if self.rollback:

@@ -22,6 +22,19 @@ class ReviewInputSerializer(serializers.Serializer[dict[str, Any]]):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=4000)
 
 
+class BatchEventSerializer(serializers.Serializer[dict[str, Any]]):
+    id = serializers.IntegerField(min_value=1)
+    version = serializers.IntegerField(min_value=1, help_text="the event version the analyst saw")
+
+
+class BatchReviewInputSerializer(serializers.Serializer[dict[str, Any]]):
+    decision = serializers.ChoiceField(choices=list(DECISIONS))
+    event_type = serializers.ChoiceField(choices=list(QUAKEML_EVENT_TYPES), required=False, allow_blank=True)
+    certainty = serializers.ChoiceField(choices=TypeCertainty.values, required=False, allow_blank=True)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+    events = serializers.ListField(child=BatchEventSerializer(), min_length=1, max_length=500)
+
+
 class Claim(TypedDict):
     claimed_by: Annotated[str, "username of the holder"]
     claimed_at: dt.datetime

@@ -8,6 +8,9 @@ urlpatterns = [
     path("token/", tokens.ApiTokenApi.as_view(), name="api-token"),
     # events: the queue, evidence, review, claims, presence
     path("events/", events.EventQueueApi.as_view(), name="api-event-queue"),
+    path("events/progress/", events.QueueProgressApi.as_view(), name="api-event-progress"),
+    path("events/undo/", events.EventUndoApi.as_view(), name="api-event-undo"),
+    path("events/review-batch/", events.EventBatchReviewApi.as_view(), name="api-event-review-batch"),
     path("events/<int:event_id>/", events.EventEvidenceApi.as_view(), name="api-event"),
     path("events/<int:event_id>/review/", events.EventReviewApi.as_view(), name="api-event-review"),
     path("events/<int:event_id>/picks/", picks.EventPicksApi.as_view(), name="api-event-picks"),

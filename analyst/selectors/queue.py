@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict, cast
 
 from django.db import connection
-from django.db.models import Case, F, Prefetch, Q, QuerySet, When
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from analyst.models import AuditEntry
+from analyst.models import AuditAction, AuditEntry
 from events.filters import EventFilter, events_filter
 from events.models import Arrival, Event, EventLabel, Magnitude, Origin, Pick
+from events.vocabulary import REVIEWED_STATES
 from ranking.models import EventScore
 
 # Sort keys of the queue (the API's `ordering`, with "-" for descending) -> the column they sort on.
@@ -84,6 +86,10 @@ class QueueRow(TypedDict):
     version: int
     claimed_by: Annotated[str | None, "holder of an active claim, or null"]
     claimed_at: dt.datetime | None
+    author: Annotated[str, "who made the event (QuakeML creationInfo.author); may be empty"]
+    evaluation_mode: Annotated[str, "the preferred origin's: automatic or manual; empty when unknown"]
+    evaluation_status: Annotated[str, "the preferred origin's: preliminary, confirmed, reviewed, final or rejected"]
+    origin_count: Annotated[int, "origins the event holds (scolv's 'origins' column)"]
 
 
 QUEUE_ROW_FIELDS = tuple(QueueRow.__annotations__)
@@ -148,6 +154,16 @@ def _claim_annotations(now: dt.datetime) -> dict[str, Any]:
     return {
         "claimed_by": Case(When(active, then=F("claim__user__username")), default=None),
         "claimed_at": Case(When(active, then=F("claim__claimed_at")), default=None),
+    }
+
+
+def _row_annotations() -> dict[str, Any]:
+    """scolv's columns: the preferred origin's evaluation mode and status, and how many origins the event holds."""
+    origins = Origin.objects.filter(event=OuterRef("pk")).order_by().values("event").annotate(n=Count("id")).values("n")
+    return {
+        "evaluation_mode": Coalesce(F("preferred_origin__evaluation_mode"), Value("")),
+        "evaluation_status": Coalesce(F("preferred_origin__evaluation_status"), Value("")),
+        "origin_count": Coalesce(Subquery(origins, output_field=IntegerField()), Value(0)),
     }
 
 
@@ -221,11 +237,16 @@ def event_queue_rows(
     return rows[:limit], len(rows) > limit
 
 
+# Below this many matching events the queue counts them exactly; above, it shows the planner's estimate.
+EXACT_COUNT_BELOW = 100_000
+
+
 def event_queue_total_estimate(
-    *, queryset: QuerySet[Event], exact_below: int = 1000, cap: int = 10000
+    *, queryset: QuerySet[Event], exact_below: int = EXACT_COUNT_BELOW, cap: int = EXACT_COUNT_BELOW
 ) -> tuple[int, bool]:
     """How many events match, never an exact COUNT of a big table: the planner's estimate on PostgreSQL
-    (counted exactly when it is small), a count capped at `cap` elsewhere. Returns (total, is_exact)."""
+    (counted exactly when it is below `exact_below`, where a count stays cheap), a count capped at `cap`
+    elsewhere. Returns (total, is_exact); a count that reaches the cap is the cap, not exact."""
     ids = queryset.order_by().values("id")
     if connection.vendor == "postgresql":
         sql, params = ids.query.sql_with_params()
@@ -267,7 +288,7 @@ def event_queue_page(
     if after is not None and after.ordering != ordering:
         after = None
     rows, more = event_queue_rows(
-        queryset=queryset.annotate(**_claim_annotations(now)),
+        queryset=queryset.annotate(**_claim_annotations(now), **_row_annotations()),
         ordering=ordering,
         after=after,
         limit=limit,
@@ -282,6 +303,30 @@ def event_queue_page(
     return QueuePage(ordering=ordering, rows=rows, next=following, approximate_total=total, total_is_exact=exact)
 
 
+class QueueProgress(TypedDict):
+    reviewed_today: Annotated[int, "events this analyst decided since 00:00 UTC"]
+    left_in_view: Annotated[int, "events under these filters not yet accepted or rejected"]
+    left_is_exact: Annotated[bool, "false: left_in_view is the planner's estimate (a big view)"]
+
+
+def queue_progress_get(*, filters: QueueFilters, user_id: int, now: dt.datetime | None = None) -> QueueProgress:
+    """The analyst's progress line: how many events they decided today (UTC), how many are left in this view."""
+    now = now or timezone.now()
+    day_start = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    decided = AuditEntry.objects.filter(
+        user_id=user_id,
+        created_at__gte=day_start,
+        action__in=(AuditAction.ACCEPT, AuditAction.REJECT, AuditAction.SET_TYPE),
+    )
+    left = event_queue_filter(filters=filters, now=now).exclude(review_state__in=REVIEWED_STATES)
+    total, exact = event_queue_total_estimate(queryset=left)
+    return {
+        "reviewed_today": decided.values("event_id").distinct().count(),
+        "left_in_view": total,
+        "left_is_exact": exact,
+    }
+
+
 # The queue page's columns (key -> heading); `ordering` says which queue ordering a column sorts by.
 QUEUE_COLUMNS: dict[str, str] = {
     "rank": "Rank",
@@ -290,7 +335,7 @@ QUEUE_COLUMNS: dict[str, str] = {
     "region": "Region",
     "latitude": "Lat",
     "longitude": "Lon",
-    "depth": "Depth km",
+    "depth": "Depth",
     "magnitude": "Mag",
     "phase_count": "Phases",
     "azimuthal_gap": "Gap °",
@@ -299,9 +344,28 @@ QUEUE_COLUMNS: dict[str, str] = {
     "event_type": "Type",
     "review_state": "State",
     "agency": "Agency",
-    "claimed_by": "Claimed by",
+    "claimed_by": "Claim",
+    "evaluation": "Mode/status",
+    "origin_count": "Origins",
+    "author": "Author",
+    "triage": "Triage",
 }
-DEFAULT_QUEUE_COLUMNS = tuple(key for key in QUEUE_COLUMNS if key not in {"agency"})
+# What fits a 1,366 px screen; the rest stay one click away in the column chooser.
+DEFAULT_QUEUE_COLUMNS = (
+    "rank",
+    "importance",
+    "origin_time",
+    "region",
+    "depth",
+    "magnitude",
+    "phase_count",
+    "predicted_class",
+    "triage",
+    "event_type",
+    "evaluation",
+    "review_state",
+    "claimed_by",
+)
 
 
 def event_evidence_get(*, event_id: int) -> Event:

@@ -27,7 +27,7 @@ from analyst.selectors.waveforms import event_cnn_panel
 from analyst.views.events import analyst_required
 from events.models import Event
 from events.vocabulary import QUAKEML_EVENT_TYPES, ReviewState
-from ranking.ml.classes import DECISION_CLASSES
+from ranking.ml.classes import DECISION_CLASSES, decision_class_for
 from ranking.models import EventScore
 from waveforms.processing import FILTER_PRESETS
 
@@ -84,7 +84,12 @@ def queue_page(request: HttpRequest) -> HttpResponse:
             "saved_filters": saved,
             "presets": presets,
             "params": request.GET,
-            "page_config": {"presets": presets, "me": user.get_username()},
+            "page_config": {
+                "presets": presets,
+                "me": user.get_username(),
+                # event type -> decision class, for the type column's symbol and colour
+                "typeClasses": {name: decision_class_for(name) or "other" for name in QUAKEML_EVENT_TYPES},
+            },
             "can_import": user_is_senior_analyst(user),
         },
     )

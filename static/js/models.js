@@ -1,4 +1,5 @@
-// The model page: Plotly plots from the stored run data, live training runs, train/promote/rollback buttons.
+// The model page: Plotly plots from the stored run data, live run status at the top, train/promote/rollback
+// buttons; promoting a worse candidate (or one compared on few held-out events) asks for confirmation and a reason.
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("model-data").textContent);
@@ -76,20 +77,44 @@
     }));
     const open = list.find((run) => run.status === "queued" || run.status === "running");
     document.getElementById("run-log").textContent = list.length ? list[0].log : "";
+    status(open || list[0]);
     return open;
+  }
+
+  // The newest run (or the open one) in one line at the top of the page, with its progress bar and last log line.
+  function status(run) {
+    const line = document.getElementById("run-status");
+    if (!run) { line.textContent = ""; return; }
+    const lastLog = (run.log || "").trim().split("\n").pop() || "";
+    const when = (run.finished_at || run.started_at || run.created_at || "").slice(0, 19).replace("T", " ");
+    line.replaceChildren();
+    const words = document.createElement("span");
+    words.textContent = `Run ${run.id} ${run.status}` + (when ? ` (${when} UTC)` : "");
+    line.append(words);
+    if (run.status === "queued" || run.status === "running") {
+      const bar = document.createElement("progress");
+      bar.max = 1; bar.value = run.progress;
+      bar.setAttribute("aria-label", `run ${run.id} progress`);
+      line.append(" ", bar, ` ${Math.round(100 * run.progress)} %`);
+    }
+    if (run.status === "failed") line.append(`: ${run.error}`);
+    else if (lastLog) line.append(` · ${lastLog.replace(/^\S+\s+/, "")}`);
   }
 
   let polling = null;
   async function refresh() {
-    const answer = await fetch(`/api/models/${data.kind}/`, { headers: { Accept: "application/json" } });
-    if (!answer.ok) return;
+    if (document.hidden) return;
+    const answer = await fetch(`/api/models/${data.kind}/`, { headers: { Accept: "application/json" } }).catch(() => null);
+    if (!answer || !answer.ok) return;
     const fresh = await answer.json();
     const open = runs(fresh.runs);
-    const finishedNow = !open && polling;
-    if (!open && polling) { clearInterval(polling); polling = null; }
+    if (open) { watch(); return; }
+    const finishedNow = polling !== null;
+    if (polling) { clearInterval(polling); polling = null; }
     if (finishedNow) window.location.reload(); // the comparison and plots of the new run
   }
   function watch() { if (!polling) polling = setInterval(refresh, 2000); }
+  setInterval(() => { if (!polling) refresh(); }, 15000); // a run started elsewhere (another analyst, the schedule)
 
   async function post(url, text) {
     message.textContent = text;
@@ -104,10 +129,49 @@
     const run = await post(`/api/models/${data.kind}/train/`, "starting a training run…");
     if (run) { message.textContent = `run ${run.id} queued`; refresh(); watch(); }
   });
-  document.querySelectorAll("button.promote, button.rollback").forEach((button) => button.addEventListener("click", async () => {
-    const action = button.classList.contains("rollback") ? "rollback" : "promote";
-    if (!window.confirm(`${action} ${button.dataset.version}? Unreviewed events will be rescored.`)) return;
-    const done = await post(`/api/models/${data.kind}/versions/${button.dataset.version}/${action}/`, `${action}…`);
+  const dialog = document.getElementById("promote-dialog");
+  function ask(version, warnings) {
+    // Resolves to the reason typed, or null when cancelled.
+    return new Promise((resolve) => {
+      document.getElementById("promote-version").textContent = version;
+      document.getElementById("promote-dialog-warnings").replaceChildren(...warnings.map((warning) => {
+        const item = document.createElement("li"); item.textContent = `⚠ ${warning}`; return item;
+      }));
+      const reason = document.getElementById("promote-reason");
+      reason.value = "";
+      reason.required = warnings.length > 0;
+      dialog.addEventListener("close", () => resolve(dialog.returnValue === "promote" ? reason.value.trim() : null), { once: true });
+      dialog.showModal();
+      reason.focus();
+    });
+  }
+
+  async function promote(version, warnings) {
+    const reason = await ask(version, warnings);
+    if (reason === null) { message.textContent = "promotion cancelled"; return; }
+    message.textContent = "promoting…";
+    const answer = await fetch(`/api/models/${data.kind}/versions/${version}/promote/`, { method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" },
+      body: JSON.stringify({ reason }) });
+    const body = await answer.json().catch(() => ({}));
+    if (answer.ok) { window.location.reload(); return; }
+    if (answer.status === 400 && body.reason) {  // the server knows a warning this page did not show: ask again
+      message.textContent = body.reason;
+      promote(version, [String(body.reason)]);
+      return;
+    }
+    message.textContent = body.detail || JSON.stringify(body);
+  }
+
+  document.querySelectorAll("button.promote").forEach((button) => button.addEventListener("click", () => {
+    const version = button.dataset.version;
+    const c = data.comparison;
+    const warnings = c && c.candidate.version === version ? c.verdict.warnings : [];
+    promote(version, warnings);
+  }));
+  document.querySelectorAll("button.rollback").forEach((button) => button.addEventListener("click", async () => {
+    if (!window.confirm(`rollback ${button.dataset.version}? Unreviewed events will be rescored.`)) return;
+    const done = await post(`/api/models/${data.kind}/versions/${button.dataset.version}/rollback/`, "rollback…");
     if (done) window.location.reload();
   }));
 

@@ -1,4 +1,5 @@
-// The review queue: rows from GET /api/events/ with the page's query string; sort, load more, live update.
+// The review queue: rows from GET /api/events/ with the page's query string; sort, load more, live update that
+// re-sorts in place (selection and place kept), the progress line, undo (u) and batch decisions on marked rows.
 "use strict";
 (function () {
   const table = document.getElementById("queue");
@@ -7,19 +8,27 @@
   const notice = document.getElementById("queue-notice");
   const errorBox = document.getElementById("queue-error");
   const loadMore = document.getElementById("load-more");
+  const wrap = table.closest(".table-wrap");
+  const batchBar = document.getElementById("batch-bar");
   const config = JSON.parse(document.getElementById("page-config").textContent);
   const POLL_MS = 30000;
   const PRESENCE_MS = 15000;
+  const MAX_PAGE = 200;  // the API's largest page: a live update re-sorts up to this many rows in one request
   let viewers = {};
   let next = null;
   let selected = 0;
   let rows = [];
+  const marked = new Set();  // ids of the rows ticked for a batch decision
 
   const params = () => new URLSearchParams(window.location.search);
   const ordering = () => params().get("ordering") || "-importance";
   const csrf = () => (document.cookie.match(/csrftoken=([^;]+)/) || [])[1] || "";
   const STATE_MARK = { new: "○", scored: "◔", in_review: "◑", accepted: "✓", rejected: "✗" };
   const CLASS_MARK = { earthquake: "EQ", explosion_like: "EX", other_natural: "ON", not_existing: "FA" };
+  // An event type's symbol by its decision class (colour comes from the class too; the word stays beside it).
+  const TYPE_SYMBOL = { earthquake: "●", explosion_like: "✸", other_natural: "▲", not_existing: "✗" };
+  const MODE_MARK = { automatic: "A", manual: "M" };
+  const number = (value) => Number(value).toLocaleString("en");
 
   function text(value, digits) {
     if (value === null || value === undefined || value === "") return "—";
@@ -64,11 +73,48 @@
           const badge = document.createElement("span");
           badge.className = `predicted class-${row.predicted_class}`;
           const probability = row.predicted_probability === null ? "" : ` ${Math.round(100 * row.predicted_probability)}%`;
-          badge.textContent = `${CLASS_MARK[row.predicted_class] || ""} ${row.predicted_class}${probability}`;
+          badge.textContent = `${CLASS_MARK[row.predicted_class] || row.predicted_class}${probability}`;
+          badge.title = `${row.predicted_class.replace("_", " ")}${probability}`;
           td.append(badge);
         } else td.textContent = "—";
         break;
-      case "event_type": td.textContent = row.event_type ? `${row.event_type}${row.event_type_certainty === "suspected" ? " (?)" : ""}` : "—"; break;
+      case "event_type": {
+        if (!row.event_type) { td.textContent = "—"; break; }
+        const decisionClass = config.typeClasses[row.event_type] || "other";
+        const badge = document.createElement("span");
+        badge.className = `event-type type-${decisionClass}`;
+        const symbol = document.createElement("span");
+        symbol.className = "type-symbol";
+        symbol.setAttribute("aria-hidden", "true");
+        symbol.textContent = TYPE_SYMBOL[decisionClass] || "◆";
+        badge.append(symbol, ` ${row.event_type}${row.event_type_certainty === "suspected" ? " (?)" : ""}`);
+        td.append(badge);
+        break;
+      }
+      case "evaluation": {
+        const mode = row.evaluation_mode || "";
+        const status = row.evaluation_status || "";
+        if (!mode && !status) { td.textContent = "—"; break; }
+        const badge = document.createElement("span");
+        badge.className = `evaluation mode-${mode || "unknown"} status-${status || "unknown"}`;
+        badge.title = `evaluation mode ${mode || "unknown"}, status ${status || "unknown"}`;
+        badge.textContent = `${MODE_MARK[mode] || "?"} ${status || "—"}`;
+        td.append(badge);
+        break;
+      }
+      case "origin_count": td.className = "num"; td.textContent = text(row.origin_count); break;
+      case "author": td.textContent = text(row.author); break;
+      case "triage": {
+        // From the ranker's triage (row fields `triage`, `triage_class`); absent or null on older servers.
+        const triage = row.triage || null;
+        if (!triage) { td.textContent = "—"; break; }
+        const badge = document.createElement("span");
+        badge.className = `triage triage-${triage}`;
+        badge.textContent = `${triage === "confident" ? "✓" : "?"} ${triage.replace("_", " ")}${row.triage_class ? `: ${row.triage_class.replace("_", " ")}` : ""}`;
+        td.append(badge);
+        break;
+      }
+      case "region": td.textContent = text(row.region); td.title = row.region || ""; td.className = "region"; break;
       case "review_state": {
         const badge = document.createElement("span");
         badge.className = `state state-${row.review_state}`;
@@ -99,7 +145,7 @@
     if (!rows.length) {
       const tr = body.insertRow();
       const td = tr.insertCell();
-      td.colSpan = columns.length;
+      td.colSpan = columns.length + 1;
       td.textContent = "No events match these filters.";
       return;
     }
@@ -107,12 +153,23 @@
       const tr = document.createElement("tr");
       tr.dataset.id = row.id;
       if (index === selected) tr.classList.add("selected");
+      const tick = document.createElement("td");
+      tick.className = "mark";
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.checked = marked.has(row.id);
+      box.setAttribute("aria-label", `mark event ${row.id} for a batch decision`);
+      box.addEventListener("click", (event) => { event.stopPropagation(); mark(row.id, box.checked); });
+      tick.append(box);
+      tr.append(tick);
+      if (marked.has(row.id)) tr.classList.add("marked");
       columns.forEach((key) => tr.append(cell(key, row, index)));
       tr.addEventListener("click", () => select(index));
       tr.addEventListener("dblclick", () => open(index));
       body.append(tr);
     });
     loadMore.hidden = next === null;
+    batchShow();
   }
 
   function markSorted() {
@@ -141,16 +198,28 @@
     errorBox.hidden = true;
     if (cursor) return data;
     const total = document.getElementById("queue-total");
-    total.textContent = `${data.total_is_exact ? "" : "about "}${data.approximate_total} events`;
+    total.textContent = data.total_is_exact ? `${number(data.approximate_total)} events`
+      : `≈ ${number(data.approximate_total)} events (estimate)`;
+    total.title = data.total_is_exact ? "counted exactly" : "the database's estimate: views this big are not counted";
     return data;
+  }
+
+  async function progress() {
+    const response = await fetch(`/api/events/progress/?${params().toString()}`, { headers: { Accept: "application/json" } }).catch(() => null);
+    if (!response || !response.ok) return;
+    const data = await response.json();
+    const left = `${data.left_is_exact ? "" : "≈ "}${number(data.left_in_view)}`;
+    document.getElementById("queue-progress").textContent = `${number(data.reviewed_today)} reviewed today, ${left} left in this view`;
   }
 
   async function load() {
     markSorted();
+    const selectedId = rows[selected] ? rows[selected].id : null;
     const data = await fetchPage(null);
     rows = data.results;
     next = data.next;
-    selected = Math.min(selected, Math.max(0, rows.length - 1));
+    const found = rows.findIndex((row) => row.id === selectedId);
+    selected = found >= 0 ? found : Math.min(selected, Math.max(0, rows.length - 1));
     render();
   }
 
@@ -162,27 +231,40 @@
     render();
   }
 
-  // Live update: refresh what is on screen in place, and say when new events would come before it.
+  // Live update: fetch what is on screen again, in the server's order, and re-sort the rows; the selected event
+  // stays selected and stays where it was on the screen (the list scrolls under it), so the analyst's place holds.
   async function poll() {
     if (document.hidden) return;
-    const data = await fetchPage(null).catch(() => null);
-    if (!data) return;
-    const shown = new Map(rows.map((row, index) => [row.id, index]));
-    let unseen = 0;
-    data.results.forEach((row) => {
-      if (shown.has(row.id)) rows[shown.get(row.id)] = row;
-      else unseen += 1;
-    });
+    const shownIds = rows.map((row) => row.id);
+    const selectedId = rows[selected] ? rows[selected].id : null;
+    const before = selectedId !== null ? body.rows[selected] : null;
+    const offset = before ? before.getBoundingClientRect().top : null;
+    const query = params();
+    query.set("limit", String(Math.min(MAX_PAGE, Math.max(50, rows.length))));
+    const response = await fetch(`/api/events/?${query.toString()}`, { headers: { Accept: "application/json" } }).catch(() => null);
+    if (!response || !response.ok) return;
+    const data = await response.json();
+    const total = document.getElementById("queue-total");
+    total.textContent = data.total_is_exact ? `${number(data.approximate_total)} events` : `≈ ${number(data.approximate_total)} events (estimate)`;
+    rows = data.results;
+    next = data.next;
+    const moved = rows.map((row) => row.id).some((id, index) => shownIds[index] !== id);
+    const found = rows.findIndex((row) => row.id === selectedId);
+    selected = found >= 0 ? found : Math.min(selected, Math.max(0, rows.length - 1));
     render();
-    notice.hidden = unseen === 0;
-    if (unseen) {
-      notice.textContent = `${unseen} new or re-scored events belong near the top. `;
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = "Show them";
-      button.addEventListener("click", () => { notice.hidden = true; selected = 0; load(); });
-      notice.append(button);
+    const after = body.rows[selected];
+    if (after && offset !== null) window.scrollBy(0, after.getBoundingClientRect().top - offset);
+    if (moved) {
+      notice.hidden = false;
+      notice.textContent = `Order changed (${new Date().toISOString().slice(11, 19)} UTC): re-sorted by ${ordering()}; your selection is kept. Press R to reload.`;
     }
+    progress();
+  }
+
+  async function refresh() {
+    notice.hidden = true;
+    await load();
+    progress();
   }
 
   // Presence: who has each shown event open right now (the event pages send heartbeats).
@@ -195,6 +277,60 @@
     const changed = JSON.stringify(data.events) !== JSON.stringify(viewers);
     viewers = data.events;
     if (changed) render();
+  }
+
+  function mark(id, on) {
+    if (on) marked.add(id); else marked.delete(id);
+    const tr = body.querySelector(`tr[data-id="${id}"]`);
+    if (tr) {
+      tr.classList.toggle("marked", on);
+      const box = tr.querySelector("td.mark input");
+      if (box) box.checked = on;
+    }
+    batchShow();
+  }
+
+  function batchShow() {
+    batchBar.hidden = marked.size === 0;
+    document.getElementById("batch-count").textContent = `${marked.size} marked`;
+  }
+
+  function say(textValue, kind) {
+    notice.hidden = false;
+    notice.className = `notice ${kind || ""}`;
+    notice.textContent = textValue;
+  }
+
+  async function post(url, payload) {
+    const response = await fetch(url, {
+      method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" },
+      body: payload === undefined ? "" : JSON.stringify(payload),
+    });
+    return { ok: response.ok, status: response.status, data: await response.json().catch(() => ({})) };
+  }
+
+  // Batch: one decision for every marked event, each sent with the version this page saw (each is audited).
+  async function batchCommit(decision) {
+    const type = document.getElementById("batch-type").value;
+    if (decision === "accept" && !type) { say("Choose a type for the marked events first.", "error"); return; }
+    const chosen = rows.filter((row) => marked.has(row.id)).map((row) => ({ id: row.id, version: row.version }));
+    const answer = await post("/api/events/review-batch/", { decision, event_type: decision === "accept" ? type : "", events: chosen });
+    if (!answer.ok) { say(Object.entries(answer.data).map(([k, v]) => `${k}: ${v}`).join("; "), "error"); return; }
+    const refused = answer.data.results.filter((item) => !item.ok);
+    marked.clear();
+    refused.forEach((item) => marked.add(item.id));  // what was refused stays marked, to look at
+    await refresh();
+    const what = decision === "accept" ? `accepted as ${type}` : "rejected as false";
+    say(`${answer.data.decided} events ${what}` + (refused.length ? `; ${refused.length} refused: ${refused.map((item) => `${item.id} (${item.detail})`).join(", ")}` : "."), refused.length ? "error" : "ok");
+  }
+
+  // u: undo this analyst's last decision (a new audited decision that restores the state before it).
+  async function undo() {
+    const answer = await post("/api/events/undo/");
+    if (!answer.ok) { say(answer.data.detail || `undo refused (${answer.status})`, "error"); return; }
+    await refresh();
+    const event = answer.data.event;
+    say(`Undid your ${answer.data.undone_action.replace("_", " ")} of event ${event.id}: it is ${event.review_state.replace("_", " ")}${event.event_type ? `, ${event.event_type}` : ""} again.`, "ok");
   }
 
   function select(index) {
@@ -271,6 +407,8 @@
       j: () => select(selected + 1), ArrowDown: () => select(selected + 1),
       k: () => select(selected - 1), ArrowUp: () => select(selected - 1),
       Enter: () => open(selected), o: () => open(selected),
+      x: () => { if (rows[selected]) mark(rows[selected].id, !marked.has(rows[selected].id)); },
+      u: undo, R: refresh,
       "/": () => document.querySelector("#filters input[name=region]").focus(),
       0: () => { window.location.search = ""; },
       "?": () => { const help = document.getElementById("help"); help.hidden = !help.hidden; },
@@ -285,7 +423,13 @@
     }
   });
 
+  document.getElementById("batch-accept").addEventListener("click", () => batchCommit("accept"));
+  document.getElementById("batch-reject").addEventListener("click", () => batchCommit("reject"));
+  document.getElementById("batch-clear").addEventListener("click", () => { marked.clear(); render(); });
+  document.getElementById("mark-all").addEventListener("change", (event) => { rows.forEach((row) => mark(row.id, event.target.checked)); });
+
   load().then(presence).catch(() => {});
+  progress();
   window.setInterval(presence, PRESENCE_MS);
   window.setInterval(poll, POLL_MS);
 })();

@@ -171,6 +171,7 @@ def test_operations_that_take_input_declare_their_request_body(
     takes_body = {
         ("POST", "/api/events/{event_id}/review/"),
         ("POST", "/api/events/{event_id}/picks/"),
+        ("POST", "/api/events/review-batch/"),
         ("POST", "/api/filters/"),
         ("POST", "/api/imports/"),
         ("PUT", "/api/preferences/columns/"),
@@ -316,6 +317,16 @@ def test_real_answers_match_the_bodies_status_codes_and_media_types_the_schema_d
     assert picked["evaluation_mode"] == "manual" and picked["seed_id"] == seed_id
     call("POST", "/api/events/{event_id}/picks/", 400, path_parameters=ids, body={"seed_id": seed_id, "phase": "Pn"})
     call("DELETE", "/api/events/{event_id}/claim/", 200, path_parameters=ids)
+    assert call("GET", "/api/events/progress/", 200, query={"review_state": "new,scored"})["reviewed_today"] >= 1
+    undone = call("POST", "/api/events/undo/", 200)["event"]  # the pick since does not block the undo
+    assert undone["review_state"] == event.review_state
+    batch = {
+        "decision": "accept",
+        "event_type": "earthquake",
+        "events": [{"id": event.pk, "version": undone["version"]}],
+    }
+    assert call("POST", "/api/events/review-batch/", 200, body=batch)["decided"] == 1
+    call("POST", "/api/events/review-batch/", 400, body={**batch, "events": []})
     call("POST", "/api/events/{event_id}/presence/", 200, path_parameters=ids)
     call("DELETE", "/api/events/{event_id}/presence/", 204, path_parameters=ids)
     call("GET", "/api/presence/", 200, query={"events": str(event.pk)})

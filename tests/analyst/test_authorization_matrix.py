@@ -132,6 +132,9 @@ POLICY: dict[str, Policy] = {
     "api-event-queue": api(GET={200}),
     "api-event": api(GET={200}),
     "api-event-review": api(POST={400}),
+    "api-event-progress": api(GET={200}),
+    "api-event-undo": api(POST={200, 404, 409}),  # 404: this user has no decision to undo
+    "api-event-review-batch": api(POST={400}),
     "api-event-claim": api(POST={200, 201, 409}, DELETE={200, 204, 403, 404, 409}),
     "api-event-picks": api(POST={400}),  # an empty pick names its fields
     "api-event-presence": api(POST={200, 204}, DELETE={200, 204}),

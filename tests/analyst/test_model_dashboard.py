@@ -10,7 +10,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from analyst.ingest.services import events_ingest_file
-from ranking.models import ModelVersion, TrainingRun
+from ranking.models import ModelPromotion, ModelVersion, TrainingRun
 from ranking.registry import model_version_active
 from ranking.training import ranker_train
 from ranking.training_runs import training_run_execute, training_run_start
@@ -108,3 +108,46 @@ def test_the_cnn_page_renders_without_an_active_cnn(senior_analyst: User) -> Non
     assert page.status_code == 200 and b"No finished training run yet" in page.content
     assert not ModelVersion.objects.filter(kind="cnn").exists()
     assert client_for(senior_analyst).get("/models/forest/").status_code == 404
+
+
+def test_the_page_leads_with_a_verdict_and_marks_which_model_each_metric_favours(
+    compared_run: TrainingRun, senior_analyst: User
+) -> None:
+    dashboard = api_for(senior_analyst).get("/api/models/ranker/").json()
+    verdict = dashboard["comparison"]["verdict"]
+    held_out = compared_run.data_summary["held_out_events"]
+    assert verdict["held_out_events"] == held_out < 200
+    assert verdict["words"].startswith("Candidate finds 95% of events of interest in ")
+    assert f"for the active model; {held_out} held-out events; difference" in verdict["words"]
+    low, high = verdict["interval"]
+    stored = compared_run.curves["verdict"]
+    assert low <= stored["difference"] <= high and stored["resamples"] > 900
+    assert any("held-out events (under 200)" in warning for warning in verdict["warnings"])
+    assert ("worse than the active model" in " ".join(verdict["warnings"])) == (verdict["candidate_better"] is False)
+    rows = dashboard["comparison"]["side_by_side"]
+    favoured = {row["metric"]: row["better"] for row in rows}
+    assert favoured["events"] is None  # a count favours nobody
+    assert favoured["expected_calibration_error"] in ("candidate", "active", "same")
+    assert verdict["metrics_better"] == sum(1 for row in rows if row["better"] == "candidate")
+    html = client_for(senior_analyst).get("/models/ranker/").content.decode()
+    assert html.index('id="verdict"') < html.index("Candidate vs active")
+    assert html.count('class="better"') == verdict["metrics_better"]
+    assert html.count('class="worse"') == verdict["metrics_worse"]
+    assert '<details class="metrics" id="metrics-details">' in html
+
+
+def test_promoting_a_thinly_tested_candidate_needs_a_reason_and_keeps_it(
+    compared_run: TrainingRun, senior_analyst: User
+) -> None:
+    assert compared_run.candidate is not None
+    url = f"/api/models/ranker/versions/{compared_run.candidate.version}/promote/"
+    api = api_for(senior_analyst)
+
+    refused = api.post(url, {"reason": "  "}, format="json")
+
+    assert refused.status_code == 400
+    assert "needs a reason" in refused.json()["reason"] and "held-out events" in refused.json()["reason"]
+    assert model_version_active(kind="ranker") == compared_run.compared_with
+    assert api.post(url, {"reason": "new PNSN explosions"}, format="json").status_code == 200
+    promotion = ModelPromotion.objects.get(model_version=compared_run.candidate)
+    assert (promotion.reason, promotion.by) == ("new PNSN explosions", senior_analyst.get_username())
