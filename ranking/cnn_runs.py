@@ -343,7 +343,11 @@ def events_covered_by_waveforms(events: QuerySet[Event]) -> list[int]:
     if epoch is not None:  # PostgreSQL: the driver parses integers, not 100,000 timestamps
         rows = list(events.annotate(origin_us=RawSQL(epoch, ())).values_list("pk", "origin_us"))  # noqa: S611 (fixed SQL)
     else:
-        rows = [(pk, epoch_microseconds(origin)) for pk, origin in events.values_list("pk", "origin_time")]
+        rows = [
+            (pk, epoch_microseconds(origin))
+            for pk, origin in events.values_list("pk", "origin_time")
+            if origin is not None  # filtered out above; the type does not know
+        ]
     if not rows:
         return []
     pairs = np.array(rows, dtype=np.int64)

@@ -72,8 +72,8 @@ def _trees_key(estimator: HistGradientBoostingClassifier) -> str:
 
 
 def _build(estimator: HistGradientBoostingClassifier, path: Path) -> None:
-    import tl2cgen  # type: ignore[import-untyped]
-    import treelite  # type: ignore[import-untyped]
+    import tl2cgen
+    import treelite
 
     model = treelite.sklearn.import_model(estimator)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,8 +99,9 @@ def _library(estimator: HistGradientBoostingClassifier, *, build: bool) -> dict[
                 logger.warning("compiled trees unavailable, scoring with scikit-learn: %s", error)
                 _libraries[key] = None
                 return None
-        _libraries[key] = (path, {})
-        return _libraries[key][1]
+        predictors: dict[int, Any] = {}
+        _libraries[key] = (path, predictors)
+        return predictors
 
 
 def _predictor(predictors: dict[int, Any], path: Path, threads: int) -> Any:
