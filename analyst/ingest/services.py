@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 
 from analyst.audit import audit_entry_record
@@ -40,6 +41,7 @@ def events_ingest_file(*, path: Path, format: str | None = None, reviewed: bool 
     collected = _sent_back.get()
     if collected is not None:  # a burst of files (rescoring_collected): scored together, in full batches
         collected.update(report.event_ids)
+        _full_batches_send(collected)
     else:
         events_schedule_scoring(event_ids=report.event_ids)
     return report
@@ -79,6 +81,18 @@ def events_covered_between(*, start: dt.datetime, end: dt.datetime) -> list[int]
 # The events a batch of files sends to scoring (new events, and those new waveform files cover), while it is
 # imported (rescoring_collected).
 _sent_back: ContextVar[set[int] | None] = ContextVar("sent_back", default=None)
+
+
+def _full_batches_send(collected: set[int]) -> None:
+    """Send the full scoring batches a burst has gathered so far (once committed), so scoring runs beside the rest
+    of the import; the remainder waits for the end of the burst."""
+    size = settings.SEISTRIAGE_SCORING_BATCH_SIZE
+    if len(collected) < size:
+        return
+    ids = sorted(collected)
+    ready = ids[: len(ids) - len(ids) % size]
+    collected.difference_update(ready)
+    events_schedule_scoring(event_ids=ready)
 
 
 @contextmanager

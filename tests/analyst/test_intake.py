@@ -114,3 +114,28 @@ def test_a_burst_of_single_event_files_goes_to_scoring_as_one_batch(
     assert events.count() == 30
     assert set(events.values_list("scoring_state", flat=True)) == {ScoringState.QUEUED}
     assert broker.llen("cpu") - before == 1  # one measure -> score chain for the 30 events
+
+
+def test_a_long_burst_sends_full_batches_while_it_imports_and_the_rest_at_the_end(
+    tmp_path: Path, shared_data: Path, django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    """25 real rows as 25 files with batches of 10: two full batches leave during the scan, the last 5 at its end."""
+    import redis
+
+    settings.SEISTRIAGE_SCORING_BATCH_SIZE = 10
+    watched = tmp_path / "incoming"
+    watched.mkdir()
+    lines = (shared_data / "catalogs" / "pnsn_comcat_2018-2022.csv").read_text().splitlines()
+    for index, row in enumerate(lines[1:26]):
+        path = watched / f"event-{index:02d}.csv"
+        path.write_text(f"{lines[0]}\n{row}\n")
+        _settled(path)
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    before = broker.llen("cpu")
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        watch_folder_scan(folder=watched)
+
+    assert broker.llen("cpu") - before == 3
+    assert len(callbacks) == 3  # 10 + 10 during the scan, 5 at its end
+    assert Event.objects.filter(source_file__contains="event-", scoring_state="queued").count() == 25
