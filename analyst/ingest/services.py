@@ -98,9 +98,9 @@ def _full_batches_send(collected: set[int]) -> None:
 @contextmanager
 def rescoring_collected() -> Iterator[None]:
     """Inside the block, the events that event files bring and that new waveform files cover are collected and sent
-    to scoring once, when it ends, in full batches: a folder of 40 records of one event rescores it once, not 40
-    times, and 762 single-event files become 4 batch chains on the cpu queue instead of 762 (one per file before;
-    bench/bench_pipeline.py --files)."""
+    to scoring in full batches (each as soon as it is gathered, the remainder when the block ends): a folder of 40
+    records of one event rescores it once, not 40 times, and 762 single-event files become 4 batch chains on the
+    cpu queue instead of 762 (one per file before; bench/bench_pipeline.py --files 762)."""
     collected: set[int] = set()
     token = _sent_back.set(collected)
     try:
