@@ -34,6 +34,8 @@ FloatArray = npt.NDArray[np.float64]
 COMPILE_MIN_ROWS = 20_000
 PARALLEL_MIN_ROWS = 20_000
 COMPILER_OPTIONS = ["-O1"]  # -O1 builds in a third of -O2's time and ran as fast on the ranker's trees
+# Thresholds become bin indices (exact: the same comparisons); 1.5x the rows/s of plain thresholds on one thread.
+CODEGEN_PARAMS = {"quantize": 1}
 
 _state: dict[str, Any] = {"budget": None, "folder": None}
 _libraries: dict[str, Any] = {}  # trees hash -> (path, {threads: predictor}) or None when building failed
@@ -68,6 +70,7 @@ def _trees_key(estimator: HistGradientBoostingClassifier) -> str:
         for predictor in iteration:
             digest.update(predictor.nodes.tobytes())
     digest.update(np.asarray(estimator._baseline_prediction, dtype=np.float64).tobytes())
+    digest.update(repr((COMPILER_OPTIONS, sorted(CODEGEN_PARAMS.items()))).encode())  # a new build for new options
     return digest.hexdigest()[:24]
 
 
@@ -78,7 +81,9 @@ def _build(estimator: HistGradientBoostingClassifier, path: Path) -> None:
     model = treelite.sklearn.import_model(estimator)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-    tl2cgen.export_lib(model, toolchain="gcc", libpath=str(partial), options=COMPILER_OPTIONS, nthread=2)
+    tl2cgen.export_lib(
+        model, toolchain="gcc", libpath=str(partial), params=CODEGEN_PARAMS, options=COMPILER_OPTIONS, nthread=2
+    )
     partial.replace(path)  # atomic: another process never loads a half-written library
 
 
