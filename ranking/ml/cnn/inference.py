@@ -8,10 +8,10 @@
   and softmax), on CPUs whose flags show ``avx512_bf16`` or ``amx_bf16``.
 
 On the 2-core AMD EPYC development machine (avx512_bf16) XLA's CPU convolutions were slower than the traced graph
-and bfloat16 was about 3x faster (bench/bench_cnn.py prints the figures), so ``default_backend()`` picks bfloat16
-where the CPU supports it and graph elsewhere. Every backend gives Keras' probabilities within
-``BACKEND_TOLERANCE`` (tests/ranking/test_cnn_inference.py). The product's classification task also needs Grad-CAM
-saliency, which stays on ``network.CnnPredictor`` (float32).
+and bfloat16 the fastest (1.27x Keras' batched predict at load 7.8, 2.07x at load 20; bench/bench_cnn.py), so
+``default_backend()`` picks bfloat16 where the CPU supports it and graph elsewhere. Every backend gives Keras'
+probabilities within ``BACKEND_TOLERANCE`` (tests/ranking/test_cnn_inference.py). The product's classification
+task also needs Grad-CAM saliency, which stays on ``network.CnnPredictor`` (float32).
 """
 
 from collections.abc import Callable
