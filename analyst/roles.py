@@ -30,3 +30,14 @@ def user_is_senior_analyst(user: object) -> bool:
         return True
     groups = user.groups  # type: ignore[attr-defined]
     return bool(groups.filter(name__in=SENIOR_ROLES).exists())
+
+
+def user_role_names(user: object) -> frozenset[str]:
+    """The roles a user holds, in one query ("admin" for a superuser, no query); empty for an outsider or an
+    inactive or anonymous user. The API's permission classes ask this once per request and keep the answer."""
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+        return frozenset()
+    if getattr(user, "is_superuser", False):
+        return frozenset({"admin"})
+    groups = user.groups  # type: ignore[attr-defined]
+    return frozenset(groups.filter(name__in=ROLE_NAMES).values_list("name", flat=True))

@@ -14,8 +14,13 @@ events (ObsPy's Nordic catalogue, deleted afterwards) so both children have load
 Latency per event: from its import commit (scoring_requested_at, written by the on-commit hook right after
 the import transaction commits) to its EventScore.scored_at. Throughput: events / (last scored_at - commit).
 
+With ``--files N``: the first N rows of the same week CSV dropped in the watched folder as one file, then as N
+single-event files (one scan each; the scan coalesces the events of every file into full scoring batches):
+from the scan's start to the last event scored, through the same real worker.
+
 Run (creates and migrates its own database, flushes it, purges Redis db 9):
   DEBUG=true SEISTRIAGE_DATA_DIR=$PWD/var/bench-pipeline .venv/bin/python bench/bench_pipeline.py [--concurrency 2]
+  ... bench/bench_pipeline.py --files 762
 """
 
 import argparse
@@ -154,9 +159,52 @@ def run_pipeline(*, mode: str, concurrency: int, folder: Path) -> dict[str, floa
     }
 
 
+def run_files(*, mode: str, concurrency: int, folder: Path, rows: list[str], header: str) -> dict[str, float]:
+    """The same real ComCat rows dropped in the watched folder as one file (``one_file``) or one file per event
+    (``many_files``), one scan: from the scan's start to the last event scored, through a real worker."""
+    from analyst.ingest.watch_folder import SETTLE_SECONDS, watch_folder_scan
+
+    log = folder / f"worker-{mode}.log"
+    env = {"DATABASE_URL": DATABASE_URL, "CELERY_BROKER_URL": BROKER_URL, "SEISTRIAGE_DATA_DIR": str(settings.DATA_DIR)}
+    watched = folder / f"incoming-{mode}"
+    watched.mkdir()
+    texts = [f"{header}\n{row}\n" for row in rows] if mode == "many_files" else [header + "\n" + "\n".join(rows) + "\n"]
+    past = time.time() - 10 * SETTLE_SECONDS
+    for index, text in enumerate(texts):
+        path = watched / f"comcat-{index:04d}.csv"
+        path.write_text(text)
+        os.utime(path, (past, past))
+    worker = CeleryWorkerProcess(log=log, env=env, queues="cpu", concurrency=concurrency, name=f"bench-{mode}")
+    try:
+        warm = sorted(set(events_ingest_file(path=WARM_UP).event_ids))
+        wait_scored(warm, what="warm-up")
+        events_delete(warm)
+        tasks_before = log.read_text().count("succeeded in")
+        started = time.perf_counter()
+        report = watch_folder_scan(folder=watched)
+        scanned = time.perf_counter() - started
+        assert len(report.imported) == len(texts) and not report.failed, report.failed[:3]
+        ids = list(
+            Event.objects.filter(source_file__startswith=str(watched), review_state__in=UNREVIEWED_STATES).values_list(
+                "pk", flat=True
+            )
+        )
+        wait_scored(ids, what=mode)
+        total = time.perf_counter() - started
+        time.sleep(0.5)
+        tasks = log.read_text().count("succeeded in") - tasks_before
+    finally:
+        worker.stop()
+    events_delete(ids)
+    return {"files": len(texts), "events": len(ids), "tasks": tasks, "scan_s": scanned, "total_s": total}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes per celery worker (both runs)")
+    parser.add_argument(
+        "--files", type=int, default=0, help="instead: N real ComCat rows as one file vs N single-event files"
+    )
     arguments = parser.parse_args()
 
     call_command("migrate", verbosity=0)
@@ -186,6 +234,25 @@ def main() -> None:
         f"trained and promoted in {time.perf_counter() - started:.1f} s"
     )
 
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if arguments.files:
+        lines = WEEK.read_text().splitlines()
+        rows = lines[1 : arguments.files + 1]
+        runs: dict[str, dict[str, float]] = {}
+        with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as folder:
+            for mode in ("one_file", "many_files"):
+                runs[mode] = run_files(
+                    mode=mode, concurrency=arguments.concurrency, folder=Path(folder), rows=rows, header=lines[0]
+                )
+                r = runs[mode]
+                print(
+                    f"{mode:>10}: {r['files']:.0f} file(s), {r['events']:.0f} unreviewed events, {r['tasks']:.0f} "
+                    f"tasks; scan {r['scan_s']:.1f} s, scan start -> all scored {r['total_s']:.1f} s; "
+                    f"load {os.getloadavg()[0]:.2f}"
+                )
+        ratio = runs["many_files"]["total_s"] / runs["one_file"]["total_s"]
+        print(f"many files / one file: x{ratio:.2f} the time (target <= 2)")
+        return
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as folder:
         for mode in ("batched", "per_event"):

@@ -17,6 +17,7 @@ from django.db import InterfaceError, OperationalError
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from ranking.cnn_runs import cnn_train, events_classify_cnn
+from ranking.ml.tree_inference import threads_budget_set
 from ranking.pipeline import events_rescore_after_cnn
 from ranking.scoring import (
     events_measure_waveforms,
@@ -46,6 +47,7 @@ def _share_the_cores(**_: Any) -> None:
     concurrency = getattr(_worker[0], "concurrency", None) if _worker else None
     threads = max(1, (os.cpu_count() or 1) // concurrency) if isinstance(concurrency, int) and concurrency > 0 else 1
     _thread_limits.append(threadpool_limits(limits=threads))
+    threads_budget_set(threads)  # the ranker's compiled trees and its per-batch limit keep to the same share
     logger.info("native threads per pool child: %d", threads)
 
 

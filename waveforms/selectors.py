@@ -2,7 +2,11 @@
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+from django.db import connection
 from django.db.models import Exists, Max, Min, OuterRef, Q, QuerySet
 
 from waveforms.models import Channel, Station, WaveformSource, WaveformTrace
@@ -91,6 +95,82 @@ def waveform_files_cover(*, time_field: str, before: dt.timedelta, after: dt.tim
     t being the row's ``time_field``. SDS archives are not indexed trace by trace (see ``waveform_sds_roots``)."""
     time = OuterRef(time_field)
     return Exists(WaveformTrace.objects.filter(start_time__lte=time + after, end_time__gte=time - before))
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+Microseconds = npt.NDArray[np.int64]
+
+
+def epoch_microseconds(value: dt.datetime | str) -> int:
+    """A stored time as whole microseconds since 1970 (UTC); exact, so span edges compare as the database does.
+    SQLite hands raw SQL's timestamps back as text, stored in UTC."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def epoch_microseconds_sql(column: str) -> str | None:
+    """SQL for a timestamp column as bigint microseconds since 1970 where the database can (PostgreSQL), so the
+    driver parses integers instead of timestamps; None elsewhere (convert with epoch_microseconds)."""
+    if connection.vendor == "postgresql":
+        return f"(EXTRACT(EPOCH FROM {column}) * 1000000)::bigint"
+    return None
+
+
+@dataclass(frozen=True)
+class WaveformCoverage:
+    """The union of every registered file trace as sorted, disjoint spans (microseconds since 1970, UTC).
+
+    Built by one SQL pass (gaps and islands: a window's running maximum of the end times starts a new span where
+    a trace starts after every earlier one ended), so the database returns the spans instead of every trace; a
+    time window overlaps some trace exactly when it overlaps one of these spans."""
+
+    starts: Microseconds
+    ends: Microseconds
+
+    def covers(self, times: Microseconds, *, before: float, after: float) -> npt.NDArray[np.bool_]:
+        """For each time t (microseconds since 1970), whether a trace overlaps [t - before, t + after] (seconds): a
+        binary search for the first span ending at or after t - before, which overlaps when it starts by t + after."""
+        times = np.asarray(times, dtype=np.int64)
+        covered = np.zeros(times.shape, dtype=bool)
+        if not len(self.starts):
+            return covered
+        first = np.searchsorted(self.ends, times - round(before * 1e6), side="left")
+        inside = first < len(self.starts)
+        covered[inside] = self.starts[first[inside]] <= times[inside] + round(after * 1e6)
+        return covered
+
+
+def waveform_coverage() -> WaveformCoverage:
+    """The registered file traces' union as sorted disjoint spans (see WaveformCoverage); one query."""
+    table = connection.ops.quote_name(WaveformTrace._meta.db_table)
+    first, last = "MIN(start_time)", "MAX(end_time)"
+    first, last = epoch_microseconds_sql(first) or first, epoch_microseconds_sql(last) or last
+    # only the quoted table name and fixed column expressions are formatted in; nothing comes from a request
+    sql = f"""
+        WITH ordered AS (
+            SELECT start_time, end_time, MAX(end_time) OVER (
+                ORDER BY start_time, end_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+            ) AS reached
+            FROM {table}
+        ), grouped AS (
+            SELECT start_time, end_time, SUM(
+                CASE WHEN reached IS NULL OR start_time > reached THEN 1 ELSE 0 END
+            ) OVER (ORDER BY start_time, end_time ROWS UNBOUNDED PRECEDING) AS island
+            FROM ordered
+        )
+        SELECT {first}, {last} FROM grouped GROUP BY island ORDER BY 1
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        spans = cursor.fetchall()
+    if spans and not isinstance(spans[0][0], int):
+        spans = [(epoch_microseconds(start), epoch_microseconds(end)) for start, end in spans]
+    pairs = np.array(spans, dtype=np.int64).reshape(-1, 2)
+    return WaveformCoverage(starts=np.ascontiguousarray(pairs[:, 0]), ends=np.ascontiguousarray(pairs[:, 1]))
 
 
 def waveform_file_span(*, path: str) -> tuple[dt.datetime, dt.datetime] | None:

@@ -5,7 +5,17 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from analyst.roles import user_is_analyst, user_is_senior_analyst
+from analyst.roles import ROLE_NAMES, SENIOR_ROLES, user_role_names
+
+
+def _request_roles(request: Request) -> frozenset[str]:
+    """The user's roles, asked once per request (one small query, none for a superuser): both permission classes
+    of a senior endpoint read the same answer, and a role change counts from the next request."""
+    roles: frozenset[str] | None = getattr(request, "_seistriage_roles", None)
+    if roles is None:
+        roles = user_role_names(request.user)
+        request._seistriage_roles = roles  # type: ignore[attr-defined]
+    return roles
 
 
 class HasSeistriageRole(BasePermission):
@@ -14,7 +24,7 @@ class HasSeistriageRole(BasePermission):
     message = "Seistriage needs a role (analyst, senior analyst or admin)."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return user_is_analyst(request.user)
+        return not _request_roles(request).isdisjoint(ROLE_NAMES)
 
 
 class HasSeniorRole(BasePermission):
@@ -23,7 +33,7 @@ class HasSeniorRole(BasePermission):
     message = "This needs the senior analyst or admin role."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return user_is_senior_analyst(request.user)
+        return not _request_roles(request).isdisjoint(SENIOR_ROLES)
 
 
 class RoleApi(APIView):

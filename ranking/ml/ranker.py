@@ -21,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ranking.ml.classes import DECISION_CLASSES
+from ranking.ml.tree_inference import estimator_predict_proba
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -140,7 +141,8 @@ class RankerModel:
         if features.shape[0]:
             used = features[:, list(self.used_columns)]
             small = self.flat_trees is not None and features.shape[0] <= FLAT_WALK_MAX_ROWS
-            proba = self.flat_trees.predict_proba(used) if small else self.estimator.predict_proba(used)  # type: ignore[union-attr]
+            # larger batches: compiled trees, threads suited to the batch and the process (tree_inference.py)
+            proba = self.flat_trees.predict_proba(used) if small else estimator_predict_proba(self.estimator, used)  # type: ignore[union-attr]
             probabilities[:, list(self.trained_classes)] = proba
         return probabilities
 

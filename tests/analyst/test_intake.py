@@ -4,6 +4,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,3 +84,58 @@ def test_a_file_still_being_written_waits_for_the_next_scan(tmp_path: Path, obsp
     os.utime(watched / "fresh.xml")  # modified just now
     assert watch_folder_scan(folder=watched).imported == []
     assert not IntakeFile.objects.exists()
+
+
+def test_a_burst_of_single_event_files_goes_to_scoring_as_one_batch(
+    tmp_path: Path, shared_data: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    """30 real PNSN catalogue rows dropped as 30 files: one scan sends them to the cpu queue as one batch chain
+    (a message on the broker), not one chain per file."""
+    import redis
+    from django.conf import settings
+
+    from events.vocabulary import ScoringState
+
+    watched = tmp_path / "incoming"
+    watched.mkdir()
+    lines = (shared_data / "catalogs" / "pnsn_comcat_2018-2022.csv").read_text().splitlines()
+    for index, row in enumerate(lines[1:31]):
+        path = watched / f"event-{index:02d}.csv"
+        path.write_text(f"{lines[0]}\n{row}\n")
+        _settled(path)
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    before = broker.llen("cpu")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report = watch_folder_scan(folder=watched)
+
+    assert len(report.imported) == 30 and not report.failed
+    events = Event.objects.filter(source_file__contains="event-")
+    assert events.count() == 30
+    assert set(events.values_list("scoring_state", flat=True)) == {ScoringState.QUEUED}
+    assert broker.llen("cpu") - before == 1  # one measure -> score chain for the 30 events
+
+
+def test_a_long_burst_sends_full_batches_while_it_imports_and_the_rest_at_the_end(
+    tmp_path: Path, shared_data: Path, django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    """25 real rows as 25 files with batches of 10: two full batches leave during the scan, the last 5 at its end."""
+    import redis
+
+    settings.SEISTRIAGE_SCORING_BATCH_SIZE = 10
+    watched = tmp_path / "incoming"
+    watched.mkdir()
+    lines = (shared_data / "catalogs" / "pnsn_comcat_2018-2022.csv").read_text().splitlines()
+    for index, row in enumerate(lines[1:26]):
+        path = watched / f"event-{index:02d}.csv"
+        path.write_text(f"{lines[0]}\n{row}\n")
+        _settled(path)
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    before = broker.llen("cpu")
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        watch_folder_scan(folder=watched)
+
+    assert broker.llen("cpu") - before == 3
+    assert len(callbacks) == 3  # 10 + 10 during the scan, 5 at its end
+    assert Event.objects.filter(source_file__contains="event-", scoring_state="queued").count() == 25

@@ -4,7 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from analyst.ingest.each_file import files_import_each
-from analyst.ingest.services import events_ingest_file
+from analyst.ingest.services import events_ingest_file, rescoring_collected
 from events.importers.reading import EVENT_FORMATS
 
 
@@ -25,8 +25,9 @@ class Command(BaseCommand):
             report = events_ingest_file(path=path, format=options["format"], reviewed=options["reviewed"])
             return [report.summary(), *report.notes()]
 
-        failures = files_import_each(
-            paths=paths, import_one=import_one, write=self.stdout.write, write_error=self.stderr.write
-        )
+        with rescoring_collected():  # many files: their events go to scoring together, in full batches
+            failures = files_import_each(
+                paths=paths, import_one=import_one, write=self.stdout.write, write_error=self.stderr.write
+            )
         if failures:
             raise CommandError(f"{len(failures)} of {len(paths)} files failed; nothing was written from them")
