@@ -136,6 +136,27 @@ def test_noise_placed_false_events_sink_are_hidden_and_show_their_station_eviden
     assert bands and {s["name"] for s in bands} <= {"onset seen", "expected but missing", "no onset", "not measurable"}
     assert "onset seen" in {s["name"] for s in bands}
 
+    # The model page says where the false class came from.
+    model_page = client.get("/models/ranker/").content.decode()
+    assert f"<strong>{TRAINING_EVENTS}</strong> synthetic_false events" in model_page
+    assert "<strong>0</strong> real analyst rejections" in model_page
+
+    # An analyst rejects one queued false event: it becomes a real label, and evaluate reports on it.
+    rejected = Event.objects.get(pk=false_ids[0])
+    answer = client.post(
+        f"/api/events/{rejected.pk}/review/",
+        {"version": rejected.version, "decision": "reject"},
+        content_type="application/json",
+    )
+    assert answer.status_code == 200, answer.content
+    assert EventLabel.objects.get(event=rejected, source=EventLabel.Source.ANALYST).review_state == "rejected"
+    out = io.StringIO()
+    call_command("evaluate", "--kind", "ranker", stdout=out)
+    text = out.getvalue()
+    assert "== false events (real labels only; synthetic_false never evaluated) ==" in text
+    assert "real false labels here: {'analyst': 1, 'imported_review': 0}" in text
+    assert "ranker: events_scored" in text and "prior: events_scored" in text
+
 
 def _public_ids(event_ids: list[int]) -> list[str]:
     return list(Event.objects.filter(pk__in=event_ids).values_list("public_id", flat=True))
