@@ -187,13 +187,13 @@ def collect(mode: str, limit: int | None, seed: int = 7) -> list[Window]:
     return windows
 
 
-def events_of(windows: list[Window]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per event group: evidence features, prior P(false), is_false, source."""
+def events_of(windows: list[Window]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Per event group: evidence features, prior P(false), is_false, source, and the group names."""
     grouped: dict[tuple[str, str, bool], list[StationEvidence]] = defaultdict(list)
-    for source, group, is_false, evidence in windows:
-        grouped[(source, group, is_false)].append(evidence)
-    features, priors, labels, sources = [], [], [], []
-    for (source, _group, is_false), stations in grouped.items():
+    for source, group, is_false, station in windows:
+        grouped[(source, group, is_false)].append(station)
+    features, priors, labels, sources, groups = [], [], [], [], []
+    for (source, group, is_false), stations in grouped.items():
         evidence = waveform_evidence(stations)
         if not evidence["fe_station_count"]:
             continue
@@ -201,7 +201,8 @@ def events_of(windows: list[Window]) -> tuple[np.ndarray, np.ndarray, np.ndarray
         priors.append(prior_p_false(evidence))
         labels.append(is_false)
         sources.append(source)
-    return np.array(features), np.array(priors), np.array(labels), np.array(sources)
+        groups.append(group)
+    return np.array(features), np.array(priors), np.array(labels), np.array(sources), groups
 
 
 def main() -> None:
@@ -213,7 +214,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"shared data: {SHARED}; load average {os.getloadavg()[0]:.1f}")
     for mode in ("sta_lta", "random"):
-        features, priors, labels, sources = events_of(collect(mode, args.limit))
+        features, priors, labels, sources, _groups = events_of(collect(mode, args.limit))
         noise_arrival = "STA/LTA maximum" if mode == "sta_lta" else "random time (a TauP prediction)"
         print(f"\n== label-free prior P(false); noise arrival at the {noise_arrival} ==")
         for source in [*sorted(set(sources)), "pooled"]:

@@ -53,8 +53,13 @@ def _with_pick_evidence(inputs: list[EventInputs]) -> list[EventInputs]:
 
 
 def _matrix(inputs: list[EventInputs], labels: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Features; reviewed neighbours are the real catalogue events only (as ranking.inputs: no synthetic_false)."""
+    real = labels != FALSE
     reviewed = ReviewedCatalogue(
-        times, np.array([e.latitude for e in inputs]), np.array([e.longitude for e in inputs]), labels
+        times[real],
+        np.array([e.latitude for e in inputs])[real],
+        np.array([e.longitude for e in inputs])[real],
+        labels[real],
     )
     return feature_matrix(inputs, gazetteer=None, reviewed=reviewed)
 
@@ -64,10 +69,9 @@ def _synthetic(rows: list[dict[str, str]]) -> list[EventInputs]:
     by_id = {row["source_id"]: row for row in rows}
     rng = np.random.default_rng(7)
     windows = [w for w in pnw_windows(SHARED / "pnw", "pnw", rng, "sta_lta", None) if w[2]]
-    features, _priors, _labels, _sources = events_of(windows)
-    groups = sorted({w[1] for w in windows})
+    features, _priors, _labels, _sources, groups = events_of(windows)
     made = []
-    for group, row_values in zip(groups, features, strict=False):
+    for group, row_values in zip(groups, features, strict=True):
         event_id = group.split(":")[1]
         row = by_id.get(event_id)
         if row is None:

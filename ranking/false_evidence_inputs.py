@@ -16,6 +16,10 @@ from ranking.ml.false_evidence import travel_time_consistent as fits_curve
 from ranking.models import EventWaveformFeatures
 from waveforms.windows import travel_times
 
+# Event.source_format of the synthetic_false training events (ranking.synthetic_false): they are left out of
+# everything that reads reviewed events as decisions about a place (neighbour shares, similarity).
+SYNTHETIC_FALSE_FORMAT = "synthetic_false"
+
 
 def station_evidence_of(row: EventWaveformFeatures | None) -> tuple[list[StationEvidence], list[float | None]]:
     """The cached per-station onset evidence of an event and each station's distance (km, None unknown)."""

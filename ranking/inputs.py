@@ -16,7 +16,7 @@ from events.filters import event_filter_around, events_filter
 from events.models import Event
 from events.vocabulary import ReviewState
 from ranking.cnn_runs import cnn_features_for_events
-from ranking.false_evidence_inputs import events_false_evidence
+from ranking.false_evidence_inputs import SYNTHETIC_FALSE_FORMAT, events_false_evidence
 from ranking.ml.classes import DECISION_CLASSES, NOT_EXISTING, class_weights_parse, decision_class_for
 from ranking.ml.features import (
     NEIGHBOUR_RADIUS_KM,
@@ -78,7 +78,7 @@ def reviewed_catalogue(*, near: Sequence[Event] | None = None) -> ReviewedCatalo
         origin_time__isnull=False,
         latitude__isnull=False,
         longitude__isnull=False,
-    )
+    ).exclude(source_format=SYNTHETIC_FALSE_FORMAT)  # training material, not a decision about a place (i15)
     if near is not None:
         coordinates = [(e.latitude, e.longitude) for e in near if e.latitude is not None and e.longitude is not None]
         if not coordinates:

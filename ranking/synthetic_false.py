@@ -32,6 +32,7 @@ from obspy import UTCDateTime
 
 from events.models import Event, EventLabel, Magnitude, Origin
 from events.vocabulary import EvaluationMode, EvaluationStatus, ReviewState, ScoringState
+from ranking.false_evidence_inputs import SYNTHETIC_FALSE_FORMAT
 from waveforms.importing.waveform_files import waveform_file_import
 
 logger = logging.getLogger(__name__)
@@ -284,7 +285,7 @@ def _event_store(
         review_state=ReviewState.REJECTED if labelled else ReviewState.NEW,
         description=description,
         author="seistriage synthetic_false",
-        source_format="synthetic_false",
+        source_format=SYNTHETIC_FALSE_FORMAT,
         origin_time=origin_time,
         latitude=interval.latitude,
         longitude=interval.longitude,

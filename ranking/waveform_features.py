@@ -276,9 +276,13 @@ def _neighbours(event: Event, limit: int) -> list[Event]:
     assert event.latitude is not None and event.longitude is not None
     radius = settings.SEISTRIAGE_SIMILARITY_KM
     box = event_filter_around(points=[(event.latitude, event.longitude)], radius=kilometers2degrees(radius))
-    candidates = events_filter(
-        queryset=Event.objects.filter(review_state__in=REVIEWED_STATES, origin_time__isnull=False), where=box
-    ).exclude(pk=event.pk)
+    candidates = (
+        events_filter(
+            queryset=Event.objects.filter(review_state__in=REVIEWED_STATES, origin_time__isnull=False), where=box
+        )
+        .exclude(pk=event.pk)
+        .exclude(source_format="synthetic_false")
+    )  # training material only (i15)
     scored: list[tuple[float, Event]] = []
     for other in candidates.only("pk", "latitude", "longitude", "origin_time", "review_state", "event_type", "depth"):
         if _decision_class(other.review_state, other.event_type) is None:
