@@ -10,7 +10,8 @@ quiet intervals of real records into automatic events that do not exist ("noise-
 - ``esec``: each station's record up to 20 s before the catalogue start time, at the catalogue location;
 - ``phasenet``: the first 27 s of each window (P is at 30 s), one false event per window; the windows carry no
   event location, so the origin is placed at a nominal Northern California point (PHASENET_PLACE);
-- ``obspy``: 45 s intervals of ObsPy's 4-station BW.UH* records at least 60 s from their network triggers
+- ``obspy``: 45 s intervals of ObsPy's 4-station BW.UH* records, starting >= 30 s after a network trigger and
+  ending >= 15 s before one
   (coincidence trigger as in ObsPy's tutorial), placed at Unterhaching (the stations' site).
 
 The samples are the real ones, cut with their sample times, then shifted back by whole days
@@ -192,7 +193,8 @@ def obspy_intervals() -> Iterator[QuietInterval]:
     first, last = max(t.stats.starttime for t in stream), min(t.stats.endtime for t in stream)
     moment = first + 15.0
     while moment + 45.0 < last:
-        if all(t < moment - 60.0 or t > moment + 105.0 for t in triggers):
+        # The interval starts >= 30 s after a trigger (a small local event's coda) and ends >= 15 s before one.
+        if all(t < moment - 30.0 or t > moment + 60.0 for t in triggers):
             yield QuietInterval(
                 "obspy",
                 str(moment).replace(":", "")[:17],
@@ -202,7 +204,7 @@ def obspy_intervals() -> Iterator[QuietInterval]:
                 None,
                 "",
                 None,
-                f"45 s of ObsPy's bundled BW.UH1-UH4 records from {moment}, at least 60 s from their network triggers",
+                f"45 s of ObsPy's bundled BW.UH1-UH4 records from {moment}, clear of their network triggers",
             )
         moment += 45.0
 
