@@ -226,6 +226,9 @@ class EventLabel(models.Model):
     class Source(models.TextChoices):
         IMPORTED_REVIEW = "imported_review", "imported reviewed catalogue"
         ANALYST = "analyst", "analyst decision"
+        # Training material for the false class built from real recordings (ranking.synthetic_false): never
+        # an analyst's word, never used for evaluation; the event's description says what it was built from.
+        SYNTHETIC_FALSE = "synthetic_false", "synthetic false event (training only)"
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="labels")
     event_type = models.CharField(max_length=32, choices=EVENT_TYPE_CHOICES)

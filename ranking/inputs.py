@@ -16,6 +16,7 @@ from events.filters import event_filter_around, events_filter
 from events.models import Event
 from events.vocabulary import ReviewState
 from ranking.cnn_runs import cnn_features_for_events
+from ranking.false_evidence_inputs import SYNTHETIC_FALSE_FORMAT, events_false_evidence
 from ranking.ml.classes import DECISION_CLASSES, NOT_EXISTING, class_weights_parse, decision_class_for
 from ranking.ml.features import (
     NEIGHBOUR_RADIUS_KM,
@@ -77,7 +78,7 @@ def reviewed_catalogue(*, near: Sequence[Event] | None = None) -> ReviewedCatalo
         origin_time__isnull=False,
         latitude__isnull=False,
         longitude__isnull=False,
-    )
+    ).exclude(source_format=SYNTHETIC_FALSE_FORMAT)  # training material, not a decision about a place (i15)
     if near is not None:
         coordinates = [(e.latitude, e.longitude) for e in near if e.latitude is not None and e.longitude is not None]
         if not coordinates:
@@ -139,6 +140,7 @@ def event_inputs(
     event: Event,
     waveform_features: EventWaveformFeatures | None = None,
     cnn_features: Mapping[str, float] | None = None,
+    false_evidence: Mapping[str, float] | None = None,
 ) -> EventInputs:
     """The ranker's inputs for one located event (its preferred origin must be loaded alongside)."""
     assert event.origin_time is not None and event.latitude is not None and event.longitude is not None
@@ -168,6 +170,7 @@ def event_inputs(
         ),
         similarity_channels=None if waveform_features is None else waveform_features.similarity_channels,
         cnn_features=dict(cnn_features or {}),
+        false_evidence=dict(false_evidence or {}),
     )
 
 
@@ -208,6 +211,7 @@ def events_feature_matrix(
     from ranking.blast_sites import events_site_features  # blast_sites reads this module's helpers
 
     sites = events_site_features(events)
+    evidence = events_false_evidence(events=events, waveform=waveform)
     return feature_matrix(
         [
             replace(
@@ -215,6 +219,7 @@ def events_feature_matrix(
                     event=event,
                     waveform_features=waveform.get(event.pk),
                     cnn_features=found.values if (found := cnn.get(event.pk)) else None,
+                    false_evidence=evidence.get(event.pk),
                 ),
                 blast_site=tuple(float(v) for v in sites[row]),
             )

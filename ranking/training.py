@@ -14,7 +14,7 @@ from events.labels import labels_in_force_order
 from events.models import Event, EventLabel
 from ranking.cnn_runs import cnn_trained_on_events
 from ranking.inputs import class_of_review, class_weights, events_cnn_features, events_feature_matrix
-from ranking.ml.classes import DECISION_CLASSES
+from ranking.ml.classes import DECISION_CLASSES, NOT_EXISTING
 from ranking.ml.evaluation import ranker_metrics, ranker_plots
 from ranking.ml.features import FEATURE_NAMES, FEATURE_VERSION
 from ranking.ml.ranker import ESTIMATORS, ranker_fit
@@ -36,29 +36,53 @@ class LabelledEvents:
     magnitudes: npt.NDArray[np.float64]
     cnn_versions: dict[int, str] = field(default_factory=dict)  # event id -> CNN version of its CNN features
     cnn_in_sample: int = 0  # events whose CNN features were left out: that CNN was trained on them
+    label_sources: dict[int, str] = field(default_factory=dict)  # event id -> EventLabel.source in force
+
+    def false_class_sources(self) -> dict[str, int]:
+        """Where the not_existing labels come from: analyst rejections, imported ones, synthetic_false."""
+        false_index = DECISION_CLASSES.index(NOT_EXISTING)
+        counts = Counter(
+            self.label_sources.get(event_id, "")
+            for event_id, label in zip(self.event_ids, self.labels, strict=True)
+            if label == false_index
+        )
+        return {
+            "analyst": counts.get(EventLabel.Source.ANALYST, 0),
+            "imported_review": counts.get(EventLabel.Source.IMPORTED_REVIEW, 0),
+            "synthetic_false": counts.get(EventLabel.Source.SYNTHETIC_FALSE, 0),
+        }
 
 
-def labelled_events(*, since: dt.datetime | None = None, until: dt.datetime | None = None) -> LabelledEvents:
+def labelled_events(
+    *, since: dt.datetime | None = None, until: dt.datetime | None = None, synthetic: bool = True
+) -> LabelledEvents:
     """Located events with a decision label (each event's label in force), in origin-time order.
 
     Their CNN features come from the stored predictions (the active CNN's, else the newest), so a ranker
     trained after a CNN promotion stacks on that CNN wherever it has classified the labelled events; except
     where that CNN was trained on the event itself: its probabilities there are in-sample (over-confident), and
     a ranker that learned from them would over-trust the CNN, so those events train with NaN CNN features.
+
+    ``synthetic=False`` leaves out the synthetic_false training events (ranking.synthetic_false): evaluation
+    only ever sees real labels.
     """
     events = Event.objects.filter(origin_time__isnull=False, latitude__isnull=False, longitude__isnull=False)
     if since is not None:
         events = events.filter(origin_time__gte=since)
     if until is not None:
         events = events.filter(origin_time__lt=until)
+    if not synthetic:
+        events = events.exclude(labels__source=EventLabel.Source.SYNTHETIC_FALSE)
     latest: dict[int, int] = {}
-    for event_id, review_state, event_type in (
+    sources: dict[int, str] = {}
+    for event_id, review_state, event_type, source in (
         EventLabel.objects.filter(event__in=events)
         .order_by("event_id", *labels_in_force_order())
-        .values_list("event_id", "review_state", "event_type")
+        .values_list("event_id", "review_state", "event_type", "source")
     ):
-        if event_id in latest:
+        if event_id in latest or event_id in sources:
             continue
+        sources[event_id] = source
         decision_class = class_of_review(review_state=review_state, event_type=event_type)
         if decision_class is not None:
             latest[event_id] = DECISION_CLASSES.index(decision_class)
@@ -76,6 +100,7 @@ def labelled_events(*, since: dt.datetime | None = None, until: dt.datetime | No
         magnitudes=np.array([np.nan if e.magnitude is None else e.magnitude for e in rows], dtype=np.float64),
         cnn_versions={event_id: found.version for event_id, found in cnn.items()},
         cnn_in_sample=len(in_sample),
+        label_sources={event_id: sources[event_id] for event_id in latest},
     )
 
 
@@ -129,6 +154,8 @@ def ranker_train(
                 "in_sample_left_out": data.cnn_in_sample,
             },
             "fit_seconds": round(time.perf_counter() - started, 2),
+            # The false class's provenance (docs/false_events.md): real rejections against synthetic_false.
+            "false_class": data.false_class_sources(),
         },
     )
     if promote:
@@ -154,7 +181,7 @@ def ranker_evaluate(
     if version is None:
         raise TrainingDataError("no ranker to evaluate: train one, or name it with --model")
     model = model_artifact_load(model_version=version)
-    held_out = labelled_events(since=since, until=until)
+    held_out = labelled_events(since=since, until=until, synthetic=False)
     if len(held_out.labels) == 0:
         raise TrainingDataError("no labelled events in the evaluation window")
     weights = class_weights()

@@ -293,10 +293,23 @@ def _split(data: LabelledEvents, share: float) -> int:
     return max(MIN_TRAINING_EVENTS, min(n - MIN_HELD_OUT_EVENTS, round(n * (1.0 - share))))
 
 
-def _rows(data: LabelledEvents, part: slice) -> LabelledEvents:
+def _rows(data: LabelledEvents, part: slice | list[int]) -> LabelledEvents:
+    rows = list(range(len(data.labels)))[part] if isinstance(part, slice) else part
     return LabelledEvents(
-        data.event_ids[part], data.features[part], data.labels[part], data.times[part], data.magnitudes[part]
+        [data.event_ids[i] for i in rows],
+        data.features[rows],
+        data.labels[rows],
+        data.times[rows],
+        data.magnitudes[rows],
+        label_sources={data.event_ids[i]: data.label_sources[data.event_ids[i]] for i in rows},
     )
+
+
+def _split_real(data: LabelledEvents, split: int) -> tuple[list[int], list[int]]:
+    """Training and held-out rows: synthetic_false events (ranking.synthetic_false) always train, never evaluate."""
+    synthetic = [data.label_sources.get(e) == EventLabel.Source.SYNTHETIC_FALSE for e in data.event_ids]
+    train = [i for i in range(len(data.labels)) if i < split or synthetic[i]]
+    return train, [i for i in range(split, len(data.labels)) if not synthetic[i]]
 
 
 def _counts(labels: np.ndarray[Any, np.dtype[np.int64]]) -> dict[str, int]:
@@ -319,7 +332,8 @@ def _ranker_run(run: TrainingRun, report: _Report) -> None:
             f"{MIN_TRAINING_EVENTS + MIN_HELD_OUT_EVENTS} events in two decision classes"
         )
     split = _split(data, settings.SEISTRIAGE_HOLDOUT_SHARE)
-    train, held_out = _rows(data, slice(0, split)), _rows(data, slice(split, n))
+    train_rows, held_out_rows = _split_real(data, split)
+    train, held_out = _rows(data, train_rows), _rows(data, held_out_rows)
     labels_by_source = _label_sources(data.event_ids)
     run.data_summary = {
         "events": n,
@@ -391,6 +405,7 @@ def _ranker_run(run: TrainingRun, report: _Report) -> None:
             "features_used": [FEATURE_NAMES[c] for c in model.used_columns],
             "fit_seconds": fit_seconds,
             "training_run": run.pk,
+            "false_class": train.false_class_sources(),
         },
         metrics={"held_out": run.candidate_metrics, "training_run": run.pk},
     )

@@ -23,12 +23,13 @@ import obspy
 from django.conf import settings
 from django.db import OperationalError
 from obspy import UTCDateTime
-from obspy.geodetics import kilometers2degrees
+from obspy.geodetics import degrees2kilometers, kilometers2degrees
 
 from events.filters import event_filter_around, events_filter
 from events.models import Event, Pick
 from events.vocabulary import REVIEWED_STATES, ReviewState
 from ranking.ml.classes import DECISION_CLASSES, NOT_EXISTING, decision_class_for
+from ranking.ml.false_evidence import station_onset_evidence, tolerance_for
 from ranking.ml.similarity import best_match, onset_estimate, similarity_window
 from ranking.models import EventWaveformFeatures
 from waveforms.measurements import TraceMeasurements, measure_trace
@@ -46,6 +47,8 @@ from waveforms.windows import (
 logger = logging.getLogger(__name__)
 
 NO_WAVEFORMS = "no-waveforms"  # the fingerprint of an event no registered file or SDS archive can cover
+# What the measurement of a channel holds; part of the fingerprint, so a new one re-measures cached rows once.
+MEASUREMENT_VERSION = "onset-evidence-1"
 
 
 def _span(event: Event) -> tuple[dt.datetime, dt.datetime]:
@@ -97,7 +100,8 @@ def waveform_fingerprints(*, events: Sequence[Event]) -> dict[int, str]:
             continue
         files = sorted({(traces[i][0], traces[i][3], str(traces[i][4])) for i in overlapping})
         event_picks = [(n, s, p, str(t)) for n, s, p, t in picks.get(event.pk, [])]
-        fingerprints[event.pk] = hashlib.sha256(repr((files, sds, event_picks)).encode()).hexdigest()
+        basis = (files, sds, event_picks, MEASUREMENT_VERSION)
+        fingerprints[event.pk] = hashlib.sha256(repr(basis).encode()).hexdigest()
     return fingerprints
 
 
@@ -129,14 +133,19 @@ def event_arrivals_predict(*, event: Event, network: str, station: str) -> Predi
 
 def _window_for(
     event: Event, network: str, station: str, picks: list[tuple[str, str, str, dt.datetime]]
-) -> StationWindow:
+) -> tuple[StationWindow, float | None]:
+    """The station's window and its epicentral distance in km (None without station coordinates)."""
     assert event.origin_time is not None and event.latitude is not None and event.longitude is not None
     origin = UTCDateTime(event.origin_time)
     mine = [(phase, UTCDateTime(time)) for n, s, phase, time in picks if n == network and s == station]
     picked_p = next((time for phase, time in mine if phase.startswith("P")), None)
     picked_s = next((time for phase, time in mine if phase.startswith("S")), None)
-    predicted = None if picked_p is not None else event_arrivals_predict(event=event, network=network, station=station)
-    return station_window(origin_time=origin, picked_p=picked_p, picked_s=picked_s, predicted=predicted)
+    predicted = event_arrivals_predict(event=event, network=network, station=station)
+    distance_km = None if predicted is None else float(degrees2kilometers(predicted.distance_deg))
+    window = station_window(
+        origin_time=origin, picked_p=picked_p, picked_s=picked_s, predicted=None if picked_p else predicted
+    )
+    return window, distance_km
 
 
 def _json_safe(value: Any) -> Any:
@@ -164,7 +173,7 @@ def _measure_event(
     problems: list[str] = []
     for network, station in ordered:
         seed_id = channels[(network, station)]
-        window = _window_for(event, network, station, picks)
+        window, distance_km = _window_for(event, network, station, picks)
         result = stream_for_window(
             start=window.start.datetime.replace(tzinfo=dt.UTC),
             end=window.end.datetime.replace(tzinfo=dt.UTC),
@@ -180,12 +189,20 @@ def _measure_event(
         measurements = measure_trace(trace, p_time=p_time, s_time=window.s_time)
         if measurements.skipped:
             problems.append(f"{seed_id}: {measurements.skipped}")
+        onset = None
+        if p_time is not None:  # false-event evidence: is there an onset at this arrival (ranking.ml.false_evidence)
+            travel_time = p_time - UTCDateTime(event.origin_time) if source == "taup" else None
+            onset = station_onset_evidence(
+                trace, arrival=p_time, source=source, tolerance_s=tolerance_for(source, travel_time)
+            ).as_dict()
         rows.append(
             {
                 "seed_id": seed_id,
                 "p_time": None if p_time is None else p_time.timestamp,
                 "p_source": source,
+                "distance_km": distance_km,
                 "measurements": _json_safe(asdict(measurements)),
+                "onset": onset,
             }
         )
     return rows, problems[:50]
@@ -259,9 +276,13 @@ def _neighbours(event: Event, limit: int) -> list[Event]:
     assert event.latitude is not None and event.longitude is not None
     radius = settings.SEISTRIAGE_SIMILARITY_KM
     box = event_filter_around(points=[(event.latitude, event.longitude)], radius=kilometers2degrees(radius))
-    candidates = events_filter(
-        queryset=Event.objects.filter(review_state__in=REVIEWED_STATES, origin_time__isnull=False), where=box
-    ).exclude(pk=event.pk)
+    candidates = (
+        events_filter(
+            queryset=Event.objects.filter(review_state__in=REVIEWED_STATES, origin_time__isnull=False), where=box
+        )
+        .exclude(pk=event.pk)
+        .exclude(source_format="synthetic_false")
+    )  # training material only (i15)
     scored: list[tuple[float, Event]] = []
     for other in candidates.only("pk", "latitude", "longitude", "origin_time", "review_state", "event_type", "depth"):
         if _decision_class(other.review_state, other.event_type) is None:

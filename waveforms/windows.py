@@ -70,6 +70,11 @@ def arrivals_predict(
     )
 
 
+def travel_times(*, depth_km: float | None, distance_deg: float) -> tuple[float | None, float | None]:
+    """First P-type and S-type iasp91 travel times (s) for a depth (km) and an epicentral distance (degrees)."""
+    return _travel_times(round(max(0.0, depth_km or 0.0), 1), round(distance_deg, 4))
+
+
 @lru_cache(maxsize=4096)
 def _travel_times(depth_km: float, distance_deg: float) -> tuple[float | None, float | None]:
     """First P-type and S-type travel times (s); cached because TauP takes tens of ms per call."""

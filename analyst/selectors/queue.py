@@ -21,6 +21,7 @@ from analyst.models import AuditAction, AuditEntry
 from events.filters import EventFilter, events_filter
 from events.models import Arrival, Event, EventLabel, Magnitude, Origin, Pick
 from events.vocabulary import REVIEWED_STATES
+from ranking.ml.classes import NOT_EXISTING
 from ranking.models import EventScore
 
 # Sort keys of the queue (the API's `ordering`, with "-" for descending) -> the column they sort on.
@@ -178,7 +179,12 @@ def event_queue_filter(*, filters: QueueFilters, now: dt.datetime | None = None)
     if filters.predicted_class:
         queryset = queryset.filter(predicted_class__in=filters.predicted_class)
     if filters.hide_false:
-        queryset = queryset.exclude(event_type="not existing").exclude(review_state="rejected")
+        # Decided false (typed or rejected), or predicted false by the ranker (docs/false_events.md).
+        queryset = (
+            queryset.exclude(event_type="not existing")
+            .exclude(review_state="rejected")
+            .exclude(predicted_class=NOT_EXISTING)
+        )
     if filters.claimed_by:
         active = Q(claim__expires_at__gt=now)
         if filters.claimed_by == "nobody":

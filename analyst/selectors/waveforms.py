@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404
 from obspy import UTCDateTime
 
 from analyst.picks import pick_is_workbench
+from analyst.selectors.evidence_marks import evidence_shapes
 from analyst.web.disclosure import text_public
 from analyst.web.parameters import ParameterError, integer_parse, number_parse
 from events.models import Event, Pick
@@ -631,6 +632,7 @@ def event_waveforms_payload(*, event_id: int, query: WaveformQuery) -> bytes:
         figure = section["figure"]
         shaded, cnn_model = saliency_traces(event_id=event.pk, window=window, rows=section["rows"], width=query.width)
         figure["data"] = [*shaded, *figure["data"]]  # under the traces
+        figure["layout"]["shapes"] += evidence_shapes(event=event, reference=window.reference, rows=section["rows"])
         if query.response or query.scale == "common":
             figure["layout"]["yaxis"]["ticktext"] = [
                 f"{row['seed_id']} ({row['units']})" if query.response else row["seed_id"] for row in section["rows"]

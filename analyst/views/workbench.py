@@ -22,6 +22,7 @@ from analyst.preferences import queue_columns_get, saved_filters_get
 from analyst.presence import presence_heartbeat_seconds
 from analyst.roles import user_is_senior_analyst
 from analyst.selectors.event_map import event_map_get
+from analyst.selectors.evidence_marks import event_station_evidence
 from analyst.selectors.queue import QUEUE_COLUMNS, QUEUE_ORDERINGS, event_evidence_get
 from analyst.selectors.waveforms import event_cnn_panel
 from analyst.views.events import analyst_required
@@ -120,6 +121,7 @@ def event_review_page(request: HttpRequest, event_id: int) -> HttpResponse:
             "origins": event.origins.all(),
             "picks": event.picks.all(),
             "workbench_pick_method": WORKBENCH_PICK_METHOD,
+            "station_evidence": event_station_evidence(event=event),
             "history": event.audit_entries.all(),
             "type_keys": list(enumerate(TYPE_KEYS, start=1)),
             "event_types": QUAKEML_EVENT_TYPES,

@@ -17,12 +17,13 @@ from obspy.geodetics import degrees2kilometers
 from sklearn.neighbors import BallTree
 
 from ranking.ml.classes import CNN_CLASSES, DECISION_CLASSES, EXPLOSION_LIKE, NOT_EXISTING, OTHER_NATURAL
+from ranking.ml.false_evidence import FALSE_EVIDENCE_DESCRIPTIONS, FALSE_EVIDENCE_NAMES
 from ranking.ml.gazetteer import EARTH_RADIUS_KM, Gazetteer, nearest_site_km
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-FEATURE_VERSION = "origin-time-place-waveform-similarity-cnn-3+blast-site"
+FEATURE_VERSION = "origin-time-place-waveform-similarity-cnn-3+blast-site+fe-1"
 NEIGHBOUR_RADIUS_KM = 10.0
 
 # Magnitude types as codes a tree can split on; similar scales share a code. Unknown types get 0.
@@ -123,6 +124,11 @@ FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("blast_site_distance_sigma", "uncertainties", "that distance over the location uncertainty"),
     FeatureSpec("blast_site_hour_share", "fraction", "share of the site's blasts within 1 h of the event's UTC hour"),
     FeatureSpec("blast_site_inside", "flag", "1 when the event lies inside the site (radius, hours), else 0"),
+    # --- false-event evidence (i15) ---
+    # Onsets at the stations' arrivals, who should have recorded it, the picks alone, and the label-free prior
+    # (ranking.ml.false_evidence, docs/false_events.md); NaN where the event has no waveforms / no arrivals.
+    *(FeatureSpec(name, *FALSE_EVIDENCE_DESCRIPTIONS[name]) for name in FALSE_EVIDENCE_NAMES),
+    # --- end false-event evidence (i15) ---
 )
 BLAST_SITE_FEATURE_NAMES: tuple[str, ...] = (
     "blast_site_distance_km",
@@ -181,6 +187,7 @@ class EventInputs:
     similarity_channels: int | None = None
     cnn_features: Mapping[str, float] = field(default_factory=dict)
     blast_site: Sequence[float] = ()  # BLAST_SITE_FEATURE_NAMES values (ranking.ml.sites.site_feature_rows row)
+    false_evidence: Mapping[str, float] = field(default_factory=dict)  # FALSE_EVIDENCE_NAMES -> value (i15)
 
 
 @dataclass(frozen=True)
@@ -298,6 +305,10 @@ def feature_matrix(
     for row, event in enumerate(events):
         if len(event.blast_site) == len(BLAST_SITE_FEATURE_NAMES):
             matrix[row, first : first + len(BLAST_SITE_FEATURE_NAMES)] = event.blast_site
+    first = _COLUMN[FALSE_EVIDENCE_NAMES[0]]  # false-event evidence (i15)
+    matrix[:, first : first + len(FALSE_EVIDENCE_NAMES)] = np.array(
+        [[_value(e.false_evidence.get(name)) for name in FALSE_EVIDENCE_NAMES] for e in events]
+    )
     return matrix
 
 

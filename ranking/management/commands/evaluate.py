@@ -91,6 +91,17 @@ class Command(BaseCommand):
         except (TrainingDataError, ModelArtifactError) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(json.dumps(result, indent=2))
+        self._false_events(version, options)
+
+    def _false_events(self, version: ModelVersion | None, options: dict[str, Any]) -> None:
+        """The false-event section (i15): precision/recall on real false labels, the prior beside the ranker."""
+        from ranking.false_event_evaluation import false_event_evaluation, false_event_lines
+        from ranking.registry import model_version_active
+
+        chosen = version or model_version_active(kind=ModelVersion.Kind.RANKER)
+        if chosen is not None:
+            report = false_event_evaluation(model_version=chosen, since=options["since"], until=options["until"])
+            self.stdout.write("\n".join(false_event_lines(report)))
 
     def _evaluate_cnn(self, version: ModelVersion | None, options: dict[str, Any]) -> None:
         from ranking.cnn_runs import CnnTrainingError, cnn_evaluate
