@@ -1,6 +1,7 @@
 """Conformal triage in the store and the queue on real events: each scored ComCat event is "confident: class" or
 "needs review"; the queue API shows and filters it; automatic decisions happen only when enabled, each audited."""
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +82,25 @@ def test_with_auto_commit_each_automatic_decision_is_audited_as_such_and_trains_
         event.refresh_from_db()
         assert event.review_state == ReviewState.SCORED
     assert EventLabel.objects.count() == labels_before
+
+
+def test_the_model_page_shows_the_gate_the_conformal_triage_and_the_effort_per_profile(week, analyst: User) -> None:
+    from django.test import Client
+
+    from ranking.training import ranker_evaluate
+
+    # The first 1,000 PNSN events run to April 2018: the gate trains on January-March and tests on April.
+    result = ranker_evaluate(since=dt.datetime(2018, 4, 1, tzinfo=dt.UTC), until=dt.datetime(2018, 5, 1, tzinfo=dt.UTC))
+    evidence = result["metrics"]["ranking_evidence"]
+    assert evidence["empty_explanations"] == 0
+    assert set(evidence["profiles"]) == {"regional", "verification", "hazard"}
+    gate = evidence["gate"]
+    assert gate["baseline_ap"] > 0 and gate["product_ap"] > 0 and "place" in gate["ablation"]
+    browser = Client()
+    browser.force_login(analyst)
+    page = browser.get("/models/ranker/").content.decode()
+    for table in ('id="baseline-gate"', 'id="conformal-triage"', 'id="effort-curves"'):
+        assert table in page
+    assert f"product {gate['product_ap']}" in page and "group place" in page
+    assert page.count("<td>verification</td>") == 3  # importance, origin time and magnitude orders
+    assert "Ranking evidence" not in browser.get("/models/cnn/").content.decode()
