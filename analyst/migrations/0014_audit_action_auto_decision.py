@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analyst", "0012_bulletin_jobs_in_a_worker"),
+        ("analyst", "0013_audit_action_undo"),
     ]
 
     operations = [
@@ -21,6 +21,7 @@ class Migration(migrations.Migration):
                     ("claim_break", "broke a claim"),
                     ("review_refused", "decision refused (conflict)"),
                     ("pick", "picked a phase"),
+                    ("undo", "undid a decision"),
                     ("auto_decision", "decided automatically (conformal triage)"),
                 ],
                 max_length=16,
