@@ -3,8 +3,9 @@
 A network with few labels of its own learns little from them; a model trained elsewhere on features
 that mean the same thing anywhere (local solar time, depth, magnitude, origin quality, waveform
 measurements, CNN output) still ranks its events. It sees no latitude, longitude, gazetteer distance,
-reviewed neighbours, similarity or learned blast sites (ranking.ml.features.LOCATION_GROUPS). The local ranker pools it in with
-weight GENERIC_HALF_WEIGHT_LABELS / (GENERIC_HALF_WEIGHT_LABELS + local labels) (ranking.ml.ranker).
+reviewed neighbours, similarity or learned blast sites (ranking.ml.features.LOCATION_GROUPS). The local
+ranker pools it in with weight GENERIC_HALF_WEIGHT_LABELS / (GENERIC_HALF_WEIGHT_LABELS + local labels)
+(ranking.ml.ranker).
 
 The shared catalogue is the PNSN ComCat CSV of the shared data (``pnsn_comcat_2018-2022.csv`` columns:
 timestamp, event_type, latitude, longitude, depth, magnitude, magnitude_type, number_of_pick).

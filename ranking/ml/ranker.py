@@ -194,11 +194,13 @@ class RankerModel:
         used = features[:, list(self.used_columns)]
         if self.estimator_name == "hist_gradient_boosting":
             small = self.flat_trees is not None and features.shape[0] <= FLAT_WALK_MAX_ROWS
+            # Log-odds as log-probabilities (normalised per row): the per-class calibration scales are not
+            # invariant to a shift of a row, so both paths must hand it the same normalisation.
             if small:
                 raw = np.asarray(self.flat_trees.raw_logits(used), dtype=np.float64)  # type: ignore[union-attr]
-                return np.column_stack([np.zeros(len(raw)), raw[:, 0]]) if raw.shape[1] == 1 and k == 2 else raw
-            # Larger batches: compiled trees, threads suited to the batch and the process (tree_inference.py). The
-            # logs of their probabilities are the log-odds up to a constant per row, which softmax ignores.
+                raw = np.column_stack([np.zeros(len(raw)), raw[:, 0]]) if raw.shape[1] == 1 and k == 2 else raw
+                return np.asarray(log_softmax(raw, axis=1), dtype=np.float64)
+            # Larger batches: compiled trees, threads suited to the batch and the process (tree_inference.py).
             proba = estimator_predict_proba(self.estimator, used)
             return np.asarray(np.log(np.clip(proba, 1e-300, 1.0)), dtype=np.float64)
         proba = np.asarray(self.estimator.predict_proba(used), dtype=np.float64)

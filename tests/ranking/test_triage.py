@@ -71,7 +71,7 @@ def test_with_auto_commit_each_automatic_decision_is_audited_as_such_and_trains_
     with override_settings(SEISTRIAGE_TRIAGE_AUTO_COMMIT=True), django_capture_on_commit_callbacks(execute=True):
         events_score(event_ids=ids, force=True)  # the scores' commit sends events_scored; analyst decides
     decided = {entry.event_id: entry for entry in AuditEntry.objects.filter(action=AuditAction.AUTO_DECISION)}
-    assert set(decided) == {event.pk for event in confident}
+    assert set(decided) == {event.pk for event in confident}  # the same model and inputs: the same triage
     for event in confident:
         event.refresh_from_db()
         entry = decided[event.pk]
