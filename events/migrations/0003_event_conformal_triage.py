@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0001_event_store_from_analyst'),
+        ('events', '0002_eventlabel_source_synthetic_false'),
     ]
 
     operations = [
