@@ -23,7 +23,7 @@ from ranking.ml.gazetteer import EARTH_RADIUS_KM, Gazetteer, nearest_site_km
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-FEATURE_VERSION = "origin-time-place-waveform-similarity-cnn-3+blast-site+fe-1-latlon"
+FEATURE_VERSION = "origin-time-place-waveform-similarity-cnn-3+blast-site+fe-1+ll"
 NEIGHBOUR_RADIUS_KM = 10.0
 
 # Magnitude types as codes a tree can split on; similar scales share a code. Unknown types get 0.
