@@ -35,6 +35,7 @@ class AuditAction(models.TextChoices):
     REVIEW_REFUSED = "review_refused", "decision refused (conflict)"
     PICK = "pick", "picked a phase"
     UNDO = "undo", "undid a decision"
+    AUTO_DECISION = "auto_decision", "decided automatically (conformal triage)"
 
 
 class AuditEntry(models.Model):

@@ -234,10 +234,18 @@ SEISTRIAGE_PRESENCE_SECONDS = env_int("SEISTRIAGE_PRESENCE_SECONDS", 45, minimum
 # One-key commit buttons of the review page, "key|decision|event type|certainty|label;..." (analyst/commit_buttons.py).
 SEISTRIAGE_COMMIT_BUTTONS = env_str("SEISTRIAGE_COMMIT_BUTTONS", "")
 
-# Importance ranking (docs/ranking.md). Class weights: "earthquake=1,explosion_like=0.3,...", classes left
-# out keep the regional-network defaults of ranking.ml.classes.DEFAULT_CLASS_WEIGHTS (false events weigh 0).
-# Kept as text here (settings import no app); ranking parses it when it starts and refuses a bad value.
+# Importance ranking (docs/ranking.md). The deployment profile says what an analyst sees first: regional (real
+# events by expected significance), verification (explosion-like and unusual events) or hazard (other natural
+# events); ranking.ml.importance.PROFILES. Class weights: "earthquake=1,explosion_like=0.3,...", classes left
+# out keep the profile's weights. Kept as text here (settings import no app); ranking parses both when it
+# starts and refuses a bad value.
+SEISTRIAGE_PROFILE = env_str("SEISTRIAGE_PROFILE", "regional")
 SEISTRIAGE_CLASS_WEIGHTS = env_str("SEISTRIAGE_CLASS_WEIGHTS", " ")
+# Conformal triage (docs/ranking.md): the error rate alpha of the prediction sets behind "confident: class" /
+# "needs review". Auto-commit off by default: when on, every confident event is decided as its class by the
+# system user and audited as an automatic decision (analyst/auto_decisions.py).
+SEISTRIAGE_TRIAGE_ALPHA = env_float("SEISTRIAGE_TRIAGE_ALPHA", 0.01)
+SEISTRIAGE_TRIAGE_AUTO_COMMIT = env_bool("SEISTRIAGE_TRIAGE_AUTO_COMMIT", False)
 # The operator's mine/quarry gazetteer CSV (name,latitude,longitude,type); `import_gazetteer` copies one here.
 SEISTRIAGE_GAZETTEER = env_path("SEISTRIAGE_GAZETTEER", DATA_DIR / "gazetteer.csv")
 SEISTRIAGE_SCORING_BATCH_SIZE = env_int("SEISTRIAGE_SCORING_BATCH_SIZE", 200, minimum=1)

@@ -49,6 +49,7 @@ class EventFilter:
     agencies: tuple[str, ...] = ()
     public_ids: tuple[str, ...] = ()
     event_ids: tuple[int, ...] = ()
+    triages: tuple[str, ...] = ()  # conformal triage: "confident", "needs_review"
     updated_after: dt.datetime | None = None
 
     def __post_init__(self) -> None:
@@ -140,6 +141,7 @@ def events_filter(*, queryset: QuerySet[Event] | None = None, where: EventFilter
         "agency_id__in": where.agencies or None,
         "public_id__in": where.public_ids or None,
         "pk__in": where.event_ids or None,
+        "triage__in": where.triages or None,
     }
     queryset = queryset.filter(**{lookup: value for lookup, value in bounds.items() if value is not None})
     queryset = queryset.filter(_longitudes_between(where.longitude_min, where.longitude_max))

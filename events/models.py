@@ -18,6 +18,7 @@ from events.vocabulary import (
     PickPolarity,
     ReviewState,
     ScoringState,
+    Triage,
     TypeCertainty,
 )
 
@@ -53,6 +54,10 @@ class Event(models.Model):
     importance = models.FloatField(null=True, blank=True, help_text="null until scored")
     predicted_class = models.CharField(max_length=32, blank=True)
     predicted_probability = models.FloatField(null=True, blank=True)
+    # Conformal triage of the latest score (docs/ranking.md): "confident" with the one class of its prediction set,
+    # or "needs_review"; empty until scored.
+    triage = models.CharField(max_length=16, choices=Triage.choices, null=True, blank=True)  # noqa: DJ001
+    triage_class = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
     # Where the event is in the scoring pipeline; the sweep requeues failed and stalled ones.
     scoring_state = models.CharField(max_length=16, choices=ScoringState.choices, default=ScoringState.PENDING)
     scoring_error = models.TextField(blank=True)

@@ -104,3 +104,10 @@ class ScoringState(models.TextChoices):
     SCORED = "scored", "scored"
     FAILED = "failed", "scoring failed"
     NO_MODEL = "no_model", "not scored: no active model"
+
+
+class Triage(models.TextChoices):
+    """Conformal triage of an event's latest score (``Event.triage``; docs/ranking.md)."""
+
+    CONFIDENT = "confident", "confident"
+    NEEDS_REVIEW = "needs_review", "needs review"

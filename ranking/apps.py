@@ -15,8 +15,15 @@ class RankingConfig(AppConfig):
         from ranking.ml.tree_inference import compiled_folder_set
 
         compiled_folder_set(Path(settings.DATA_DIR) / "cache" / "compiled-trees")
+        from ranking.ml.importance import PROFILES
 
+        if settings.SEISTRIAGE_PROFILE not in PROFILES:
+            raise ImproperlyConfigured(
+                f"SEISTRIAGE_PROFILE: {settings.SEISTRIAGE_PROFILE!r} is not one of {', '.join(PROFILES)}"
+            )
         try:
-            class_weights_parse(settings.SEISTRIAGE_CLASS_WEIGHTS)
+            class_weights_parse(settings.SEISTRIAGE_CLASS_WEIGHTS, base=PROFILES[settings.SEISTRIAGE_PROFILE].weights)
         except ValueError as error:
             raise ImproperlyConfigured(f"SEISTRIAGE_CLASS_WEIGHTS: {error}") from None
+        if not 0.0 < settings.SEISTRIAGE_TRIAGE_ALPHA < 1.0:
+            raise ImproperlyConfigured(f"SEISTRIAGE_TRIAGE_ALPHA: {settings.SEISTRIAGE_TRIAGE_ALPHA} is not in (0, 1)")

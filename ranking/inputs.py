@@ -27,6 +27,7 @@ from ranking.ml.features import (
     posix_seconds,
 )
 from ranking.ml.gazetteer import Gazetteer, GazetteerError, gazetteer_read
+from ranking.ml.importance import PROFILES, Profile, profile_get
 from ranking.models import CnnPrediction, EventWaveformFeatures, ModelVersion
 from ranking.registry import model_version_active
 from ranking.waveform_features import events_waveform_features, measurements_of
@@ -35,8 +36,13 @@ logger = logging.getLogger(__name__)
 
 
 def class_weights() -> dict[str, float]:
-    """Importance weight per decision class: SEISTRIAGE_CLASS_WEIGHTS over the defaults (ValueError if bad)."""
-    return class_weights_parse(settings.SEISTRIAGE_CLASS_WEIGHTS)
+    """Importance weight per decision class: SEISTRIAGE_CLASS_WEIGHTS over the profile's (ValueError if bad)."""
+    return class_weights_parse(settings.SEISTRIAGE_CLASS_WEIGHTS, base=PROFILES[settings.SEISTRIAGE_PROFILE].weights)
+
+
+def importance_profile() -> Profile:
+    """The deployment profile of SEISTRIAGE_PROFILE with the class weights of class_weights()."""
+    return profile_get(settings.SEISTRIAGE_PROFILE, class_weights())
 
 
 def class_of_review(*, review_state: str, event_type: str) -> str | None:

@@ -109,7 +109,14 @@ def model_artifact_load(*, model_version: ModelVersion) -> Any:
         )
     if model_version.kind == ModelVersion.Kind.CNN:
         return _keras_load(path, model_version)
-    model = joblib.load(path)  # our own file, its checksum verified above
+    try:
+        model = joblib.load(path)  # our own file, its checksum verified above
+    except (AttributeError, ModuleNotFoundError, TypeError) as error:
+        # A ranker pickled by older code (its calibration class is gone): it cannot score with this code.
+        raise ModelArtifactError(
+            f"model {model_version.version}: artifact was written by an older version of the code ({error}); "
+            "train and promote a new ranker"
+        ) from None
     if model_version.kind == ModelVersion.Kind.RANKER and not isinstance(model, RankerModel):
         raise ModelArtifactError(f"model {model_version.version}: artifact is not a ranker")
     return model

@@ -18,19 +18,21 @@ from django.db.models import Max, Q
 from events.models import Event
 from events.vocabulary import UNREVIEWED_STATES, ReviewState, ScoringState
 from ranking.inputs import (
-    class_weights,
     events_cnn_features,
     events_feature_matrix,
+    importance_profile,
 )
 from ranking.ml.classes import DECISION_CLASSES
+from ranking.ml.conformal import class_thresholds, triage
 from ranking.ml.explain import explain_importance
 from ranking.ml.features import (
     FEATURE_VERSION,
 )
-from ranking.ml.ranker import importance
+from ranking.ml.importance import importance_from_logit, importance_logit
 from ranking.models import CnnPrediction, EventScore, EventWaveformFeatures
 from ranking.pipeline import SCORING_WANTED, events_enqueue_scoring, events_schedule_cnn
 from ranking.registry import LoadedRanker, ModelArtifactError, model_version_active, ranker_active_load
+from ranking.signals import events_scored
 from ranking.waveform_features import events_waveform_features
 
 logger = logging.getLogger(__name__)
@@ -147,20 +149,24 @@ def _score_and_store(events: list[Event], loaded: LoadedRanker, *, force: bool =
     """Score and store; returns the ids stored. The score's time is when its inputs were read, so a CNN
     prediction or a measurement stored meanwhile is newer and makes the next events_score redo the event."""
     model = loaded.model
-    weights = class_weights()
+    profile = importance_profile()
+    weights = dict(profile.weights)
     waveform = events_waveform_features(events=events)  # measured where missing: before the score's time
     now = dt.datetime.now(dt.UTC)
     cnn = events_cnn_features(event_ids=[e.pk for e in events])
     features = events_feature_matrix(events=events, waveform=waveform, cnn=cnn)
-    probabilities = model.predict_proba(features)
-    scores = importance(probabilities, weights)
-    explanations = explain_importance(model, features, weights)
+    log_proba = model.log_proba(features)
+    probabilities = np.exp(log_proba)
+    scores = importance_from_logit(importance_logit(log_proba, features, model, profile))
+    explanations = explain_importance(model, features, profile)
+    triaged = triage(probabilities, class_thresholds(model.conformal_scores, settings.SEISTRIAGE_TRIAGE_ALPHA))
     rows: list[EventScore] = []
     for index, event in enumerate(events):
         best = int(np.argmax(probabilities[index]))
         event.importance = float(scores[index])
         event.predicted_class = DECISION_CLASSES[best]
         event.predicted_probability = float(probabilities[index, best])
+        event.triage, event.triage_class = triaged[index]
         event.scoring_state = ScoringState.SCORED
         event.scoring_error = ""
         rows.append(
@@ -198,12 +204,24 @@ def _score_and_store(events: list[Event], loaded: LoadedRanker, *, force: bool =
         kept_events = [events[index] for index in keep]
         EventScore.objects.bulk_create([rows[index] for index in keep])
         Event.objects.bulk_update(
-            kept_events, ["importance", "predicted_class", "predicted_probability", "scoring_state", "scoring_error"]
+            kept_events,
+            [
+                "importance",
+                "predicted_class",
+                "predicted_probability",
+                "triage",
+                "triage_class",
+                "scoring_state",
+                "scoring_error",
+            ],
         )
         # Only a new event becomes scored: an analyst who opened it meanwhile keeps it.
         Event.objects.filter(pk__in=[e.pk for e in kept_events], review_state=ReviewState.NEW).update(
             review_state=ReviewState.SCORED
         )
+        # Receivers above ranking (the analyst app's auto-decisions, when enabled) act after the commit.
+        kept_ids = [e.pk for e in kept_events]
+        transaction.on_commit(lambda: events_scored.send(sender=EventScore, event_ids=kept_ids))
     return {e.pk for e in kept_events}
 
 

@@ -1,23 +1,39 @@
 """Training and evaluating the ranker from the labelled events in the store (the analysts' decisions)."""
 
 import datetime as dt
+import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 import numpy.typing as npt
+from django.conf import settings
 
 from events.labels import labels_in_force_order
 from events.models import Event, EventLabel
 from ranking.cnn_runs import cnn_trained_on_events
-from ranking.inputs import class_of_review, class_weights, events_cnn_features, events_feature_matrix
+from ranking.inputs import (
+    class_of_review,
+    class_weights,
+    events_cnn_features,
+    events_feature_matrix,
+    importance_profile,
+)
 from ranking.ml.classes import DECISION_CLASSES, NOT_EXISTING
-from ranking.ml.evaluation import ranker_metrics, ranker_plots
-from ranking.ml.features import FEATURE_NAMES, FEATURE_VERSION
-from ranking.ml.ranker import ESTIMATORS, ranker_fit
+from ranking.ml.conformal import class_thresholds, conformal_report
+from ranking.ml.evaluation import distinct_levels, profile_report, ranker_metrics, ranker_plots
+from ranking.ml.explain import explain_importance
+from ranking.ml.features import DEFAULT_EXCLUDED_GROUPS, FEATURE_NAMES, FEATURE_VERSION, features_of_groups
+from ranking.ml.gate import baseline_gate
+from ranking.ml.generic import CatalogueError, generic_fit_from_catalogue
+from ranking.ml.importance import PROFILES
+from ranking.ml.ranker import ESTIMATORS, RankerModel, ranker_fit
 from ranking.models import ModelVersion
 from ranking.registry import model_artifact_load, model_version_active, model_version_promote, model_version_register
 from ranking.scoring import events_rescore_unreviewed
@@ -104,6 +120,60 @@ def labelled_events(
     )
 
 
+SHARED_CATALOGUE = Path("catalogs") / "pnsn_comcat_2018-2022.csv"
+
+
+def generic_model_fit(*, until: dt.datetime | None = None) -> RankerModel | None:
+    """The generic (cold-start) ranker from the shared labelled catalogue's rows before ``until`` (and before
+    today); None when the shared data is not there (a deployment without it has no generic model)."""
+    path = Path(settings.SHARED_DATA_DIR) / SHARED_CATALOGUE
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return None
+    day = (until or dt.datetime.now(dt.UTC)).date()
+    return _generic_model_cached(str(path), mtime, day.isoformat())
+
+
+@lru_cache(maxsize=2)
+def _generic_model_cached(path: str, mtime: float, day: str) -> RankerModel | None:
+    # One fit per catalogue file version and cut-off day, kept under DATA_DIR: every training run (and every
+    # worker process) reuses it instead of refitting 10,000 rows.
+    stored = Path(settings.DATA_DIR) / "generic_models" / f"{FEATURE_VERSION}-{int(mtime)}-{day}.joblib"
+    if stored.exists():
+        model = joblib.load(stored)  # our own file, written below
+        if isinstance(model, RankerModel) and model.feature_version == FEATURE_VERSION:
+            return model
+    cutoff = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC).timestamp()
+    try:
+        fitted = generic_fit_from_catalogue(Path(path), until=cutoff)
+    except CatalogueError as error:
+        raise TrainingDataError(str(error)) from None
+    if fitted is not None:
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        partial = stored.with_suffix(f".{os.getpid()}.part")
+        joblib.dump(fitted, partial)
+        partial.replace(stored)  # atomic: a concurrent reader sees the whole file or none
+    return fitted
+
+
+def ranker_model_fit(
+    data: "LabelledEvents", *, until: dt.datetime | None = None, estimator: str = "hist_gradient_boosting"
+) -> RankerModel:
+    """The product's ranker on labelled events: the default feature groups, pooled with the generic model."""
+    model = ranker_fit(
+        data.features,
+        data.labels,
+        data.times,
+        feature_names=FEATURE_NAMES,
+        feature_version=FEATURE_VERSION,
+        estimator_name=estimator,
+        excluded_features=features_of_groups(DEFAULT_EXCLUDED_GROUPS),
+    )
+    model.generic = generic_model_fit(until=until)
+    return model
+
+
 def ranker_train(
     *,
     created_by: str,
@@ -124,14 +194,7 @@ def ranker_train(
         )
     started = time.perf_counter()
     try:
-        model = ranker_fit(
-            data.features,
-            data.labels,
-            data.times,
-            feature_names=FEATURE_NAMES,
-            feature_version=FEATURE_VERSION,
-            estimator_name=estimator,
-        )
+        model = ranker_model_fit(data, until=until, estimator=estimator)
     except ValueError as error:  # e.g. the time-ordered training part holds one class only
         raise TrainingDataError(str(error)) from None
     counts = np.bincount(data.labels, minlength=len(DECISION_CLASSES))
@@ -148,6 +211,10 @@ def ranker_train(
             "first_origin_time": dt.datetime.fromtimestamp(data.times.min(), dt.UTC).isoformat(),
             "last_origin_time": dt.datetime.fromtimestamp(data.times.max(), dt.UTC).isoformat(),
             "features_used": [FEATURE_NAMES[c] for c in model.used_columns],
+            "excluded_groups": list(DEFAULT_EXCLUDED_GROUPS),
+            "generic_model": None
+            if model.generic is None
+            else {"events": model.generic.local_labels, "weight": round(model.generic_weight(), 4)},
             "cnn": {
                 "events": len(data.cnn_versions),
                 "versions": dict(Counter(data.cnn_versions.values()).most_common()),
@@ -171,11 +238,16 @@ def ranker_evaluate(
     until: dt.datetime | None = None,
     plots: Path | None = None,
     compare: bool = False,
+    gate: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Metrics of a stored ranker (default: the active one) on the labelled events in [since, until).
 
-    With ``compare``, the three estimator families are also trained on the events before ``since``
-    and scored on the same held-out events, so the choice of estimator can be justified.
+    Besides the classification metrics: per profile, the queue's tie rate, effort against an oracle and effort
+    curves; calibration resolution; empty explanations; the conformal triage on these held-out labels. With
+    ``gate`` (and ``since``), the baseline gate, feature-group ablation and cold-start figures on the events
+    before ``since`` (ranking.ml.gate). With ``compare``, the three estimator families are also trained on the
+    events before ``since`` and scored on the same held-out events, so the choice of estimator can be justified.
     """
     version = model_version or model_version_active(kind=ModelVersion.Kind.RANKER)
     if version is None:
@@ -191,6 +263,7 @@ def ranker_evaluate(
         "window": [since.isoformat() if since else None, until.isoformat() if until else None],
         "metrics": ranker_metrics(held_out.labels, probabilities, held_out.times, held_out.magnitudes, weights),
     }
+    result["metrics"]["ranking_evidence"] = _ranking_evidence(model, held_out, since=since, gate=gate, say=progress)
     if plots is not None:
         written = ranker_plots(plots, held_out.labels, probabilities, held_out.times, held_out.magnitudes, weights)
         result["plots"] = [str(path) for path in written]
@@ -199,6 +272,48 @@ def ranker_evaluate(
     version.metrics = {**version.metrics, "latest_evaluation": result["metrics"]}
     version.save(update_fields=["metrics"])
     return result
+
+
+def _ranking_evidence(
+    model: RankerModel,
+    held_out: LabelledEvents,
+    *,
+    since: dt.datetime | None,
+    gate: bool,
+    say: Callable[[str], None] | None,
+) -> dict[str, Any]:
+    """What issue 14's "done when" asks of the queue, measured on the held-out labelled events."""
+    probabilities = model.predict_proba(held_out.features)
+    profile = importance_profile()
+    explanations = explain_importance(model, held_out.features, profile)
+    alpha = settings.SEISTRIAGE_TRIAGE_ALPHA
+    evidence: dict[str, Any] = {
+        "profile": profile.name,
+        "profiles": {
+            name: profile_report(model, held_out.features, held_out.labels, held_out.times, name) for name in PROFILES
+        },
+        "calibration": {
+            "method": "vector scaling: a scale and a bias per class on the trees' log-odds",
+            "scale": None if model.calibration is None else [round(float(v), 4) for v in model.calibration.scale],
+            "distinct_probability_levels": distinct_levels(probabilities),
+            "events": len(held_out.labels),
+        },
+        "empty_explanations": sum(1 for explanation in explanations if not explanation),
+        "conformal": conformal_report(
+            probabilities, held_out.labels, class_thresholds(model.conformal_scores, alpha), alpha
+        )
+        | {"calibration_events": sum(len(scores) for scores in model.conformal_scores.values())},
+        "generic_weight": round(model.generic_weight(), 4),
+    }
+    if gate and since is not None:
+        training = labelled_events(until=since)
+        if len(training.labels) >= 100 and len(np.unique(training.labels)) >= 2:
+            evidence["gate"] = baseline_gate(
+                (training.features, training.labels, training.times),
+                (held_out.features, held_out.labels),
+                progress=say,
+            )
+    return evidence
 
 
 def _compare_estimators(

@@ -31,7 +31,7 @@ from ranking.ml.classes import DECISION_CLASSES
 from ranking.ml.evaluation import ranker_metrics
 from ranking.ml.features import FEATURE_NAMES, FEATURE_VERSION
 from ranking.ml.learning import evaluation_curves, feature_importance, interesting_events, promotion_verdict
-from ranking.ml.ranker import RankerModel, importance, ranker_fit
+from ranking.ml.ranker import RankerModel, importance
 from ranking.ml.verdict import effort_verdict
 from ranking.models import CnnPrediction, ModelPromotion, ModelVersion, TrainingRun
 from ranking.registry import (
@@ -42,7 +42,7 @@ from ranking.registry import (
     model_versions_lock,
 )
 from ranking.scoring import events_rescore_unreviewed
-from ranking.training import LabelledEvents, TrainingDataError, labelled_events
+from ranking.training import LabelledEvents, TrainingDataError, labelled_events, ranker_model_fit
 
 logger = logging.getLogger(__name__)
 
@@ -349,9 +349,8 @@ def _ranker_run(run: TrainingRun, report: _Report) -> None:
     }
     report(f"{n} labelled events: {len(train.labels)} to train on, the newest {len(held_out.labels)} held out", 0.2)
     started = time.perf_counter()
-    model = ranker_fit(
-        train.features, train.labels, train.times, feature_names=FEATURE_NAMES, feature_version=FEATURE_VERSION
-    )
+    # The generic model learns only from shared catalogue rows older than the held-out labels.
+    model = ranker_model_fit(train, until=dt.datetime.fromtimestamp(float(held_out.times.min()), dt.UTC))
     fit_seconds = round(time.perf_counter() - started, 2)
     report(f"candidate fitted in {fit_seconds} s", 0.55)
     candidate_probabilities = model.predict_proba(held_out.features)

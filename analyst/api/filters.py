@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from analyst.selectors.queue import DEFAULT_ORDERING, QUEUE_ORDERINGS, QueueFilters
 from events.filters import EventFilter
-from events.vocabulary import QUAKEML_EVENT_TYPES, ReviewState
+from events.vocabulary import QUAKEML_EVENT_TYPES, ReviewState, Triage
 from ranking.ml.classes import DECISION_CLASSES
 
 
@@ -52,6 +52,7 @@ _EVENT_FILTER_PARAMETERS = {
     "event_type": "event_types",
     "review_state": "review_states",
     "agency": "agencies",
+    "triage": "triages",
 }
 
 
@@ -106,6 +107,11 @@ class QueueQuerySerializer(serializers.Serializer[QueueFilters]):
     importance_max = serializers.FloatField(required=False, help_text="highest importance score")
     predicted_class = CommaSeparatedChoices(
         required=False, choices=tuple(DECISION_CLASSES), help_text=f"comma-separated, of: {', '.join(DECISION_CLASSES)}"
+    )
+    triage = CommaSeparatedChoices(
+        required=False,
+        choices=tuple(Triage.values),
+        help_text=f"conformal triage, comma-separated, of: {', '.join(Triage.values)}",
     )
     event_type = CommaSeparatedChoices(
         required=False, choices=QUAKEML_EVENT_TYPES, help_text="comma-separated QuakeML event types"

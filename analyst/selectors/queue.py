@@ -80,6 +80,8 @@ class QueueRow(TypedDict):
     importance: float | None
     predicted_class: str
     predicted_probability: float | None
+    triage: Annotated[str | None, "confident, needs_review, or null before scoring"]
+    triage_class: Annotated[str | None, "the confident class, else null"]
     event_type: str
     event_type_certainty: str
     review_state: str

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_safe
 from analyst.roles import user_is_senior_analyst
 from analyst.views.events import analyst_required
 from ranking.models import ModelVersion
+from ranking.ranking_evidence import ranking_evidence_get
 from ranking.registry import ModelArtifactError, model_version_active
 from ranking.selectors import (
     ModelDashboard,
@@ -76,6 +77,7 @@ def model_dashboard_page(request: HttpRequest, kind: str) -> HttpResponse:
             "kinds": ModelVersion.Kind.choices,
             "data": data,
             "senior": user_is_senior_analyst(request.user),
+            "evidence": ranking_evidence_get(kind=_kind(kind)),
         },
     )
 

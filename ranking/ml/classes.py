@@ -17,6 +17,7 @@ recognise (``CNN_CLASS_BY_EVENT_TYPE``, a subset of each decision class's types:
 "other natural" but not a surface-event signal).
 """
 
+from collections.abc import Mapping
 from typing import Final
 
 NOT_EXISTING: Final = "not_existing"
@@ -141,13 +142,13 @@ def decision_class_for(event_type: str) -> str | None:
     return CLASS_BY_EVENT_TYPE.get(event_type.strip().lower())
 
 
-def class_weights_parse(text: str) -> dict[str, float]:
+def class_weights_parse(text: str, *, base: Mapping[str, float] = DEFAULT_CLASS_WEIGHTS) -> dict[str, float]:
     """Parse ``class=weight`` pairs separated by commas (the SEISTRIAGE_CLASS_WEIGHTS format).
 
-    Classes left out keep their default weight; an unknown class or a weight that is not a finite
-    number >= 0 raises ValueError naming the pair.
+    Classes left out keep their ``base`` weight (the profile's); an unknown class or a weight that is not a
+    finite number >= 0 raises ValueError naming the pair.
     """
-    weights = dict(DEFAULT_CLASS_WEIGHTS)
+    weights = dict(base)
     for pair in (item.strip() for item in text.split(",")):
         if not pair:
             continue

@@ -13,7 +13,8 @@ import numpy.typing as npt
 from sklearn.metrics import average_precision_score, confusion_matrix, precision_recall_curve, roc_auc_score
 
 from ranking.ml.classes import DECISION_CLASSES, EARTHQUAKE, EXPLOSION_LIKE
-from ranking.ml.ranker import importance
+from ranking.ml.importance import events_of_interest, importance_from_logit, importance_logit, profile_get
+from ranking.ml.ranker import RankerModel, importance
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -180,3 +181,84 @@ def _save(figure: Any, path: Path) -> Path:
 
     plt.close(figure)
     return path
+
+
+def tie_rate(scores: FloatArray) -> float:
+    """Share of events whose score another event also has (0: every score distinct)."""
+    if len(scores) == 0:
+        return 0.0
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    return round(float((counts[inverse] > 1).mean()), 4)
+
+
+def effort_curve(relevant: npt.NDArray[np.bool_], order: IntArray, *, points: int = 20) -> list[list[float]]:
+    """(share of queue read, share of relevant events found) at ``points`` evenly spaced read shares, from 0."""
+    total = max(int(relevant.sum()), 1)
+    found = np.concatenate([[0], np.cumsum(relevant[order])])
+    reads = np.linspace(0.0, 1.0, points + 1)
+    positions = np.round(reads * len(order)).astype(int)
+    return [[round(float(r), 3), round(float(found[p] / total), 4)] for r, p in zip(reads, positions, strict=True)]
+
+
+def queue_share_to_find(relevant: npt.NDArray[np.bool_], order: IntArray, level: float) -> float | None:
+    """Share of the queue read (in ``order``) to find ``level`` of the relevant events."""
+    total = int(relevant.sum())
+    if total == 0:
+        return None
+    found = np.cumsum(relevant[order])
+    return round((int(np.searchsorted(found, int(np.ceil(level * total)))) + 1) / len(order), 4)
+
+
+def distinct_levels(probabilities: FloatArray) -> int:
+    """Distinct calibrated probability values over all events and classes (resolution of the calibration)."""
+    return len(np.unique(np.round(probabilities, 12)))
+
+
+def profile_report(
+    model: RankerModel, features: FloatArray, labels: IntArray, times: FloatArray, profile_name: str
+) -> dict[str, Any]:
+    """How one profile's queue serves its objective on held-out labelled events (docs/ranking.md).
+
+    Effort: share of the queue read to find 95 % of the events of interest, against an oracle that puts
+    them all first (its share is ceil(0.95 k) / n); curves for importance, origin time and magnitude orders.
+    """
+    profile = profile_get(profile_name)
+    log_proba = model.log_proba(features)
+    scores = importance_from_logit(importance_logit(log_proba, features, model, profile))
+    n = len(labels)
+    magnitudes = features[:, model.feature_names.index("magnitude")]
+    relevant = events_of_interest(labels, profile)
+    orders = {
+        "importance": np.argsort(-scores, kind="stable"),
+        "origin time": np.argsort(times, kind="stable"),
+        "magnitude": np.argsort(-np.nan_to_num(magnitudes, nan=-10.0), kind="stable"),
+    }
+    rank = np.empty(n, dtype=np.int64)
+    rank[orders["importance"]] = np.arange(n)
+    probabilities = np.exp(log_proba)
+    ordered = np.sort(probabilities, axis=1)
+    uncertain = ordered[:, -1] - ordered[:, -2] < 0.5
+    routine = ~uncertain & (magnitudes < np.nanquantile(magnitudes, 0.9))
+    large = np.nan_to_num(magnitudes, nan=-10.0) >= 3.0
+    oracle = int(np.ceil(0.95 * relevant.sum())) / n if relevant.any() else None
+    share = queue_share_to_find(relevant, orders["importance"], 0.95)
+    return {
+        "objective": profile.objective,
+        "events_of_interest": list(profile.interest),
+        "interest_events": int(relevant.sum()),
+        "tie_rate": tie_rate(scores),
+        "distinct_scores": len(np.unique(scores)),
+        "share_read_for_95_percent": {
+            label: queue_share_to_find(relevant, order, 0.95) for label, order in orders.items()
+        },
+        "oracle_share_for_95_percent": round(oracle, 4) if oracle is not None else None,
+        "effort_over_oracle": round(share / oracle, 4) if share is not None and oracle else None,
+        "magnitude_3_events": int(large.sum()),
+        "magnitude_3_last_position_share": round(float((rank[large].max() + 1) / n), 4) if large.any() else None,
+        "uncertain_events": int(uncertain.sum()),
+        "uncertain_median_position_share": round(float(np.median(rank[uncertain]) + 1) / n, 4)
+        if uncertain.any()
+        else None,
+        "routine_median_position_share": round(float(np.median(rank[routine]) + 1) / n, 4) if routine.any() else None,
+        "effort_curves": {label: effort_curve(relevant, order) for label, order in orders.items()},
+    }

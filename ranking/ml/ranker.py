@@ -1,10 +1,17 @@
 """The tabular ranker: a histogram gradient boosting classifier over the decision classes, calibrated.
 
-Training is time-ordered: the oldest (1 - calibration_share) of the labelled events fit the trees,
-the newest share fits one isotonic regression per class (one-vs-rest) on the trees' probabilities,
-and calibrated rows are renormalised to sum to one. Calibrating on later events than the trees
-saw is what a deployed model meets: tomorrow's events, not a shuffled sample of yesterday's.
-Importance is the class-weighted sum of the calibrated probabilities.
+Training is time-ordered: the oldest (1 - calibration_share) of the labelled events fit the trees; the
+newest share is held out and split in time into two halves. The older half fits the calibration: a
+scale and a bias per class on the trees' log-odds (``LogitCalibration``), a smooth map that
+keeps every distinction the trees make (the step isotonic maps it replaces sent 65 % of the
+probabilities to exactly 0 or 1). The newer half gives the split-conformal scores of
+``ranking.ml.conformal``. Calibrating on later events than the trees saw is what a deployed model
+meets: tomorrow's events, not a shuffled sample of yesterday's.
+
+Probabilities are kept as log-probabilities (``log_proba``), so that nothing downstream (importance,
+explanations) saturates at 0 or 1. A model may carry a generic, location-independent model
+(``generic``): its probabilities are pooled with the local ones, the local weight growing with the
+number of local labels (cold start, docs/ranking.md).
 """
 
 from collections.abc import Mapping, Sequence
@@ -13,9 +20,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy.optimize import minimize
+from scipy.special import log_softmax
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
-from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -28,16 +36,46 @@ IntArray = npt.NDArray[np.int64]
 
 ESTIMATORS = ("hist_gradient_boosting", "random_forest", "logistic_regression")
 MIN_CALIBRATION_POSITIVES = 3
+# Cold start: the local model's weight is n / (n + GENERIC_HALF_WEIGHT_LABELS) for n local labels.
+GENERIC_HALF_WEIGHT_LABELS = 300
 # Up to this many rows the flat NumPy tree walk beats scikit-learn's per-tree calls; above, scikit-learn wins.
 FLAT_WALK_MAX_ROWS = 64
 
 
 @dataclass(frozen=True)
-class IsotonicCurve:
-    """A fitted isotonic map as its knots: raw probability -> calibrated probability (np.interp)."""
+class LogitCalibration:
+    """Calibrated log-odds = raw log-odds x scale + bias, one scale and one bias per trained class
+    (vector scaling): a smooth, strictly monotonic map per class, so events the trees tell apart stay apart."""
 
-    x: FloatArray
-    y: FloatArray
+    scale: FloatArray
+    bias: FloatArray
+
+    def apply(self, logits: FloatArray) -> FloatArray:
+        return np.asarray(logits * self.scale + self.bias, dtype=np.float64)
+
+
+# Pulls of the fitted log-scales and biases towards the identity map: a class with few calibration examples
+# keeps its raw log-odds rather than a scale near 0 (which would flatten its probabilities into one level).
+SCALE_PULL = 0.002
+BIAS_PULL = 1e-3
+
+
+def logit_calibration_fit(logits: FloatArray, targets: IntArray) -> LogitCalibration:
+    """Fit scales and biases by minimum negative log-likelihood with small pulls towards the identity.
+
+    logits: shape (n, k) raw log-odds of the k trained classes; targets: shape (n,), column indices.
+    """
+    n, k = logits.shape
+
+    def loss(parameters: FloatArray) -> float:
+        log_scale, bias = parameters[:k], parameters[k:]
+        log_p = log_softmax(logits * np.exp(log_scale) + bias, axis=1)
+        penalty = SCALE_PULL * (log_scale**2).sum() + BIAS_PULL * (bias**2).sum()
+        return float(-log_p[np.arange(n), targets].mean() + penalty)
+
+    bounds = [(-3.0, 1.0)] * k + [(-10.0, 10.0)] * k
+    fitted = minimize(loss, np.zeros(2 * k), method="L-BFGS-B", bounds=bounds)
+    return LogitCalibration(np.exp(fitted.x[:k]), np.asarray(fitted.x[k:], dtype=np.float64))
 
 
 @dataclass(frozen=True)
@@ -97,6 +135,16 @@ class FlatTrees:
 
     def predict_proba(self, features: FloatArray) -> FloatArray:
         """Class probabilities, shape (n, n_trained_classes), for features of shape (n, used columns)."""
+        raw = self.raw_logits(features)
+        if raw.shape[1] == 1:
+            positive = 1.0 / (1.0 + np.exp(-raw[:, 0]))
+            return np.column_stack([1.0 - positive, positive])
+        raw -= raw.max(axis=1, keepdims=True)
+        exponentials = np.exp(raw)
+        return np.asarray(exponentials / exponentials.sum(axis=1, keepdims=True), dtype=np.float64)
+
+    def raw_logits(self, features: FloatArray) -> FloatArray:
+        """The trees' summed leaf values plus baseline, shape (n, 1) for two classes, else (n, classes)."""
         n = features.shape[0]
         index = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
         rows = np.arange(n)[:, None]
@@ -108,20 +156,18 @@ class FlatTrees:
         leaf_values = self.value[index]
         for output in range(len(self.baseline)):
             raw[:, output] += leaf_values[:, self.tree_output == output].sum(axis=1)
-        if raw.shape[1] == 1:
-            positive = 1.0 / (1.0 + np.exp(-raw[:, 0]))
-            return np.column_stack([1.0 - positive, positive])
-        raw -= raw.max(axis=1, keepdims=True)
-        exponentials = np.exp(raw)
-        return np.asarray(exponentials / exponentials.sum(axis=1, keepdims=True), dtype=np.float64)
+        return raw
 
 
 @dataclass
 class RankerModel:
     """A trained ranker: the estimator, its calibration, and what it needs to explain itself.
 
-    ``predict_proba`` takes a feature matrix of shape (n, len(feature_names)) and returns shape
-    (n, len(DECISION_CLASSES)): classes the training data lacked get probability 0.
+    ``log_proba`` / ``predict_proba`` take a feature matrix of shape (n, len(feature_names)) and return
+    shape (n, len(DECISION_CLASSES)): classes the training data lacked get probability 0 (log -inf).
+    ``conformal_scores`` are the nonconformity scores (1 - P(true class)) of the newest held-out labels,
+    sorted, per true class (ranking.ml.conformal). ``generic`` is a location-independent model pooled in while
+    ``local_labels`` is small (cold start).
     """
 
     estimator_name: str
@@ -130,42 +176,75 @@ class RankerModel:
     feature_version: str
     trained_classes: tuple[int, ...]
     used_columns: tuple[int, ...]
-    calibration: dict[int, IsotonicCurve] = field(default_factory=dict)
+    calibration: LogitCalibration | None = None
     reference_values: FloatArray = field(default_factory=lambda: np.empty(0))
     flat_trees: FlatTrees | None = None
+    conformal_scores: dict[int, FloatArray] = field(default_factory=dict)
+    magnitude_quantiles: dict[str, float] = field(default_factory=dict)
+    generic: "RankerModel | None" = None
+    local_labels: int = 0
 
-    def raw_proba(self, features: FloatArray) -> FloatArray:
+    def raw_logits(self, features: FloatArray) -> FloatArray:
+        """Uncalibrated log-odds of the trained classes, shape (n, len(trained_classes))."""
         if features.ndim != 2 or features.shape[1] != len(self.feature_names):
             raise ValueError(f"expected features of shape (n, {len(self.feature_names)}), got {features.shape}")
-        probabilities = np.zeros((features.shape[0], len(DECISION_CLASSES)))
-        if features.shape[0]:
-            used = features[:, list(self.used_columns)]
+        k = len(self.trained_classes)
+        if features.shape[0] == 0:
+            return np.zeros((0, k))
+        used = features[:, list(self.used_columns)]
+        if self.estimator_name == "hist_gradient_boosting":
             small = self.flat_trees is not None and features.shape[0] <= FLAT_WALK_MAX_ROWS
-            # larger batches: compiled trees, threads suited to the batch and the process (tree_inference.py)
-            proba = self.flat_trees.predict_proba(used) if small else estimator_predict_proba(self.estimator, used)  # type: ignore[union-attr]
-            probabilities[:, list(self.trained_classes)] = proba
-        return probabilities
+            # Log-odds as log-probabilities (normalised per row): the per-class calibration scales are not
+            # invariant to a shift of a row, so both paths must hand it the same normalisation.
+            if small:
+                raw = np.asarray(self.flat_trees.raw_logits(used), dtype=np.float64)  # type: ignore[union-attr]
+                raw = np.column_stack([np.zeros(len(raw)), raw[:, 0]]) if raw.shape[1] == 1 and k == 2 else raw
+                return np.asarray(log_softmax(raw, axis=1), dtype=np.float64)
+            # Larger batches: compiled trees, threads suited to the batch and the process (tree_inference.py).
+            proba = estimator_predict_proba(self.estimator, used)
+            return np.asarray(np.log(np.clip(proba, 1e-300, 1.0)), dtype=np.float64)
+        proba = np.asarray(self.estimator.predict_proba(used), dtype=np.float64)
+        return np.asarray(np.log(np.clip(proba, 1e-12, 1.0)), dtype=np.float64)
+
+    def local_log_proba(self, features: FloatArray) -> FloatArray:
+        logits = self.raw_logits(features)
+        if self.calibration is not None:
+            logits = self.calibration.apply(logits)
+        result = np.full((features.shape[0], len(DECISION_CLASSES)), -np.inf)
+        result[:, list(self.trained_classes)] = log_softmax(logits, axis=1) if len(logits) else logits
+        return result
+
+    def generic_weight(self) -> float:
+        """Weight of the generic model in the pooled probabilities (0 without one)."""
+        if self.generic is None:
+            return 0.0
+        return GENERIC_HALF_WEIGHT_LABELS / (GENERIC_HALF_WEIGHT_LABELS + self.local_labels)
+
+    def log_proba(self, features: FloatArray) -> FloatArray:
+        """Calibrated log-probabilities, shape (n, len(DECISION_CLASSES)); -inf for untrained classes."""
+        local = self.local_log_proba(features)
+        weight = self.generic_weight()
+        if self.generic is None or weight == 0.0:
+            return local
+        generic = self.generic.log_proba(features)
+        with np.errstate(divide="ignore"):
+            return np.asarray(np.logaddexp(np.log1p(-weight) + local, np.log(weight) + generic), dtype=np.float64)
 
     def predict_proba(self, features: FloatArray) -> FloatArray:
-        return calibrate(self.raw_proba(features), self.calibration)
+        return np.asarray(np.exp(self.log_proba(features)), dtype=np.float64)
 
-
-def calibrate(probabilities: FloatArray, calibration: Mapping[int, IsotonicCurve]) -> FloatArray:
-    """Apply the per-class isotonic maps and renormalise each row (rows that calibrate to zero stay raw)."""
-    if not calibration:
-        return probabilities
-    calibrated = probabilities.copy()
-    for column, curve in calibration.items():
-        calibrated[:, column] = np.interp(probabilities[:, column], curve.x, curve.y)
-    totals = calibrated.sum(axis=1, keepdims=True)
-    usable = totals[:, 0] > 1e-12
-    calibrated[usable] /= totals[usable]
-    calibrated[~usable] = probabilities[~usable]
-    return calibrated
+    def raw_proba(self, features: FloatArray) -> FloatArray:
+        """The trees' uncalibrated probabilities (local model only), shape (n, len(DECISION_CLASSES))."""
+        result = np.zeros((features.shape[0], len(DECISION_CLASSES)))
+        if features.shape[0]:
+            result[:, list(self.trained_classes)] = np.exp(log_softmax(self.raw_logits(features), axis=1))
+        return result
 
 
 def importance(probabilities: FloatArray, weights: Mapping[str, float]) -> FloatArray:
-    """Importance per event: sum over DECISION_CLASSES of weight x probability, shape (n,)."""
+    """Expected class value per event: sum over DECISION_CLASSES of weight x probability, shape (n,).
+
+    This is one term of the queue's importance (ranking.ml.importance), not the importance itself."""
     vector = np.array([weights.get(name, 0.0) for name in DECISION_CLASSES], dtype=np.float64)
     return np.asarray(probabilities @ vector, dtype=np.float64)
 
@@ -174,11 +253,11 @@ def make_estimator(name: str, *, random_state: int = 0) -> Any:
     """A fresh, unfitted classifier of one of the ESTIMATORS families (NaN-tolerant)."""
     if name == "hist_gradient_boosting":
         return HistGradientBoostingClassifier(
-            max_iter=60,
-            learning_rate=0.15,
-            max_leaf_nodes=16,
-            min_samples_leaf=10,
-            l2_regularization=1.0,
+            max_iter=100,
+            learning_rate=0.1,
+            max_leaf_nodes=31,
+            min_samples_leaf=20,
+            l2_regularization=0.1,  # a class with a handful of labels otherwise gets log-odds in the thousands
             early_stopping=False,
             random_state=random_state,
         )
@@ -206,11 +285,13 @@ def ranker_fit(
     estimator_name: str = "hist_gradient_boosting",
     calibration_share: float = 0.2,
     random_state: int = 0,
+    excluded_features: Sequence[str] = (),
 ) -> RankerModel:
     """Fit a ranker on labelled events.
 
     features: shape (n, F) in ``feature_names`` order, NaN for missing; labels: shape (n,), indices
     into DECISION_CLASSES; times: shape (n,), POSIX seconds, used only to order the split.
+    ``excluded_features`` are left out of the model (ablation, the generic model).
     """
     if features.shape[0] != labels.shape[0] or labels.shape[0] != times.shape[0]:
         raise ValueError("features, labels and times must have the same number of rows")
@@ -224,11 +305,15 @@ def ranker_fit(
         # every class matters more than a calibration holdout then: fit on all of them, leave it uncalibrated.
         split = len(labels)
     fit_rows = slice(0, split)
+    excluded = {feature_names.index(name) for name in excluded_features if name in feature_names}
     # A feature no training event has (no gazetteer, no waveforms yet) carries nothing to learn: leave it out.
-    used_columns = tuple(int(c) for c in np.flatnonzero(~np.isnan(features[fit_rows]).all(axis=0)))
+    present = ~np.isnan(features[fit_rows]).all(axis=0)
+    used_columns = tuple(int(c) for c in np.flatnonzero(present) if int(c) not in excluded)
     estimator = make_estimator(estimator_name, random_state=random_state)
     estimator.fit(features[fit_rows][:, list(used_columns)], labels[fit_rows])
     trained = tuple(int(value) for value in estimator.classes_)
+    magnitudes = features[:, list(feature_names).index("magnitude")] if "magnitude" in feature_names else None
+    known = magnitudes[np.isfinite(magnitudes)] if magnitudes is not None else np.empty(0)
     model = RankerModel(
         estimator_name=estimator_name,
         estimator=estimator,
@@ -238,19 +323,26 @@ def ranker_fit(
         used_columns=used_columns,
         reference_values=_reference_values(features[fit_rows]),
         flat_trees=FlatTrees.from_estimator(estimator) if estimator_name == "hist_gradient_boosting" else None,
+        magnitude_quantiles=(
+            {"median": float(np.median(known)), "q999": float(np.quantile(known, 0.999))} if known.size else {}
+        ),
+        local_labels=len(labels),
     )
-    holdout_features, holdout_labels = features[split:], labels[split:]
-    if len(holdout_labels):
-        raw = model.raw_proba(holdout_features)
-        for column in trained:
-            positives = int((holdout_labels == column).sum())
-            if positives < MIN_CALIBRATION_POSITIVES or positives == len(holdout_labels):
-                continue  # too few examples to calibrate this class: leave it raw
-            isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-            isotonic.fit(raw[:, column], (holdout_labels == column).astype(np.float64))
-            model.calibration[column] = IsotonicCurve(
-                np.asarray(isotonic.X_thresholds_, dtype=np.float64), np.asarray(isotonic.y_thresholds_, np.float64)
-            )
+    # The held-out newest labels: the older half calibrates, the newer half gives the conformal scores.
+    middle = split + (len(labels) - split) // 2
+    calibration_labels = labels[split:middle]
+    column_of = {cls: column for column, cls in enumerate(trained)}
+    known_rows = np.array([label in column_of for label in calibration_labels], dtype=bool)
+    if known_rows.sum() >= MIN_CALIBRATION_POSITIVES and len(np.unique(calibration_labels[known_rows])) >= 2:
+        logits = model.raw_logits(features[split:middle][known_rows])
+        targets = np.array([column_of[label] for label in calibration_labels[known_rows]], dtype=np.int64)
+        model.calibration = logit_calibration_fit(logits, targets)
+    if middle < len(labels):
+        from ranking.ml.conformal import nonconformity
+
+        newest = labels[middle:]
+        scores = nonconformity(model.local_log_proba(features[middle:]), newest)
+        model.conformal_scores = {int(c): np.sort(scores[newest == c]) for c in np.unique(newest)}
     return model
 
 

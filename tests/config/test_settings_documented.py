@@ -35,6 +35,8 @@ def test_each_variable_is_in_the_readme_and_the_env_example(variable: str) -> No
         ("SEISTRIAGE_IMPORT_BATCH_SIZE", "many"),
         ("DATABASE_URL", "mysql://x/y"),
         ("SEISTRIAGE_CLASS_WEIGHTS", "quakes=1"),
+        ("SEISTRIAGE_PROFILE", "coastal"),
+        ("SEISTRIAGE_TRIAGE_ALPHA", "2"),
     ],
 )
 def test_a_bad_value_stops_the_start_naming_the_variable(variable: str, value: str) -> None:

@@ -10,6 +10,7 @@ from ranking.ml.classes import DECISION_CLASSES, DEFAULT_CLASS_WEIGHTS, EARTHQUA
 from ranking.ml.evaluation import expected_calibration_error, ranker_metrics, review_effort
 from ranking.ml.explain import explain_importance
 from ranking.ml.features import FEATURE_NAMES, FEATURE_VERSION
+from ranking.ml.importance import importance_logit, profile_get
 from ranking.ml.ranker import RankerModel, importance, ranker_fit
 from tests.support.ranking_data import pnsn_features, pnsn_inputs, pnsn_rows
 
@@ -76,15 +77,15 @@ def test_importance_is_the_class_weighted_sum_and_false_events_weigh_nothing(spl
 
 def test_an_explanation_names_the_features_that_moved_the_importance_and_which_way(split, model) -> None:
     row = split["features"][~split["train"]][:1]
-    weights = dict(DEFAULT_CLASS_WEIGHTS)
-    [explanation] = explain_importance(model, row, weights, top=4)
+    profile = profile_get("regional")
+    [explanation] = explain_importance(model, row, profile, top=4)
     assert 1 <= len(explanation) <= 4
-    base = importance(model.predict_proba(row), weights)[0]
+    base = importance_logit(model.log_proba(row), row, model, profile)[0]
     for item in explanation:
         column = FEATURE_NAMES.index(item["feature"])
         occluded = row.copy()
         occluded[0, column] = model.reference_values[column]
-        effect = base - importance(model.predict_proba(occluded), weights)[0]
+        effect = base - importance_logit(model.log_proba(occluded), occluded, model, profile)[0]
         assert item["effect"] == pytest.approx(effect, abs=1e-5)
         assert item["direction"] == ("raises" if effect > 0 else "lowers")
     effects = [abs(item["effect"]) for item in explanation]
@@ -134,7 +135,7 @@ def test_a_class_seen_only_in_the_newest_labels_is_still_learned_without_calibra
         feature_version=FEATURE_VERSION,
     )
     assert set(model.trained_classes) == {EQ, EX}
-    assert model.calibration == {}
+    assert model.calibration is None
     probabilities = model.predict_proba(split["features"][explosions[-10:]])
     assert probabilities[:, EX].mean() > 0.5
 

@@ -45,12 +45,18 @@ def test_compiled_trees_give_scikit_learns_probabilities_on_real_rows(
 
 
 def _sklearn_scored(model: RankerModel, features: np.ndarray) -> np.ndarray:
-    from ranking.ml.classes import DECISION_CLASSES
-    from ranking.ml.ranker import calibrate
+    """The ranker's calibrated probabilities computed from scikit-learn's predict_proba (ranking.ml.ranker)."""
+    from scipy.special import log_softmax
 
+    from ranking.ml.classes import DECISION_CLASSES
+
+    proba = model.estimator.predict_proba(features[:, list(model.used_columns)])
+    logits = np.log(np.clip(proba, 1e-300, 1.0))
+    if model.calibration is not None:
+        logits = model.calibration.apply(logits)
     probabilities = np.zeros((len(features), len(DECISION_CLASSES)))
-    probabilities[:, list(model.trained_classes)] = model.estimator.predict_proba(features[:, list(model.used_columns)])
-    return calibrate(probabilities, model.calibration)
+    probabilities[:, list(model.trained_classes)] = np.exp(log_softmax(logits, axis=1))
+    return probabilities
 
 
 def test_threads_suit_the_batch_and_the_pool_childs_share() -> None:

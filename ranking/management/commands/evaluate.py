@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from ranking.cnn_report import cnn_comparison_lines
 from ranking.management.commands.train import utc_date
 from ranking.models import ModelVersion
+from ranking.ranking_evidence import ranking_evidence_summary
 from ranking.registry import ModelArtifactError
 from ranking.training import TrainingDataError, ranker_evaluate
 
@@ -39,6 +40,11 @@ class Command(BaseCommand):
         parser.add_argument("--until", type=utc_date, help="evaluate on events before this UTC date")
         parser.add_argument("--plots", type=Path, help="folder for the PNG plots")
         parser.add_argument("--compare", action="store_true", help="also fit and compare RF and LR on the same split")
+        parser.add_argument(
+            "--no-gate",
+            action="store_true",
+            help="ranker: skip the baseline gate, feature-group ablation and cold-start fits (run with --since)",
+        )
         parser.add_argument("--data", type=Path, help="cnn: the shared data folder (default SEISTRIAGE_SHARED_DATA)")
         parser.add_argument("--limit", type=int, help="cnn: at most this many events/records per data source")
         parser.add_argument("--json", action="store_true", help="cnn: print the metrics as JSON")
@@ -87,10 +93,13 @@ class Command(BaseCommand):
                 until=options["until"],
                 plots=options["plots"],
                 compare=options["compare"],
+                gate=not options["no_gate"],
+                progress=self.stderr.write,
             )
         except (TrainingDataError, ModelArtifactError) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(json.dumps(result, indent=2))
+        self.stderr.write(ranking_evidence_summary(result["metrics"]["ranking_evidence"]))
         self._false_events(version, options)
 
     def _false_events(self, version: ModelVersion | None, options: dict[str, Any]) -> None:
