@@ -84,7 +84,7 @@ def reviewed_catalogue(*, near: Sequence[Event] | None = None) -> ReviewedCatalo
         origin_time__isnull=False,
         latitude__isnull=False,
         longitude__isnull=False,
-    ).exclude(source_format=SYNTHETIC_FALSE_FORMAT)  # training material, not a decision about a place (i15)
+    ).exclude(source_format=SYNTHETIC_FALSE_FORMAT)  # training material, not a decision about a place
     if near is not None:
         coordinates = [(e.latitude, e.longitude) for e in near if e.latitude is not None and e.longitude is not None]
         if not coordinates:

@@ -282,7 +282,7 @@ def _neighbours(event: Event, limit: int) -> list[Event]:
         )
         .exclude(pk=event.pk)
         .exclude(source_format="synthetic_false")
-    )  # training material only (i15)
+    )  # training material only
     scored: list[tuple[float, Event]] = []
     for other in candidates.only("pk", "latitude", "longitude", "origin_time", "review_state", "event_type", "depth"):
         if _decision_class(other.review_state, other.event_type) is None:

@@ -119,18 +119,18 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec("cnn_stations", "count", "station windows the CNN classified for the event"),
     FeatureSpec("cnn_max_snr", "ratio", "highest CNN window SNR: RMS(onset .. +10 s) / RMS(pre-onset), 1-15 Hz"),
-    # --- blast sites (i16) ---
+    # --- blast sites ---
     # group "blast_site": the event's likely learned blast site (ranking.ml.sites; ranking.blast_sites); NaN where
     # no site has been learned
     FeatureSpec("blast_site_distance_km", "km", "distance to the centroid of the likely blast site"),
     FeatureSpec("blast_site_distance_sigma", "uncertainties", "that distance over the location uncertainty"),
     FeatureSpec("blast_site_hour_share", "fraction", "share of the site's blasts within 1 h of the event's UTC hour"),
     FeatureSpec("blast_site_inside", "flag", "1 when the event lies inside the site (radius, hours), else 0"),
-    # --- false-event evidence (i15) ---
+    # --- false-event evidence ---
     # Onsets at the stations' arrivals, who should have recorded it, the picks alone, and the label-free prior
     # (ranking.ml.false_evidence, docs/false_events.md); NaN where the event has no waveforms / no arrivals.
     *(FeatureSpec(name, *FALSE_EVIDENCE_DESCRIPTIONS[name]) for name in FALSE_EVIDENCE_NAMES),
-    # --- end false-event evidence (i15) ---
+    # --- end false-event evidence ---
 )
 BLAST_SITE_FEATURE_NAMES: tuple[str, ...] = (
     "blast_site_distance_km",
@@ -228,7 +228,7 @@ class EventInputs:
     similarity_channels: int | None = None
     cnn_features: Mapping[str, float] = field(default_factory=dict)
     blast_site: Sequence[float] = ()  # BLAST_SITE_FEATURE_NAMES values (ranking.ml.sites.site_feature_rows row)
-    false_evidence: Mapping[str, float] = field(default_factory=dict)  # FALSE_EVIDENCE_NAMES -> value (i15)
+    false_evidence: Mapping[str, float] = field(default_factory=dict)  # FALSE_EVIDENCE_NAMES -> value
 
 
 @dataclass(frozen=True)
@@ -348,7 +348,7 @@ def feature_matrix(
     for row, event in enumerate(events):
         if len(event.blast_site) == len(BLAST_SITE_FEATURE_NAMES):
             matrix[row, first : first + len(BLAST_SITE_FEATURE_NAMES)] = event.blast_site
-    first = _COLUMN[FALSE_EVIDENCE_NAMES[0]]  # false-event evidence (i15)
+    first = _COLUMN[FALSE_EVIDENCE_NAMES[0]]  # false-event evidence
     matrix[:, first : first + len(FALSE_EVIDENCE_NAMES)] = np.array(
         [[_value(e.false_evidence.get(name)) for name in FALSE_EVIDENCE_NAMES] for e in events]
     )

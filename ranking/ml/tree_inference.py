@@ -15,9 +15,11 @@ budget: every core in a command or the web process, ``cores // concurrency`` in 
 scikit-learn's OpenMP pool is held to the same number with threadpoolctl.
 """
 
+import contextlib
 import hashlib
 import logging
 import os
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -78,12 +80,14 @@ def _build(estimator: HistGradientBoostingClassifier, path: Path) -> None:
     import tl2cgen
     import treelite
 
-    model = treelite.sklearn.import_model(estimator)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-    tl2cgen.export_lib(
-        model, toolchain="gcc", libpath=str(partial), params=CODEGEN_PARAMS, options=COMPILER_OPTIONS, nthread=2
-    )
+    # Treelite and TL2cgen print their progress; stdout belongs to the commands (evaluate writes JSON there)
+    with contextlib.redirect_stdout(sys.stderr):
+        model = treelite.sklearn.import_model(estimator)
+        tl2cgen.export_lib(
+            model, toolchain="gcc", libpath=str(partial), params=CODEGEN_PARAMS, options=COMPILER_OPTIONS, nthread=2
+        )
     partial.replace(path)  # atomic: another process never loads a half-written library
 
 
@@ -113,7 +117,8 @@ def _predictor(predictors: dict[int, Any], path: Path, threads: int) -> Any:
     import tl2cgen
 
     if threads not in predictors:
-        predictors[threads] = tl2cgen.Predictor(str(path), nthread=threads)
+        with contextlib.redirect_stdout(sys.stderr):
+            predictors[threads] = tl2cgen.Predictor(str(path), nthread=threads)
     return predictors[threads]
 
 

@@ -26,7 +26,6 @@ pytestmark = [
     pytest.mark.usefixtures("fast_password_hashing"),
 ]
 UNREVIEWED = "review_state=new,scored"
-SHOTS = Path("/work/helpers/shots")
 
 
 @pytest.fixture
@@ -57,12 +56,6 @@ def shown_ids(page: Page) -> list[int]:
 def shown_importances(page: Page) -> list[float]:
     texts = page.locator("#queue tbody tr[data-id] td.importance").all_inner_texts()
     return [float(text.split()[-1]) for text in texts]
-
-
-def keep(path: Path) -> None:
-    """A copy of a screenshot for the lead, beside the test artifacts."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    (SHOTS / path.name).write_bytes(path.read_bytes())
 
 
 def test_a_promotion_re_sorts_the_live_queue_and_keeps_the_selected_event(
@@ -103,7 +96,7 @@ def test_a_promotion_re_sorts_the_live_queue_and_keeps_the_selected_event(
         importances = shown_importances(page)
         assert importances == sorted(importances, reverse=True)
         assert int(page.locator("#queue tbody tr.selected").get_attribute("data-id") or 0) == chosen
-        keep(screenshot(page, "queue.png"))
+        screenshot(page, "queue.png")
 
 
 def test_a_batch_of_marked_events_gets_one_type_and_undo_takes_back_the_last(
@@ -142,7 +135,7 @@ def test_a_batch_of_marked_events_gets_one_type_and_undo_takes_back_the_last(
         assert undo.before["review_state"] == "accepted"
         expect(page.locator(f"#queue tbody tr[data-id='{last}']")).to_have_count(1)
         ARTIFACTS.mkdir(exist_ok=True)
-        keep(screenshot(page, "queue-after-undo.png"))
+        screenshot(page, "queue-after-undo.png")
 
         # On the review page of another event, u takes back the decision before and shows its event.
         page.goto(f"{live_server.url}/queue/events/{marked[0]}/?{UNREVIEWED}")

@@ -4,6 +4,7 @@ queue, the "hide false events" filter hides them, and the event page shows each 
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -150,9 +151,11 @@ def test_noise_placed_false_events_sink_are_hidden_and_show_their_station_eviden
     )
     assert answer.status_code == 200, answer.content
     assert EventLabel.objects.get(event=rejected, source=EventLabel.Source.ANALYST).review_state == "rejected"
-    out = io.StringIO()
-    call_command("evaluate", "--kind", "ranker", stdout=out)
-    text = out.getvalue()
+    out, summary = io.StringIO(), io.StringIO()
+    call_command("evaluate", "--kind", "ranker", stdout=out, stderr=summary)
+    report = json.loads(out.getvalue())  # stdout holds the JSON alone
+    assert report["false_events"]["real_false_labels"]["analyst"] == 1, report["false_events"]
+    text = summary.getvalue()
     assert "== false events (real labels only; synthetic_false never evaluated) ==" in text
     assert "real false labels here: {'analyst': 1, 'imported_review': 0}" in text
     assert "ranker: events_scored" in text and "prior: events_scored" in text

@@ -98,19 +98,26 @@ class Command(BaseCommand):
             )
         except (TrainingDataError, ModelArtifactError) as error:
             raise CommandError(str(error)) from None
+        false_events = self._false_events(version, options)
+        if false_events is not None:
+            result["false_events"] = false_events
+        # stdout carries the JSON alone (`evaluate > metrics.json`); the readable summaries go to stderr
         self.stdout.write(json.dumps(result, indent=2))
         self.stderr.write(ranking_evidence_summary(result["metrics"]["ranking_evidence"]))
-        self._false_events(version, options)
+        if false_events is not None:
+            from ranking.false_event_evaluation import false_event_lines
 
-    def _false_events(self, version: ModelVersion | None, options: dict[str, Any]) -> None:
-        """The false-event section (i15): precision/recall on real false labels, the prior beside the ranker."""
-        from ranking.false_event_evaluation import false_event_evaluation, false_event_lines
+            self.stderr.write("\n".join(false_event_lines(false_events)))
+
+    def _false_events(self, version: ModelVersion | None, options: dict[str, Any]) -> dict[str, Any] | None:
+        """The false-event section: precision/recall on real false labels, the prior beside the ranker."""
+        from ranking.false_event_evaluation import false_event_evaluation
         from ranking.registry import model_version_active
 
         chosen = version or model_version_active(kind=ModelVersion.Kind.RANKER)
-        if chosen is not None:
-            report = false_event_evaluation(model_version=chosen, since=options["since"], until=options["until"])
-            self.stdout.write("\n".join(false_event_lines(report)))
+        if chosen is None:
+            return None
+        return false_event_evaluation(model_version=chosen, since=options["since"], until=options["until"])
 
     def _evaluate_cnn(self, version: ModelVersion | None, options: dict[str, Any]) -> None:
         from ranking.cnn_runs import CnnTrainingError, cnn_evaluate
