@@ -88,6 +88,8 @@
         symbol.setAttribute("aria-hidden", "true");
         symbol.textContent = TYPE_SYMBOL[decisionClass] || "◆";
         badge.append(symbol, ` ${row.event_type}${row.event_type_certainty === "suspected" ? " (?)" : ""}`);
+        td.className = "type";
+        td.title = row.event_type;
         td.append(badge);
         break;
       }
@@ -110,7 +112,9 @@
         if (!triage) { td.textContent = "—"; break; }
         const badge = document.createElement("span");
         badge.className = `triage triage-${triage}`;
-        badge.textContent = `${triage === "confident" ? "✓" : "?"} ${triage.replace("_", " ")}${row.triage_class ? `: ${row.triage_class.replace("_", " ")}` : ""}`;
+        // Short in the cell (the queue must fit 1,366 px), in full on hover.
+        badge.textContent = triage === "confident" ? `✓ ${CLASS_MARK[row.triage_class] || row.triage_class || "sure"}` : "? review";
+        badge.title = `${triage.replace("_", " ")}${row.triage_class ? `: ${row.triage_class.replace("_", " ")}` : ""}`;
         td.append(badge);
         break;
       }
