@@ -266,12 +266,12 @@ def _combination(index: int, count: int) -> list[int]:
 
 
 def mis_associations(
-    count: int, *, path: Path | None = None, time_shift_s: float = 86400.0
+    count: int, *, path: Path | None = None, time_shift_s: float = 86400.0, offsets_s: Sequence[float] = OFFSETS_S
 ) -> tuple[list[MisAssociation], dict[str, Station]]:
     """``count`` mis-associations (fewer where the bulletin runs out of distinct combinations).
 
     The first source event's picks move back by ``time_shift_s`` (the real event may be stored too); the
-    others' so that their origins fall OFFSETS_S after it.
+    others' so that their origins fall ``offsets_s`` after it.
     """
     events, stations = bulletin_events(path)
     built: list[MisAssociation] = []
@@ -285,7 +285,7 @@ def mis_associations(
         if tuple(sorted(chosen)) in seen or any(b - a < SOURCE_APART_S for a, b in itertools.pairwise(times)):
             continue
         first = sources[0].time - time_shift_s
-        shifts = [first + OFFSETS_S[i] - source.time for i, source in enumerate(sources)]
+        shifts = [first + offsets_s[i] - source.time for i, source in enumerate(sources)]
         kept: dict[tuple[str, str], tuple[int, PickRow]] = {}
         for i, source in enumerate(sources):
             for pick in source.picks:
