@@ -14,6 +14,9 @@ quiet intervals of real records into automatic events that do not exist ("noise-
   ending >= 15 s before one
   (coincidence trigger as in ObsPy's tutorial), placed at Unterhaching (the stations' site).
 
+``mis_association_build`` adds the other kind: the real picks of 2-3 different earthquakes of ObsPy's Nordic
+bulletin, shifted into one window and located as one TauP iasp91 origin (ranking.ml.mis_association).
+
 The samples are the real ones, cut with their sample times, then shifted back by whole days
 (TIME_SHIFT_DAYS): the original record of the real event may be registered in the same store, and the false
 origin's window must not reach the real event in it. Each event's ``description`` says what it was built from

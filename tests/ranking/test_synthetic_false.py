@@ -8,6 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from events.models import Arrival, Event, EventLabel
+from ranking.false_evidence_inputs import events_false_evidence
 from ranking.ml.mis_association import bulletin_events, locate
 from ranking.synthetic_false import PUBLIC_ID_PREFIX
 from ranking.training import labelled_events
@@ -93,6 +94,11 @@ def test_mis_associations_combine_real_picks_of_different_earthquakes_and_fit_wo
         for key in source_keys:
             alone = locate(by_key[key].picks, stations, (by_key[key].latitude, by_key[key].longitude))
             assert rms > 2 * alone.rms_s, (event.public_id, key, rms, alone.rms_s)
+    # The app's pick evidence reads them from the stored arrivals: residuals beyond a real event's.
+    evidence = events_false_evidence(events=events, waveform={})
+    for event in events:
+        assert evidence[event.pk]["fe_residual_abs_max_s"] > 0.5
+        assert 0.0 <= evidence[event.pk]["fe_inconsistent_phase_share"] <= 1.0
     # Excluded from evaluation like the noise-placed ones; training sees them.
     assert labelled_events(synthetic=False).event_ids == []
     assert labelled_events().false_class_sources() == {"analyst": 0, "imported_review": 0, "synthetic_false": 4}
