@@ -12,9 +12,10 @@ that does not exist. This module builds such origins from a real bulletin with p
   forward problem), the median over every arrival of the station (``stations`` reports the spread);
 - each mis-association takes the P and S picks of 2 or 3 earthquakes that are at least SOURCE_APART_S apart,
   shifts each event's picks so its origin time falls OFFSETS_S after the first one's (as an associator would
-  see them in one window), keeps one pick per station and phase (the earliest), and locates one origin that
-  best fits them all: a grid search in latitude, longitude and depth with the iasp91 first-P and first-S
-  travel times of ObsPy's TauP, the origin time the mean of pick - travel time (least squares);
+  see them in one window), keeps one pick per station and phase (of the events that have one, the one that
+  has given the fewest so far, so each contributes), and locates one origin that best fits them all: a grid
+  search in latitude, longitude and depth with the iasp91 first-P and first-S travel times of ObsPy's
+  TauP, the origin time the mean of pick - travel time (least squares);
 - the real events are located the same way from their own picks (``locate``), so their residuals are the
   baseline: a mis-association's residuals come from the picks not belonging together, not from the model.
 """
@@ -286,16 +287,22 @@ def mis_associations(
             continue
         first = sources[0].time - time_shift_s
         shifts = [first + offsets_s[i] - source.time for i, source in enumerate(sources)]
-        kept: dict[tuple[str, str], tuple[int, PickRow]] = {}
+        candidates: dict[tuple[str, str], list[tuple[int, PickRow]]] = defaultdict(list)
         for i, source in enumerate(sources):
             for pick in source.picks:
                 moved = PickRow(pick.network, pick.station, pick.channel, pick.phase, pick.time + shifts[i])
-                slot = (pick.station, pick.phase)
-                if slot not in kept or moved.time < kept[slot][1].time:
-                    kept[slot] = (i, moved)
-        picks = sorted(kept.values(), key=lambda item: item[1].time)
+                candidates[(pick.station, pick.phase)].append((i, moved))
+        # One pick per station and phase, as an associator keeps: where several events have one, the event
+        # that has given the fewest so far (then the earliest), so that every event contributes.
+        given = [0] * len(sources)
+        picks = []
+        for slot in sorted(candidates, key=lambda k: min(p.time for _, p in candidates[k])):
+            chosen_pick = min(candidates[slot], key=lambda item: (given[item[0]], item[1].time))
+            given[chosen_pick[0]] += 1
+            picks.append(chosen_pick)
+        picks.sort(key=lambda item: item[1].time)
         contributed = {i for i, _ in picks}
-        if len(contributed) < 2 or len(picks) < 5 or any(sum(1 for i, _ in picks if i == j) < 2 for j in contributed):
+        if len(contributed) < len(sources) or len(picks) < 5 or min(given) < 2:
             continue
         seen.add(tuple(sorted(chosen)))
         centre = (float(np.mean([s.latitude for s in sources])), float(np.mean([s.longitude for s in sources])))

@@ -81,6 +81,9 @@ def test_mis_associations_combine_real_picks_of_different_earthquakes_and_fit_wo
         # Picks from >= 2 different real earthquakes, each a real pick of the bulletin, shifted.
         source_keys = {a.pick.author.removeprefix("from event ") for a in arrivals if a.pick is not None}
         assert len(source_keys) >= 2 and source_keys <= set(by_key)
+        # Every earthquake the description names gave picks.
+        assert event.description.count("; event ") + 1 == len(source_keys)
+        assert all(f"event {key} (M" in event.description for key in source_keys)
         for arrival in arrivals:
             assert arrival.pick is not None
             source = by_key[arrival.pick.author.removeprefix("from event ")]
