@@ -14,6 +14,9 @@ quiet intervals of real records into automatic events that do not exist ("noise-
   ending >= 15 s before one
   (coincidence trigger as in ObsPy's tutorial), placed at Unterhaching (the stations' site).
 
+``mis_association_build`` adds the other kind: the real picks of 2-3 different earthquakes of ObsPy's Nordic
+bulletin, shifted into one window and located as one TauP iasp91 origin (ranking.ml.mis_association).
+
 The samples are the real ones, cut with their sample times, then shifted back by whole days
 (TIME_SHIFT_DAYS): the original record of the real event may be registered in the same store, and the false
 origin's window must not reach the real event in it. Each event's ``description`` says what it was built from
@@ -31,9 +34,10 @@ import obspy
 from django.db import transaction
 from obspy import UTCDateTime
 
-from events.models import Event, EventLabel, Magnitude, Origin
+from events.models import Arrival, Event, EventLabel, Magnitude, Origin, Pick
 from events.vocabulary import EvaluationMode, EvaluationStatus, ReviewState, ScoringState
 from ranking.false_evidence_inputs import SYNTHETIC_FALSE_FORMAT
+from ranking.ml.mis_association import MisAssociation, mis_associations
 from waveforms.importing.waveform_files import waveform_file_import
 
 logger = logging.getLogger(__name__)
@@ -329,5 +333,99 @@ def _event_store(
             review_state=ReviewState.REJECTED,
             source=EventLabel.Source.SYNTHETIC_FALSE,
             source_file=description[:1024],
+        )
+    return event
+
+
+def mis_association_build(*, count: int, labelled: bool = True) -> BuildReport:
+    """Store ``count`` mis-associations (ranking.ml.mis_association) as automatic events with their picks.
+
+    Each holds the real picks of 2-3 real earthquakes of ObsPy's bundled Nordic bulletin, shifted into one
+    window, with one iasp91 origin located from them all; its arrivals carry that origin's residuals.
+    """
+    report = BuildReport()
+    built, _stations = mis_associations(count, time_shift_s=TIME_SHIFT_DAYS * 86400.0)
+    for item in built:
+        public_id = f"{PUBLIC_ID_PREFIX}mis_association/{item.key}"
+        if Event.objects.filter(public_id=public_id).exists():
+            report.existing += 1
+            continue
+        with transaction.atomic():
+            _mis_association_store(public_id, item, labelled=labelled)
+        report.created["mis_association"] = report.created.get("mis_association", 0) + 1
+    return report
+
+
+def _mis_association_description(item: MisAssociation) -> str:
+    location = item.location
+    parts = []
+    for index, (source, shift, own) in enumerate(zip(item.sources, item.shifts_s, item.source_locations, strict=True)):
+        used = sorted(f"{p.station} {p.phase}" for i, p in item.picks if i == index)
+        parts.append(
+            f"event {source.key} (M {source.magnitude if source.magnitude is not None else '?'}, "
+            f"{source.latitude:.3f} {source.longitude:.3f}, located alone: RMS {own.rms_s:.2f} s) "
+            f"shifted {shift:+.1f} s, picks {', '.join(used)}"
+        )
+    return (
+        f"synthetic_false: a mis-association of the real picks of {len(item.sources)} different earthquakes of "
+        "ObsPy's bundled Nordic bulletin select.out (Mt Cook, New Zealand, 2013; station coordinates recovered "
+        "from the bulletin's distances and azimuths): "
+        + "; ".join(parts)
+        + f". One origin located from all {len(item.picks)} picks by grid search with TauP iasp91: "
+        f"{location.latitude:.3f} {location.longitude:.3f}, depth {location.depth_km:g} km, "
+        f"misfit RMS {location.rms_s:.2f} s. Training material for the false class, never evaluated on"
+    )
+
+
+def _mis_association_store(public_id: str, item: MisAssociation, *, labelled: bool) -> Event:
+    location = item.location
+    origin_time = UTCDateTime(location.time).datetime.replace(tzinfo=dt.UTC)
+    magnitudes = [s.magnitude for s in item.sources if s.magnitude is not None]
+    magnitude = max(magnitudes) if magnitudes else None
+    interval = QuietInterval(
+        "mis_association",
+        item.key,
+        [],
+        location.latitude,
+        location.longitude,
+        location.depth_km,
+        magnitude,
+        "ML" if magnitude is not None else "",
+        len(item.picks),
+        "",
+    )
+    description = _mis_association_description(item)
+    event = _event_store(public_id, interval, origin_time, description, labelled=labelled)
+    event.rms = location.rms_s
+    event.save(update_fields=["rms"])
+    origin = event.preferred_origin
+    assert origin is not None
+    origin.standard_error = location.rms_s
+    origin.used_station_count = len({p.station for _, p in item.picks})
+    origin.earth_model_id = "iasp91"
+    origin.method_id = "seistriage:grid_search_taup_iasp91"
+    origin.save(update_fields=["standard_error", "used_station_count", "earth_model_id", "method_id"])
+    for n, ((index, pick), residual, distance, azimuth) in enumerate(
+        zip(item.picks, location.residuals_s, location.distances_deg, location.azimuths_deg, strict=True)
+    ):
+        stored = Pick.objects.create(
+            event=event,
+            public_id=f"{public_id}/pick/{n}",
+            network=pick.network,
+            station=pick.station,
+            channel=pick.channel,
+            time=UTCDateTime(pick.time).datetime.replace(tzinfo=dt.UTC),
+            phase_hint=pick.phase,
+            evaluation_mode=EvaluationMode.AUTOMATIC,
+            author=f"from event {item.sources[index].key}",
+        )
+        Arrival.objects.create(
+            origin=origin,
+            pick=stored,
+            public_id=f"{public_id}/arrival/{n}",
+            phase=pick.phase,
+            distance=distance,
+            azimuth=azimuth,
+            time_residual=residual,
         )
     return event
