@@ -19,9 +19,10 @@ from events.vocabulary import ScoringState
 from ranking.ml.classes import DECISION_CLASSES
 from ranking.ml.features import FEATURE_NAMES, LOCATION_GROUPS, ReviewedCatalogue, feature_matrix, features_of_groups
 from ranking.ml.generic import catalogue_read
-from ranking.models import EventScore, ModelVersion
+from ranking.models import EventScore, ModelPromotion, ModelVersion
 from ranking.registry import model_artifact_load, model_version_active
 from ranking.training import DEMO_CATALOGUE, SHARED_CATALOGUE, generic_model_with_source
+from ranking.training_runs import training_nightly, training_run_execute
 from tests.conftest import wait_for
 
 EX = DECISION_CLASSES.index("explosion_like")
@@ -117,3 +118,24 @@ def test_with_neither_catalogue_train_says_what_is_missing(tmp_path: Path, setti
     with pytest.raises(CommandError, match=r"0 labelled events.*no generic model.*no-demo.*SEISTRIAGE_DEMO_BUNDLE"):
         call_command("train", "--kind", "ranker")
     assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("empty_broker")
+def test_a_nightly_run_with_no_ranker_and_few_labels_promotes_the_generic_one(obspy_data: Path) -> None:
+    events_ingest_file(path=obspy_data / "io/seiscomp/tests/data/quakeml_1.2_quarryblast.xml", reviewed=True)
+    [run] = training_nightly()
+    run = training_run_execute(run_id=run.pk)
+
+    assert run.status == "succeeded", run.error + run.log
+    active = model_version_active(kind=ModelVersion.Kind.RANKER)
+    assert active is not None and run.candidate == active
+    assert active.training_summary["cold_start"] == "cold start: generic model only, 1 local labels"
+    assert run.promotion_decision["promote"] is True and "no active ranker" in run.promotion_decision["reason"]
+    promotion = ModelPromotion.objects.get(model_version=active)
+    assert promotion.action == "auto_promote" and promotion.training_run == run and "cold start" in promotion.reason
+
+    # With a ranker active, a run that still lacks labels fails as before and the ranker keeps serving.
+    failed = training_run_execute(run_id=training_nightly()[0].pk)
+    assert failed.status == "failed" and "TrainingDataError: 1 labelled events" in failed.error
+    assert model_version_active(kind=ModelVersion.Kind.RANKER) == active
