@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.test import Client
 from sklearn.metrics import average_precision_score
 
 from analyst.ingest.services import events_ingest_file
@@ -36,7 +38,7 @@ def _train(capsys: Any, *options: str) -> str:
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_network_with_one_label_gets_a_generic_ranker_that_the_worker_scores_with(
-    celery_worker_process, obspy_data: Path, capsys: Any
+    celery_worker_process, obspy_data: Path, capsys: Any, analyst: User
 ) -> None:
     # A new network: 52 real unreviewed events (a Seisan extract and an IMS bulletin, imported as automatic) and
     # one reviewed event (the USGS quarry blast).
@@ -74,6 +76,12 @@ def test_a_network_with_one_label_gets_a_generic_ranker_that_the_worker_scores_w
         assert {item["feature"] for item in score.explanation} <= used
     # A ranking, not one tie: the generic model tells these events apart.
     assert len({round(s.importance, 9) for s in scores}) > len(scores) // 2
+
+    # The model page lists it like any ranker, marked as the cold-start one.
+    client = Client()
+    client.force_login(analyst)
+    html = client.get("/models/ranker/").content.decode()
+    assert version.version in html and "cold start: generic model only, 1 local labels" in html
 
 
 @pytest.mark.django_db
