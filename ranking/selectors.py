@@ -95,6 +95,7 @@ class ModelVersionData(TypedDict):
     promoted_at: Annotated[str | None, "date-time"]
     training_summary: dict[str, Any]  # stored JSON: what training recorded
     trained_on: Annotated[int | None, "events (ranker) or windows (CNN)"]
+    cold_start: Annotated[str, "' (cold start: generic model only, N local labels)' for a cold-start ranker, else ''"]
 
 
 class PromotionData(TypedDict):
@@ -391,7 +392,9 @@ def _version_data(version: ModelVersion) -> ModelVersionData:
         "estimator": version.estimator,
         "promoted_at": version.promoted_at.isoformat() if version.promoted_at else None,
         "training_summary": version.training_summary,
-        "trained_on": version.training_summary.get("events") or version.training_summary.get("windows"),
+        # A cold-start ranker trained on 0 local labels says 0, not nothing.
+        "trained_on": version.training_summary.get("events", version.training_summary.get("windows")),
+        "cold_start": f" ({cold_start})" if (cold_start := version.training_summary.get("cold_start")) else "",
     }
 
 

@@ -29,7 +29,13 @@ from ranking.ml.classes import DECISION_CLASSES, NOT_EXISTING
 from ranking.ml.conformal import class_thresholds, conformal_report
 from ranking.ml.evaluation import distinct_levels, profile_report, ranker_metrics, ranker_plots
 from ranking.ml.explain import explain_importance
-from ranking.ml.features import DEFAULT_EXCLUDED_GROUPS, FEATURE_NAMES, FEATURE_VERSION, features_of_groups
+from ranking.ml.features import (
+    DEFAULT_EXCLUDED_GROUPS,
+    FEATURE_NAMES,
+    FEATURE_VERSION,
+    LOCATION_GROUPS,
+    features_of_groups,
+)
 from ranking.ml.gate import baseline_gate
 from ranking.ml.generic import CatalogueError, generic_fit_from_catalogue
 from ranking.ml.importance import PROFILES
@@ -121,25 +127,60 @@ def labelled_events(
 
 
 SHARED_CATALOGUE = Path("catalogs") / "pnsn_comcat_2018-2022.csv"
+# The demo bundle's cut of the same catalogue (demo/README.md): the generic model's source without the shared data.
+DEMO_CATALOGUE = Path("events") / "pnsn_labelled.csv"
+# Fewer local labels than this (or one class only): the ranker is the generic model alone (cold start).
+MIN_LOCAL_LABELS = 20
 
 
-def generic_model_fit(*, until: dt.datetime | None = None) -> RankerModel | None:
-    """The generic (cold-start) ranker from the shared labelled catalogue's rows before ``until`` (and before
-    today); None when the shared data is not there (a deployment without it has no generic model)."""
-    path = Path(settings.SHARED_DATA_DIR) / SHARED_CATALOGUE
+@dataclass(frozen=True)
+class GenericModel:
+    model: RankerModel
+    source: str  # which catalogue it was fitted from, in words, with its path
+
+
+def generic_catalogue() -> tuple[Path, str] | None:
+    """The labelled catalogue the generic model learns from: the shared PNSN catalogue, else the demo bundle's
+    cut of it (SEISTRIAGE_DEMO_BUNDLE), so a deployment without the shared folder still has a generic model."""
+    shared = Path(settings.SHARED_DATA_DIR) / SHARED_CATALOGUE
+    if shared.is_file():
+        return shared, "shared"
+    demo = Path(settings.DEMO_BUNDLE_DIR) / DEMO_CATALOGUE
+    if demo.is_file():
+        return demo, "demo"
+    return None
+
+
+def generic_model_with_source(*, until: dt.datetime | None = None) -> GenericModel | None:
+    """The generic (cold-start) ranker from the labelled catalogue's rows before ``until`` (and before today), and
+    where it came from; None when neither the shared nor the demo catalogue is there or it holds too few labels."""
+    found = generic_catalogue()
+    if found is None:
+        return None
+    path, tag = found
     try:
         mtime = path.stat().st_mtime
     except OSError:
         return None
     day = (until or dt.datetime.now(dt.UTC)).date()
-    return _generic_model_cached(str(path), mtime, day.isoformat())
+    model = _generic_model_cached(str(path), tag, mtime, day.isoformat())
+    if model is None:
+        return None
+    name = "shared PNSN catalogue" if tag == "shared" else "demo bundle's PNSN catalogue"
+    return GenericModel(model, f"{name} ({path}, {model.local_labels} labelled events)")
 
 
-@lru_cache(maxsize=2)
-def _generic_model_cached(path: str, mtime: float, day: str) -> RankerModel | None:
+def generic_model_fit(*, until: dt.datetime | None = None) -> RankerModel | None:
+    """The generic (cold-start) ranker alone (generic_model_with_source)."""
+    found = generic_model_with_source(until=until)
+    return None if found is None else found.model
+
+
+@lru_cache(maxsize=4)
+def _generic_model_cached(path: str, tag: str, mtime: float, day: str) -> RankerModel | None:
     # One fit per catalogue file version and cut-off day, kept under DATA_DIR: every training run (and every
     # worker process) reuses it instead of refitting 10,000 rows.
-    stored = Path(settings.DATA_DIR) / "generic_models" / f"{FEATURE_VERSION}-{int(mtime)}-{day}.joblib"
+    stored = Path(settings.DATA_DIR) / "generic_models" / f"{FEATURE_VERSION}-{tag}-{int(mtime)}-{day}.joblib"
     if stored.exists():
         model = joblib.load(stored)  # our own file, written below
         if isinstance(model, RankerModel) and model.feature_version == FEATURE_VERSION:
@@ -187,11 +228,8 @@ def ranker_train(
 
     blast_sites_learn(until=until)
     data = labelled_events(until=until)
-    if len(data.labels) < 20 or len(np.unique(data.labels)) < 2:
-        raise TrainingDataError(
-            f"{len(data.labels)} labelled events in {len(np.unique(data.labels))} classes: "
-            "a ranker needs at least 20 events in two decision classes"
-        )
+    if len(data.labels) < MIN_LOCAL_LABELS or len(np.unique(data.labels)) < 2:
+        return _cold_start_register(data, created_by=created_by, until=until, promote=promote)
     started = time.perf_counter()
     try:
         model = ranker_model_fit(data, until=until, estimator=estimator)
@@ -231,6 +269,55 @@ def ranker_train(
     return version
 
 
+def _cold_start_register(
+    data: LabelledEvents, *, created_by: str, until: dt.datetime | None, promote: bool
+) -> ModelVersion:
+    """Too few local labels for a local model: register the generic model alone (weight 1.0 on it), so a new
+    network's events are still scored and explained; its summary says so."""
+    classes = len(np.unique(data.labels))
+    started = time.perf_counter()
+    generic = generic_model_with_source(until=until)
+    if generic is None:
+        raise TrainingDataError(
+            f"{len(data.labels)} labelled events in {classes} classes: a local ranker needs at least "
+            f"{MIN_LOCAL_LABELS} events in two decision classes, and there is no generic model to start from: "
+            f"neither {Path(settings.SHARED_DATA_DIR) / SHARED_CATALOGUE} nor "
+            f"{Path(settings.DEMO_BUNDLE_DIR) / DEMO_CATALOGUE} is there (SEISTRIAGE_DEMO_BUNDLE)"
+        )
+    model = generic.model
+    counts = np.bincount(data.labels, minlength=len(DECISION_CLASSES))
+    note = f"cold start: generic model only, {len(data.labels)} local labels"
+    version = model_version_register(
+        kind=ModelVersion.Kind.RANKER,
+        model=model,
+        created_by=created_by,
+        feature_names=list(FEATURE_NAMES),
+        feature_version=FEATURE_VERSION,
+        estimator=model.estimator_name,
+        training_summary={
+            "cold_start": note,
+            "events": len(data.labels),
+            "labels": {name: int(count) for name, count in zip(DECISION_CLASSES, counts, strict=True)},
+            "first_origin_time": _iso_or_none(data.times.min() if len(data.times) else None),
+            "last_origin_time": _iso_or_none(data.times.max() if len(data.times) else None),
+            "features_used": [FEATURE_NAMES[c] for c in model.used_columns],
+            "excluded_groups": list(LOCATION_GROUPS),
+            "generic_model": {"events": model.local_labels, "weight": 1.0, "source": generic.source},
+            "cnn": {"events": 0, "versions": {}, "in_sample_left_out": 0},
+            "fit_seconds": round(time.perf_counter() - started, 2),
+            "false_class": data.false_class_sources(),
+        },
+    )
+    if promote:
+        model_version_promote(model_version=version)
+        events_rescore_unreviewed()
+    return version
+
+
+def _iso_or_none(seconds: float | None) -> str | None:
+    return None if seconds is None else dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat()
+
+
 def ranker_evaluate(
     *,
     model_version: ModelVersion | None = None,
@@ -264,6 +351,8 @@ def ranker_evaluate(
         "metrics": ranker_metrics(held_out.labels, probabilities, held_out.times, held_out.magnitudes, weights),
     }
     result["metrics"]["ranking_evidence"] = _ranking_evidence(model, held_out, since=since, gate=gate, say=progress)
+    if version.training_summary.get("cold_start"):  # the generic model alone: all its weight is on the generic
+        result["metrics"]["ranking_evidence"]["generic_weight"] = 1.0
     if plots is not None:
         written = ranker_plots(plots, held_out.labels, probabilities, held_out.times, held_out.magnitudes, weights)
         result["plots"] = [str(path) for path in written]

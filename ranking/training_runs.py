@@ -42,7 +42,7 @@ from ranking.registry import (
     model_versions_lock,
 )
 from ranking.scoring import events_rescore_unreviewed
-from ranking.training import LabelledEvents, TrainingDataError, labelled_events, ranker_model_fit
+from ranking.training import LabelledEvents, TrainingDataError, labelled_events, ranker_model_fit, ranker_train
 
 logger = logging.getLogger(__name__)
 
@@ -282,8 +282,8 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
     run.finished_at = timezone.now()
     run.duration_s = round(time.perf_counter() - started, 2)
     run.save()
-    if run.status == TrainingRun.Status.SUCCEEDED and run.candidate is not None:
-        _auto_promote(run)
+    if run.status == TrainingRun.Status.SUCCEEDED and run.candidate is not None and not run.promotion_decision:
+        _auto_promote(run)  # (a first ranker's run has promoted it already: _first_ranker_run)
     return run
 
 
@@ -327,6 +327,9 @@ def _ranker_run(run: TrainingRun, report: _Report) -> None:
     data = labelled_events()
     n = len(data.labels)
     if n < MIN_TRAINING_EVENTS + MIN_HELD_OUT_EVENTS or len(np.unique(data.labels)) < 2:
+        if model_version_active(kind=ModelVersion.Kind.RANKER) is None:
+            _first_ranker_run(run, report)
+            return
         raise TrainingDataError(
             f"{n} labelled events in {len(np.unique(data.labels))} classes: a run needs at least "
             f"{MIN_TRAINING_EVENTS + MIN_HELD_OUT_EVENTS} events in two decision classes"
@@ -410,6 +413,30 @@ def _ranker_run(run: TrainingRun, report: _Report) -> None:
     )
     run.save()
     report(f"registered candidate {run.candidate.version}", 0.95)
+
+
+def _first_ranker_run(run: TrainingRun, report: _Report) -> None:
+    """A new network with too few labels to hold any out and no ranker yet: its events would wait unscored, so
+    the run registers the ranker it can (with under MIN_LOCAL_LABELS labels, the generic model alone: cold start)
+    and promotes it, recorded as an automatic promotion that says why. Nothing is evaluated: no labels to spare."""
+    version = ranker_train(created_by=f"training run {run.pk} ({run.requested_by})")
+    summary = version.training_summary
+    reason = (
+        f"no active ranker; {summary.get('cold_start') or 'first ranker'}, too few labels to hold any out"
+        f" ({summary['events']})"
+    )
+    run.candidate = version
+    run.data_summary = dict(summary)
+    run.promotion_decision = {"promote": True, "reason": reason}
+    run.save()
+    report(f"registered {version.version}: {reason}", 0.9)
+    model_promote(
+        model_version=version,
+        by="training run",
+        action=ModelPromotion.Action.AUTO_PROMOTE,
+        reason=reason,
+        training_run=run,
+    )
 
 
 def _label_sources(event_ids: list[int]) -> dict[str, int]:

@@ -111,6 +111,10 @@ class Command(BaseCommand):
                 "enough labels"
             )
             return
+        cold_start = version.training_summary.get("cold_start")
+        if cold_start:  # too few labels for a local model: the generic model alone (docs/ranking.md)
+            self.stdout.write(f"promoted the first ranker {version.version}: {cold_start}")
+            return
         self.stdout.write(f"trained and promoted the first ranker {version.version} from the demo's labels")
 
     def create_users(self) -> None:

@@ -42,6 +42,12 @@ class Command(BaseCommand):
         except TrainingDataError as error:
             raise CommandError(str(error)) from None
         summary = version.training_summary
+        if summary.get("cold_start"):
+            self.stdout.write(
+                f"registered {version.version} ({version.status}): {summary['cold_start']} "
+                f"{summary['labels']}; generic model from the {summary['generic_model']['source']}"
+            )
+            return
         self.stdout.write(
             f"registered {version.version} ({version.status}): {summary['events']} events {summary['labels']}, "
             f"{summary['first_origin_time']} .. {summary['last_origin_time']}, fit {summary['fit_seconds']} s"
