@@ -5,15 +5,16 @@ Importance is one continuous score built on the log-odds scale, so that it never
 events share a score only when their inputs are the same):
 
     z = ln v - gamma ln(1 - v)                       expected class value (v = sum w_c P(c) / max w)
-        + ln(10) beta (M - M_median)                 expected significance: beta decades per magnitude unit
-        + nu_place / (1 + neighbours)                novelty of the place (few earlier reviewed events nearby)
-        + nu_type sum_c P(c) (1 - neighbour share c)   novelty of the type for that place
+        + r ln(10) beta (M - M_median)               expected significance: beta decades per magnitude unit
+        + r nu_place / (1 + neighbours)              novelty of the place (few earlier reviewed events nearby)
+        + r nu_type sum_c P(c) (1 - neighbour share c)   novelty of the type for that place
         + kappa max(1 - margin, 4 q (1 - q))          uncertainty: class margin, or whether it is of interest
         + LARGE_EVENT_BONUS [M >= large]               the largest events reach the first screen
         + 1e-6 (2/pi) arctan(sum_f r_f (x_f - median_f) / (|median_f| + 1))   tie-break (below)
     importance = 1/2 + z / (2 (|z| + 10))    (monotonic in z, in (0, 1), and never rounds to 0 or 1)
 
-where q = P(event of interest). ``gamma`` sets how much the class value decides among events that are
+where q = P(event of interest) and r = 1 - P(not existing): an event that may not exist has only that chance
+of its significance and novelty. ``gamma`` sets how much the class value decides among events that are
 surely of interest (1: full log-odds; small: the value only pushes unlikely events down). Missing
 magnitude counts as the median; no neighbour information counts as no novelty.
 
@@ -125,11 +126,14 @@ def importance_logit(log_proba: FloatArray, features: FloatArray, model: RankerM
     median = model.magnitude_quantiles.get("median", 0.0)
     magnitudes = features[:, magnitude_column] if magnitude_column is not None else np.full(n, np.nan)
     known = np.isfinite(magnitudes)
-    z += np.log(10.0) * profile.beta * np.where(known, magnitudes - median, 0.0)
+    # An event that may not exist has only that chance of its significance: magnitude and novelty count in
+    # proportion to P(real) (a false trigger copies a magnitude from its picks, but nothing happened).
+    real = 1.0 - probabilities[:, DECISION_CLASSES.index(NOT_EXISTING)]
+    z += real * np.log(10.0) * profile.beta * np.where(known, magnitudes - median, 0.0)
     count_column = _column(model, "reviewed_neighbour_count")
     if count_column is not None:
         counts = features[:, count_column]
-        z += profile.nu_place * np.where(np.isfinite(counts), 1.0 / (1.0 + np.maximum(counts, 0.0)), 0.0)
+        z += real * profile.nu_place * np.where(np.isfinite(counts), 1.0 / (1.0 + np.maximum(counts, 0.0)), 0.0)
         shares = np.zeros((n, len(DECISION_CLASSES)))
         for name, feature in (
             (EXPLOSION_LIKE, "reviewed_explosion_share"),
@@ -143,7 +147,7 @@ def importance_logit(log_proba: FloatArray, features: FloatArray, model: RankerM
         shares = np.nan_to_num(shares)
         shares[:, DECISION_CLASSES.index(EARTHQUAKE)] = 1.0 - shares.sum(axis=1)
         novelty = (probabilities * (1.0 - shares)).sum(axis=1)
-        z += profile.nu_type * np.where(has_neighbours, novelty, 0.0)
+        z += real * profile.nu_type * np.where(has_neighbours, novelty, 0.0)
     ordered = np.sort(probabilities, axis=1)
     margin = ordered[:, -1] - ordered[:, -2]
     interest = [DECISION_CLASSES.index(name) for name in profile.interest]

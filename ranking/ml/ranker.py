@@ -227,8 +227,23 @@ class RankerModel:
         if self.generic is None or weight == 0.0:
             return local
         generic = self.generic.log_proba(features)
-        with np.errstate(divide="ignore"):
-            return np.asarray(np.logaddexp(np.log1p(-weight) + local, np.log(weight) + generic), dtype=np.float64)
+        # The generic model speaks only about the classes it was trained on. A class only the local labels hold
+        # (typically not_existing: analyst rejections and synthetic_false events are local) keeps the local
+        # probability, and the pooling shares out the rest: p(c) = (1 - w) p_loc(c) + w (1 - p_loc(U)) p_gen(c | K)
+        # for the classes K it knows, p(u) = p_loc(u) for the others U; the result still sums to 1.
+        unknown = sorted(set(self.trained_classes) - set(self.generic.trained_classes))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if not unknown:
+                return np.asarray(np.logaddexp(np.log1p(-weight) + local, np.log(weight) + generic), dtype=np.float64)
+            local_p, generic_p = np.exp(local), np.exp(generic)
+            known = [c for c in range(len(DECISION_CLASSES)) if c not in unknown]
+            local_unknown = local_p[:, unknown].sum(axis=1, keepdims=True)
+            generic_known = np.clip(generic_p[:, known].sum(axis=1, keepdims=True), 1e-300, None)
+            pooled = local_p.copy()
+            pooled[:, known] = (1.0 - weight) * local_p[:, known] + weight * (1.0 - local_unknown) * (
+                generic_p[:, known] / generic_known
+            )
+            return np.asarray(np.log(pooled), dtype=np.float64)
 
     def predict_proba(self, features: FloatArray) -> FloatArray:
         return np.asarray(np.exp(self.log_proba(features)), dtype=np.float64)
