@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from analyst.ingest.services import events_ingest_file
@@ -58,8 +59,12 @@ def test_promoting_a_worse_or_thinly_tested_candidate_asks_for_a_reason(
         page.wait_for_selector(".js-plotly-plot .main-svg", timeout=20000)
         screenshot(page, "models-verdict.png")
 
-        # A run queued elsewhere appears at the top without a reload.
-        queued = training_run_start(kind="ranker", trigger=TrainingRun.Trigger.UI, requested_by="someone else")
+        # A run queued elsewhere appears at the top without a reload. It is recorded as another process's request
+        # records it, before its message reaches a worker: through training_run_start, a Celery worker left by an
+        # earlier test of the session took it and finished it before the page's poll (queued -> succeeded).
+        queued = TrainingRun.objects.create(
+            kind="ranker", trigger=TrainingRun.Trigger.UI, requested_by="someone else", heartbeat_at=timezone.now()
+        )
         page.clock.fast_forward(16_000)
         expect(page.locator("#run-status")).to_contain_text(f"Run {queued.pk} queued")
 
