@@ -44,17 +44,22 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.TimeoutError,
 )
 IMPORT_TIME_LIMIT_S = 3600
+# Upload imports and bulletin writes: the job row is in the database, so a transient database or broker error
+# retries with back-off (nothing was recorded), and a lost message is re-queued by the job's sweep.
+JOB_TASK_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "autoretry_for": TRANSIENT_ERRORS,
+    "retry_backoff": 2,
+    "retry_backoff_max": 120,
+    "retry_jitter": True,
+    "max_retries": 12,
+    "queue": "cpu",
+}
 
 
 @shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=2,
-    retry_backoff_max=120,
-    retry_jitter=True,
-    max_retries=12,
-    queue="cpu",
+    **JOB_TASK_OPTIONS,
     soft_time_limit=IMPORT_TIME_LIMIT_S - 60,
     time_limit=IMPORT_TIME_LIMIT_S,
 )
@@ -73,19 +78,12 @@ def sweep_import_jobs() -> list[str]:
 
 
 # Bulletins (analyst/bulletins/jobs.py): a draft or a published bulletin is written here, not in the web request
-# (a whole catalogue outlasts the web worker's timeout). Transient errors retry as imports do: nothing was recorded.
+# (a whole catalogue outlasts the web worker's timeout); JOB_TASK_OPTIONS, as imports.
 BULLETIN_TIME_LIMIT_S = 1800
 
 
 @shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=2,
-    retry_backoff_max=120,
-    retry_jitter=True,
-    max_retries=12,
-    queue="cpu",
+    **JOB_TASK_OPTIONS,
     soft_time_limit=BULLETIN_TIME_LIMIT_S - 60,
     time_limit=BULLETIN_TIME_LIMIT_S,
 )
