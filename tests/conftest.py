@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from tests.support.worker import CeleryWorkerProcess
 
 OBSPY_DIR = Path(obspy.__path__[0])
+_SESSION_WORKER: dict[str, CeleryWorkerProcess] = {}  # the session's worker, once a test has started it
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -93,8 +94,34 @@ def celery_worker_process(
     with django_db_blocker.unblock():
         app.control.purge()
     worker = CeleryWorkerProcess(log=tmp_path_factory.mktemp("worker") / "worker.log", env=env)
+    _SESSION_WORKER["worker"] = worker
     yield worker
+    _SESSION_WORKER.pop("worker", None)
     worker.stop(timeout=30)
+
+
+@pytest.fixture(autouse=True)
+def _worker_idle_before_flush(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A transactional test ends with a flush (TRUNCATE of every table). When the session's worker is still
+    running a task that test queued (a rescore, an import's follow-up), its row locks and the flush's table
+    locks deadlock and the flush fails. So before the flush, empty the broker and wait for the worker to be
+    idle. Requesting the database helper here makes this fixture's teardown run before the flush."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction", False)) or bool(
+        {"transactional_db", "live_server"} & set(request.fixturenames)
+    )
+    if not transactional:
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")
+    yield
+    worker = _SESSION_WORKER.get("worker")
+    if worker is None:
+        return
+    from config.celery_app import app
+
+    if not worker.drain(app):
+        raise AssertionError(f"the session's celery worker stayed busy after the test:\n{worker.text()[-2000:]}")
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float = 90.0, what: str = "condition") -> None:

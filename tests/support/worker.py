@@ -1,10 +1,12 @@
 """A real `celery worker` process started for tests and benchmarks, and stopped again."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,6 +24,7 @@ class CeleryWorkerProcess:
         name: str = "test",
     ) -> None:
         self.log = log
+        self.name = f"{name}-{os.getpid()}@{socket.gethostname()}"
         self.handle = log.open("w")
         self.process = subprocess.Popen(
             [
@@ -37,7 +40,7 @@ class CeleryWorkerProcess:
                 "--without-gossip",
                 "--without-mingle",
                 "-n",
-                f"{name}-{os.getpid()}@%h",
+                self.name,
                 "--loglevel=INFO",
             ],
             cwd=ROOT,
@@ -70,6 +73,22 @@ class CeleryWorkerProcess:
         # A replacement pool process is forked by the pool's own thread, so read every thread's children.
         tasks = Path(f"/proc/{self.process.pid}/task").glob("*/children")
         return sorted({int(pid) for path in tasks for pid in path.read_text().split()})
+
+    def drain(self, app: Any, *, timeout: float = 120.0) -> bool:
+        """Purge the broker and wait until this worker runs and holds no task (twice in a row, since a task may
+        queue another as it ends); False if it is still busy after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while time.monotonic() < deadline and self.process.poll() is None:
+            app.control.purge()
+            inspect = app.control.inspect(destination=[self.name], timeout=5.0)
+            active, reserved = inspect.active() or {}, inspect.reserved() or {}
+            busy = any(active.get(self.name, [])) or any(reserved.get(self.name, []))
+            quiet = 0 if busy or self.name not in active else quiet + 1
+            if quiet >= 2:
+                return True
+            time.sleep(0.1 if quiet else 0.5)
+        return self.process.poll() is not None
 
     def stop(self, timeout: float = 60) -> None:
         self.process.terminate()
