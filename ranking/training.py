@@ -261,6 +261,8 @@ def ranker_train(
             "fit_seconds": round(time.perf_counter() - started, 2),
             # The false class's provenance (docs/false_events.md): real rejections against synthetic_false.
             "false_class": data.false_class_sources(),
+            # How much P(not existing) rests on the model rather than the label-free waveform prior.
+            "false_prior_model_weight": round(model.false_prior_weight(), 4),
         },
     )
     if promote:
@@ -306,6 +308,8 @@ def _cold_start_register(
             "cnn": {"events": 0, "versions": {}, "in_sample_left_out": 0},
             "fit_seconds": round(time.perf_counter() - started, 2),
             "false_class": data.false_class_sources(),
+            # How much P(not existing) rests on the model rather than the label-free waveform prior.
+            "false_prior_model_weight": round(model.false_prior_weight(), 4),
         },
     )
     if promote:

@@ -21,23 +21,29 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize
-from scipy.special import log_softmax
+from scipy.special import log_softmax, logsumexp
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ranking.ml.classes import DECISION_CLASSES
+from ranking.ml.classes import DECISION_CLASSES, NOT_EXISTING
 from ranking.ml.tree_inference import estimator_predict_proba
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 ESTIMATORS = ("hist_gradient_boosting", "random_forest", "logistic_regression")
+LOGIT_BOUND = 30.0
 MIN_CALIBRATION_POSITIVES = 3
 # Cold start: the local model's weight is n / (n + GENERIC_HALF_WEIGHT_LABELS) for n local labels.
 GENERIC_HALF_WEIGHT_LABELS = 300
+# The label-free prior P(false) (ranking.ml.false_evidence) and the model's P(false) weigh equally at this many
+# false labels; with none the prior alone says how likely an event is not to exist (day one of a deployment).
+FALSE_PRIOR_HALF_WEIGHT_LABELS = 50
+FALSE_PRIOR_FEATURE = "fe_prior_p_false"
+FALSE_PRIOR_WAVEFORM_FEATURE = "fe_log_snr_consensus"
 # Up to this many rows the flat NumPy tree walk beats scikit-learn's per-tree calls; above, scikit-learn wins.
 FLAT_WALK_MAX_ROWS = 64
 
@@ -183,6 +189,7 @@ class RankerModel:
     magnitude_quantiles: dict[str, float] = field(default_factory=dict)
     generic: "RankerModel | None" = None
     local_labels: int = 0
+    false_labels: int = 0
 
     def raw_logits(self, features: FloatArray) -> FloatArray:
         """Uncalibrated log-odds of the trained classes, shape (n, len(trained_classes))."""
@@ -221,12 +228,67 @@ class RankerModel:
         return GENERIC_HALF_WEIGHT_LABELS / (GENERIC_HALF_WEIGHT_LABELS + self.local_labels)
 
     def log_proba(self, features: FloatArray) -> FloatArray:
-        """Calibrated log-probabilities, shape (n, len(DECISION_CLASSES)); -inf for untrained classes."""
+        """Calibrated log-probabilities, shape (n, len(DECISION_CLASSES)); -inf for untrained classes.
+
+        P(not existing) joins the label-free prior where the event has evidence for it (``false_prior``)."""
+        return self.false_prior(features, self.pooled_log_proba(features))
+
+    def false_prior_weight(self) -> float:
+        """Weight of the model's own P(false) against the label-free prior: k / (k + 50) for k false labels."""
+        return self.false_labels / (self.false_labels + FALSE_PRIOR_HALF_WEIGHT_LABELS)
+
+    def false_prior(self, features: FloatArray, log_proba: FloatArray) -> FloatArray:
+        """Join the model's P(false) with the label-free prior of the evidence features on the log-odds scale:
+
+            logit P(false) = w logit P_model(false) + (1 - w) logit P_prior(false),   w = false_prior_weight()
+
+        and share P(real) = 1 - P(false) among the other classes as the model does. An event with no evidence (no
+        waveforms, no picks: prior NaN), or a model without the prior feature, keeps the model's probabilities.
+        With no false labels (w = 0) the prior alone gives P(false), so a new deployment's queue can already
+        sink and hide events that show no onset anywhere; each false label moves the weight to the model. Only
+        events with waveform evidence take the prior (``FALSE_PRIOR_WAVEFORM_FEATURE`` measured)."""
+        if FALSE_PRIOR_FEATURE not in self.feature_names or not len(log_proba):
+            return log_proba
+        prior = features[:, self.feature_names.index(FALSE_PRIOR_FEATURE)]
+        rows = np.isfinite(prior)
+        if FALSE_PRIOR_WAVEFORM_FEATURE in self.feature_names:
+            # Only a prior that rests on waveforms is a probability (docs/false_events.md): from picks alone it
+            # gives real earthquakes about 0.5 and stays a feature for the trees to weigh once labels exist.
+            rows &= np.isfinite(features[:, self.feature_names.index(FALSE_PRIOR_WAVEFORM_FEATURE)])
+        if not rows.any():
+            return log_proba
+        false = DECISION_CLASSES.index(NOT_EXISTING)
+        real = [c for c in range(len(DECISION_CLASSES)) if c != false]
+        weight = self.false_prior_weight()
+        model_false = np.clip(log_proba[rows, false], -LOGIT_BOUND, -1e-12)
+        prior_false = np.clip(prior[rows], 1e-12, 1.0 - 1e-12)
+        logit = (1.0 - weight) * (np.log(prior_false) - np.log1p(-prior_false))
+        if weight > 0.0:
+            logit = logit + weight * (model_false - np.log(-np.expm1(model_false)))
+        logit = np.clip(logit, -LOGIT_BOUND, LOGIT_BOUND)
+        result = log_proba.copy()
+        log_false, log_real = -np.logaddexp(0.0, -logit), -np.logaddexp(0.0, logit)
+        # P(c | real) from the model; where it is sure the event is false (every real class underflows to 0),
+        # it says nothing about the real classes: share evenly among those it was trained on.
+        real_log = log_proba[rows][:, real]
+        total = logsumexp(real_log, axis=1, keepdims=True)
+        trained_real = np.isin(real, self.trained_classes)
+        even = np.where(trained_real, -np.log(max(int(trained_real.sum()), 1)), -np.inf)
+        with np.errstate(invalid="ignore"):
+            conditional = np.where(np.isfinite(total), real_log - total, even[None, :])
+        block = result[rows]
+        block[:, real] = conditional + log_real[:, None]
+        block[:, false] = log_false
+        result[rows] = block
+        return result
+
+    def pooled_log_proba(self, features: FloatArray) -> FloatArray:
+        """The local model's log-probabilities pooled with the generic model's (cold start), before the prior."""
         local = self.local_log_proba(features)
         weight = self.generic_weight()
         if self.generic is None or weight == 0.0:
             return local
-        generic = self.generic.log_proba(features)
+        generic = self.generic.pooled_log_proba(features)
         # The generic model speaks only about the classes it was trained on. A class only the local labels hold
         # (typically not_existing: analyst rejections and synthetic_false events are local) keeps the local
         # probability, and the pooling shares out the rest: p(c) = (1 - w) p_loc(c) + w (1 - p_loc(U)) p_gen(c | K)
@@ -325,6 +387,10 @@ def ranker_fit(
     present = ~np.isnan(features[fit_rows]).all(axis=0)
     used_columns = tuple(int(c) for c in np.flatnonzero(present) if int(c) not in excluded)
     estimator = make_estimator(estimator_name, random_state=random_state)
+    if estimator_name == "hist_gradient_boosting":
+        # 20 events per leaf suits thousands of labels; a first few dozen (a new network, its first rejections)
+        # could then not be split at all, and every event would get the class shares of the training set.
+        estimator.set_params(min_samples_leaf=int(np.clip(split // 10, 3, 20)))
     estimator.fit(features[fit_rows][:, list(used_columns)], labels[fit_rows])
     trained = tuple(int(value) for value in estimator.classes_)
     magnitudes = features[:, list(feature_names).index("magnitude")] if "magnitude" in feature_names else None
@@ -342,6 +408,7 @@ def ranker_fit(
             {"median": float(np.median(known)), "q999": float(np.quantile(known, 0.999))} if known.size else {}
         ),
         local_labels=len(labels),
+        false_labels=int((labels == DECISION_CLASSES.index(NOT_EXISTING)).sum()),
     )
     # The held-out newest labels: the older half calibrates, the newer half gives the conformal scores.
     middle = split + (len(labels) - split) // 2

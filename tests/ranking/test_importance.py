@@ -190,3 +190,77 @@ def test_an_importance_from_log_odds_never_rounds_to_0_or_1() -> None:
     scores = importance_from_logit(z)
     assert ((scores > 0) & (scores < 1)).all()
     assert (np.diff(scores) > 0).all()
+
+
+def _phasenet_evidence(shared_data: Path) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    """Evidence measured on real PhaseNet records: at the analyst's P pick (an onset), and 15 s before it inside
+    the same record's pre-event noise (what a false trigger's TauP arrival looks at)."""
+    import csv
+
+    import obspy
+
+    from ranking.ml.false_evidence import false_evidence_row, station_onset_evidence
+
+    onsets, noise = [], []
+    with (shared_data / "phasenet" / "picks.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))[:12]
+    for row in rows:
+        stream = obspy.read(str(shared_data / "phasenet" / row["file"]), format="MSEED")
+        trace = next(t for t in stream if t.stats.channel.endswith("Z"))
+        p_time = trace.stats.starttime + int(row["p_sample"]) / trace.stats.sampling_rate
+        seen = station_onset_evidence(trace, arrival=p_time, source="picks")
+        quiet = station_onset_evidence(
+            trace.slice(trace.stats.starttime, p_time - 3.0), arrival=p_time - 15.0, source="taup"
+        )
+        if seen.state == "onset" and quiet.state == "no_onset":
+            onsets.append(false_evidence_row([seen], magnitude=None))
+            noise.append(false_evidence_row([quiet], magnitude=None))
+    assert len(onsets) >= 6, "the PhaseNet records hold clear onsets and quiet noise before them"
+    return onsets, noise
+
+
+def _with_evidence(features: np.ndarray, evidence: list[dict[str, float]]) -> np.ndarray:
+    """Real catalogue rows carrying real measured evidence (the catalogue has no waveforms of its own)."""
+    rows = features.copy()
+    for row, values in zip(rows, evidence, strict=True):
+        for name, value in values.items():
+            if name in FEATURE_NAMES:
+                row[FEATURE_NAMES.index(name)] = value
+    return rows
+
+
+def test_without_false_labels_the_label_free_prior_is_the_false_probability(shared_data, split, model) -> None:
+    onsets, noise = _phasenet_evidence(shared_data)
+    features, _, _ = _held_out(split)
+    assert model.false_labels == 0 and model.false_prior_weight() == 0.0
+    plain = model.predict_proba(features[: len(noise)])
+    assert (plain[:, DECISION_CLASSES.index("not_existing")] == 0).all()
+    for evidence in (onsets, noise):
+        rows = _with_evidence(features[: len(evidence)], evidence)
+        probabilities = model.predict_proba(rows)
+        prior = np.array([values["fe_prior_p_false"] for values in evidence])
+        assert probabilities[:, 0] == pytest.approx(prior, abs=1e-9)
+        assert probabilities.sum(axis=1) == pytest.approx(1.0)
+        # The real classes keep the model's proportions among themselves.
+        real = probabilities[:, 1:] / probabilities[:, 1:].sum(axis=1, keepdims=True)
+        assert real == pytest.approx(plain[: len(evidence), 1:], abs=1e-9)
+    # Pick evidence alone is not a calibrated probability (docs/false_events.md): it does not become P(false).
+    picks_only = features[:1].copy()
+    picks_only[0, FEATURE_NAMES.index("fe_prior_p_false")] = 0.5
+    assert model.predict_proba(picks_only)[0, 0] == 0.0
+
+
+def test_likely_false_events_sink_under_the_real_events_in_the_regional_queue(shared_data, split, model) -> None:
+    onsets, noise = _phasenet_evidence(shared_data)
+    features, _, _ = _held_out(split)
+    magnitudes = features[:, FEATURE_NAMES.index("magnitude")]
+    # The largest held-out events below the large-event bonus: a false trigger's copied magnitude can be large.
+    candidates = np.flatnonzero(np.nan_to_num(magnitudes, nan=-10) < model.magnitude_quantiles["q999"])
+    largest = candidates[np.argsort(-magnitudes[candidates])][: len(noise)]
+    false_rows = _with_evidence(features[largest], noise)
+    real_rows = _with_evidence(features[: len(onsets)], onsets)
+    regional = profile_get("regional")
+    false_scores = importance_scores(model, false_rows, regional)
+    real_scores = importance_scores(model, np.vstack([real_rows, features]), regional)
+    assert (model.predict_proba(false_rows)[:, 0] > 0.9).all()
+    assert false_scores.max() < np.quantile(real_scores, 0.01), (false_scores, np.quantile(real_scores, 0.01))
