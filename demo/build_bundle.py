@@ -48,40 +48,59 @@ def _copy(source: Path, target: Path, shared: Path, licence: str) -> None:
 PNW_EARTHQUAKES = 7
 PNW_EXPLOSIONS = 5
 PNW_STATIONS = 4
+# Labelled PNSN events with their records, for the demo's CNN: the next ones of each type by event id (every
+# explosion left: the source has 17).
+PNW_LABELLED = {"earthquake": 12, "explosion": 12}
 # ESEC surface events: the ones whose StationXML carries full responses first, then three types those lack.
 ESEC_EVENTS = ("1", "3", "8", "10", "14", "24", "25", "62", "155", "163")
 ESEC_STATIONS = 3
+# Labelled ESEC surface events with vertical records, for the demo's CNN: the first others by event id with two
+# stations (the lahars that the catalogue also calls explosions left out).
+ESEC_LABELLED = 12
+ESEC_LABELLED_STATIONS = 2
 SE_USA_STATIONS = 4
 # Labelled PNSN catalogue rows: every n-th row of each type, enough for a first ranker.
 PNSN_LABELLED_EVERY = {"earthquake": 30, "explosion": 12, "other event": 1, "quarry blast": 1}
 
 
-def build_pnw(shared: Path) -> set[str]:
-    """Unreviewed PNSN events with their vertical records (copied unchanged: STEIM2, 150 s from origin - 50 s)."""
+def build_pnw(shared: Path) -> tuple[set[str], set[str]]:
+    """PNSN events with their vertical records (copied unchanged: STEIM2, 150 s from origin - 50 s): the unreviewed
+    ones (at least three stations), then the labelled ones the demo's CNN trains on. Returns the two sets' ids."""
     with (shared / "pnw/events.csv").open(newline="") as source:
         reader = csv.DictReader(source)
         fieldnames = list(reader.fieldnames or [])
         rows = sorted(reader, key=lambda row: row["source_id"])
-    wanted = {"earthquake": PNW_EARTHQUAKES, "explosion": PNW_EXPLOSIONS}
+    unreviewed = _pnw_choose(shared, rows, {"earthquake": PNW_EARTHQUAKES, "explosion": PNW_EXPLOSIONS}, 3, set())
+    labelled = _pnw_choose(shared, rows, dict(PNW_LABELLED), 1, {row["source_id"] for row in unreviewed})
+    for name, chosen in (("pnw_unreviewed.csv", unreviewed), ("pnw_labelled.csv", labelled)):
+        with (DEMO / "events" / name).open("w", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=fieldnames, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(chosen)
+        MANIFEST.append((f"events/{name}", "rows of `pnw/events.csv`, unchanged", KHARITA))
+    return {row["source_id"] for row in unreviewed}, {row["source_id"] for row in labelled}
+
+
+def _pnw_choose(
+    shared: Path, rows: list[dict[str, str]], wanted: dict[str, int], min_stations: int, taken: set[str]
+) -> list[dict[str, str]]:
+    """The first events of each wanted type with at least ``min_stations`` records, not in ``taken``; their
+    first PNW_STATIONS records are copied."""
     chosen = []
     for row in rows:
         # Short-period and broadband channels only: the source also holds a few LHZ and VHZ (1 and 0.1 Hz) records.
         files = [
             f for f in sorted((shared / "pnw/waveforms" / row["source_id"]).glob("*.mseed")) if _band(f) not in "LVU"
         ]
-        if wanted.get(row["event_type"], 0) > 0 and len(files) >= 3:
-            wanted[row["event_type"]] -= 1
-            chosen.append(row)
-            target = DEMO / "waveforms/pnw" / row["source_id"]
-            target.mkdir(parents=True)
-            for path in files[:PNW_STATIONS]:
-                _copy(path, target / path.name, shared, KHARITA)
-    with (DEMO / "events/pnw_unreviewed.csv").open("w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=fieldnames, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(chosen)
-    MANIFEST.append(("events/pnw_unreviewed.csv", "rows of `pnw/events.csv`, unchanged", KHARITA))
-    return {row["source_id"] for row in chosen}
+        if row["source_id"] in taken or wanted.get(row["event_type"], 0) <= 0 or len(files) < min_stations:
+            continue
+        wanted[row["event_type"]] -= 1
+        chosen.append(row)
+        target = DEMO / "waveforms/pnw" / row["source_id"]
+        target.mkdir(parents=True)
+        for path in files[:PNW_STATIONS]:
+            _copy(path, target / path.name, shared, KHARITA)
+    return chosen
 
 
 def _band(path: Path) -> str:
@@ -89,8 +108,10 @@ def _band(path: Path) -> str:
     return path.name.split(".")[3][:1]
 
 
-def build_pnsn_labelled(shared: Path, *, leave_out: set[str]) -> None:
-    """Reviewed rows of the PNW-ML PNSN catalogue (analyst event types), without the demo's unreviewed events."""
+def build_pnsn_labelled(shared: Path, *, leave_out: set[str], labelled: set[str]) -> None:
+    """Reviewed rows of the PNW-ML PNSN catalogue (analyst event types), without the demo's unreviewed events, and
+    without its labelled PNW events (their rows come from pnw/events.csv; left out after the every-n-th choice, so
+    the rows chosen before they were added stay the same)."""
     with (shared / "catalogs/pnsn_comcat_2018-2022.csv").open(newline="") as source:
         reader = csv.DictReader(source)
         fieldnames = list(reader.fieldnames or [])
@@ -101,7 +122,7 @@ def build_pnsn_labelled(shared: Path, *, leave_out: set[str]) -> None:
                 continue
             index = seen.get(row["event_type"], 0)
             seen[row["event_type"]] = index + 1
-            if index % PNSN_LABELLED_EVERY.get(row["event_type"], 10**9) == 0:
+            if index % PNSN_LABELLED_EVERY.get(row["event_type"], 10**9) == 0 and row["source_id"] not in labelled:
                 kept.append(row)
     with (DEMO / "events/pnsn_labelled.csv").open("w", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=fieldnames, lineterminator="\n")
@@ -139,6 +160,27 @@ def build_esec(shared: Path) -> None:
                 _copy(path, records / path.name, shared, ESEC)
         for station in stations:
             _copy(shared / "esec/stations" / event_id / f"{station}.xml", responses / f"{station}.xml", shared, ESEC)
+    build_esec_labelled(shared, rows)
+
+
+def build_esec_labelled(shared: Path, rows: list[dict[str, str]]) -> None:
+    """Vertical records of labelled ESEC events for the demo's CNN (their rows are in esec_labelled.txt): the
+    first ESEC_LABELLED events by event id with ESEC_LABELLED_STATIONS stations, copied unchanged."""
+    kinds = {row["eventid"]: row["type"] for row in rows}
+    taken = 0
+    for folder in sorted((shared / "esec/waveforms").iterdir(), key=lambda p: int(p.name)):
+        if taken == ESEC_LABELLED or folder.name in ESEC_EVENTS or "explosion" in kinds.get(folder.name, "explosion"):
+            continue
+        verticals = [path for path in sorted(folder.glob("*.mseed")) if path.name.split("__")[0].endswith("Z")]
+        stations = sorted({".".join(path.name.split(".")[:2]) for path in verticals})[:ESEC_LABELLED_STATIONS]
+        if len(stations) < ESEC_LABELLED_STATIONS:
+            continue
+        taken += 1
+        records = DEMO / "waveforms/esec" / folder.name
+        records.mkdir(parents=True)
+        for path in verticals:
+            if ".".join(path.name.split(".")[:2]) in stations:
+                _copy(path, records / path.name, shared, ESEC)
 
 
 def build_se_usa(shared: Path) -> None:
@@ -258,11 +300,17 @@ What it holds:
 - **Labelled (reviewed) events** that train the first ranker at start: rows of the PNW-ML PNSN catalogue with the
   analysts' event types (earthquakes, explosions, quarry blasts, other events) and the rest of the ESEC catalogue
   (surface events).
+- **Labelled events with waveforms** that train the demo's small CNN at start (in the worker, a few epochs), so
+  the unreviewed events get CNN probabilities and saliency: {pnw_l_eq} earthquakes and {pnw_l_ex} explosions of
+  the PNSN (their analysts' types, the vertical records of up to {pnw_st} stations, as above) and {esec_l}
+  labelled ESEC surface events (the vertical records of {esec_l_st} stations, no station metadata).
 
 How it was cut: `python demo/build_bundle.py /path/to/shared/data` (run once by a developer; the app never runs
-it) chooses deterministically: the first PNSN events by event id with at least three stations, the first
-stations of each event in SEED-id order (PNSN: short-period and broadband channels only, no LHZ/VHZ); the ESEC
-events listed in the script; every SE USA event. The PNW and ESEC files are byte-for-byte copies (their
+it) chooses deterministically: the first PNSN events by event id with at least three stations (unreviewed),
+then the next ones with at least one (labelled), the first stations of each event in SEED-id order (PNSN:
+short-period and broadband channels only, no LHZ/VHZ); the ESEC events listed in the script (unreviewed), then
+the first others by event id with two vertical records (labelled; the lahars the catalogue also calls explosions
+left out); every SE USA event. The PNW and ESEC files are byte-for-byte copies (their
 windows are already 2.5-3 min around the event); the SE USA SAC files are rewritten as MiniSEED with the same
 samples, and their headers (event origin `o`, location `evla`, `evlo`, `evdp`, magnitude `mag`, P arrival `a`,
 station `stla`, `stlo`, `stel`) become the QuakeML and StationXML files. Event rows are
@@ -306,6 +354,10 @@ def write_readme() -> None:
         "pnw_st": PNW_STATIONS,
         "esec": len(ESEC_EVENTS),
         "esec_st": ESEC_STATIONS,
+        "pnw_l_eq": PNW_LABELLED["earthquake"],
+        "pnw_l_ex": PNW_LABELLED["explosion"],
+        "esec_l": ESEC_LABELLED,
+        "esec_l_st": ESEC_LABELLED_STATIONS,
         "se_usa": len(list((DEMO / "waveforms/se_usa").iterdir())),
         "se_usa_st": SE_USA_STATIONS,
     }
@@ -317,8 +369,8 @@ def main(shared: Path) -> None:
     for folder in ("events", "waveforms", "stations"):
         shutil.rmtree(DEMO / folder, ignore_errors=True)
         (DEMO / folder).mkdir()
-    pnw = build_pnw(shared)
-    build_pnsn_labelled(shared, leave_out=pnw)
+    unreviewed, labelled = build_pnw(shared)
+    build_pnsn_labelled(shared, leave_out=unreviewed, labelled=labelled)
     build_esec(shared)
     build_se_usa(shared)
     write_readme()

@@ -32,6 +32,7 @@ from ranking.ml.cnn.datasets import (
     shared_windows,
     split_by_event,
     windows_drop_known_events,
+    windows_empty,
     windows_from_records,
 )
 from ranking.ml.cnn.windows import (
@@ -396,13 +397,18 @@ def db_labelled_windows(*, limit: int = 300) -> LabelledWindows:
 
 
 def cnn_training_windows(
-    *, data_dir: Path, limit: int | None = None, progress: Callable[[str], None] | None = None
+    *, data_dir: Path | None, limit: int | None = None, progress: Callable[[str], None] | None = None
 ) -> tuple[LabelledWindows, LabelledWindows]:
-    """The CNN's labelled windows: the shared data folder's (cached), then the database's analyst-labelled events
-    with waveforms, less those that are shared-data events imported into the database (same time); and apart,
-    the windows of those skipped database events (a CNN trained on their shared copies has seen them)."""
+    """The CNN's labelled windows: the shared data folder's (cached; none when ``data_dir`` is None), then the
+    database's analyst-labelled events with waveforms, less those that are shared-data events imported into the
+    database (same time); and apart, the windows of those skipped database events (a CNN trained on their shared
+    copies has seen them)."""
     cache = Path(settings.DATA_DIR) / "cache" / "cnn"
-    shared = shared_windows(data_dir, limit=limit, cache_dir=cache, progress=progress)
+    shared = (
+        windows_empty()
+        if data_dir is None
+        else shared_windows(data_dir, limit=limit, cache_dir=cache, progress=progress)
+    )
     stored, duplicates = windows_drop_known_events(db_labelled_windows(), shared)
     if progress is not None and (len(stored) or len(duplicates)):
         progress(
@@ -416,6 +422,7 @@ def cnn_train(
     *,
     created_by: str,
     data_dir: Path | None = None,
+    database_only: bool = False,
     epochs: int = 80,
     promote: bool = False,
     limit: int | None = None,
@@ -426,7 +433,8 @@ def cnn_train(
     (best epoch chosen on a validation split of the training events, then refitted on all of them; the same
     validation split decides whether the event-level spectral regression joins the event decision),
     evaluate it (and the spectral-feature baseline) on the held-out side, register it with those
-    metrics, and promote it when asked."""
+    metrics, and promote it when asked. ``database_only`` leaves the shared data folder out: the labelled events
+    with waveforms in the database alone (the demo's CNN, a deployment without the shared folder)."""
     from ranking.ml.cnn.evaluation import (
         baseline_fit,
         baseline_probabilities,
@@ -436,7 +444,7 @@ def cnn_train(
     )
     from ranking.ml.cnn.network import ARCHITECTURE_VERSION, CnnPredictor, fit_with_validation, model_flops
 
-    folder = data_dir or Path(settings.SHARED_DATA_DIR)
+    folder = None if database_only else data_dir or Path(settings.SHARED_DATA_DIR)
     data, duplicates = cnn_training_windows(data_dir=folder, limit=limit, progress=progress)
     train_mask, test_mask = split_by_event(data)
     train, test = data.subset(train_mask), data.subset(test_mask)
@@ -478,7 +486,7 @@ def cnn_train(
             ),
             "fit_seconds": round(result.seconds, 1),
             "history": result.history[-1:] if result.history else [],
-            "data_dir": str(folder),
+            "data_dir": str(folder) if folder is not None else "",  # "": the database's labelled events only
             "event_model": event_model.as_dict() if event_model is not None else None,
         },
         metrics=metrics,

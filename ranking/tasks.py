@@ -118,11 +118,18 @@ def train_nightly() -> list[int]:
 
 
 @shared_task(acks_late=True, queue="training", time_limit=6 * 3600)
-def train_waveform_network(data_dir: str | None = None, epochs: int = 80, promote: bool = False) -> str:
+def train_waveform_network(
+    data_dir: str | None = None,
+    epochs: int = 80,
+    promote: bool = False,
+    database_only: bool = False,
+    created_by: str = "task train_waveform_network",
+) -> str:
     """Train (and optionally promote) a CNN in the background; returns the new version."""
     version = cnn_train(
-        created_by="task train_waveform_network",
+        created_by=created_by,
         data_dir=Path(data_dir) if data_dir else None,
+        database_only=database_only,
         epochs=epochs,
         promote=promote,
     )

@@ -106,6 +106,9 @@ def event_review_page(request: HttpRequest, event_id: int) -> HttpResponse:
     latest = getattr(event, "latest_scores", [])
     score = latest[0] if latest else None
     buttons = [button.as_dict() for button in commit_buttons_configured()]
+    # ?walk=<list> names the list the event was opened from (static/js/walk.js walks it); the rest is the queue's
+    queue = request.GET.copy()
+    queue.pop("walk", None)
     return render(
         request,
         "analyst/event_review.html",
@@ -125,13 +128,13 @@ def event_review_page(request: HttpRequest, event_id: int) -> HttpResponse:
             "history": event.audit_entries.all(),
             "type_keys": list(enumerate(TYPE_KEYS, start=1)),
             "event_types": QUAKEML_EVENT_TYPES,
-            "queue_query": request.GET.urlencode(),
+            "queue_query": queue.urlencode(),
             "page_config": {
                 "event": event.pk,
                 "version": event.version,
                 "eventType": event.event_type,
                 "certainty": event.event_type_certainty or "known",
-                "queueQuery": request.GET.urlencode(),
+                "queueQuery": queue.urlencode(),
                 "typeKeys": list(TYPE_KEYS),
                 "heartbeatSeconds": max(10, min(60, settings.SEISTRIAGE_CLAIM_SECONDS // 3)),
                 "presenceSeconds": presence_heartbeat_seconds(),

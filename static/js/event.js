@@ -8,7 +8,9 @@
   const certaintyButton = document.getElementById("certainty");
   const comment = document.getElementById("comment");
   const apiBase = `/api/events/${config.event}/`;
-  const queueUrl = `/?${config.queueQuery}`;
+  // Opened from a list (the most informative, likely mislabelled, ...): j/k walk that list, and q returns to it.
+  const walk = window.seistriageWalk.current();
+  const queueUrl = walk ? walk.list : `/?${config.queueQuery}`;
   let version = config.version;
   let certainty = config.certainty;
   let busy = false;
@@ -57,8 +59,12 @@
   }
   window.addEventListener("pagehide", () => { if (holding) api("DELETE", `${apiBase}claim/`).catch(() => {}); });
 
-  // --- neighbours in the queue order, prefetched so the next event opens at once -------------------
+  // --- neighbours in the queue order (or the list's), prefetched so the next event opens at once ------
   async function neighbour(direction) {
+    if (walk) {
+      if (walk[direction]) show(direction, walk[direction]);
+      return;
+    }
     const query = new URLSearchParams(config.queueQuery);
     query.set(direction === "next" ? "after_event" : "before_event", config.event);
     query.set("limit", "1");
@@ -67,9 +73,12 @@
     if (!response.ok) return;
     const data = await response.json();
     const row = data.results[0];
+    if (row) show(direction, eventUrl(row.id));
+  }
+
+  function show(direction, url) {
     const link = document.getElementById(`${direction}-event`);
-    if (!row) return;
-    neighbours[direction] = eventUrl(row.id);
+    neighbours[direction] = url;
     link.href = neighbours[direction];
     link.hidden = false;
     if (direction === "next") {
@@ -482,6 +491,7 @@
   window.setInterval(beat, config.presenceSeconds * 1000);
   claim();
   window.setInterval(() => { if (!document.hidden) claim(); }, config.heartbeatSeconds * 1000);
+  if (walk) window.seistriageWalk.announce(walk);
   neighbour("next");
   neighbour("previous");
   waveforms();

@@ -1,12 +1,13 @@
-// j/k (and the arrow keys) walk the rows of a list in its own order; Enter or o opens the selected row's event.
-// Any table marked data-walk: the most informative and likely mislabelled lists, label disagreements, the event
-// search results.
+// j/k (and the arrow keys) walk the rows of a list in its own order; Enter or o opens the selected row's event, whose
+// page then walks on through the same list (walk.js). Any table marked data-walk: the most informative and likely
+// mislabelled lists, label disagreements, the event search results.
 "use strict";
 (function () {
   const table = document.querySelector("table[data-walk]");
   if (!table) return;
   const rows = () => Array.from(table.tBodies[0].rows).filter((row) => row.querySelector("a"));
   let selected = -1;
+  window.seistriageWalk.remember(table);  // the events it opens walk this list in this order (walk.js)
 
   function select(index) {
     const all = rows();

@@ -1,6 +1,6 @@
 """The demo loads real data that the install brings (ObsPy's bundled files and the repository's demo/ bundle),
 and its users, in one command: a queue of unreviewed events with waveforms to open, and labelled events that
-train the first ranker."""
+train the first ranker (during the load) and the first CNN (in the worker)."""
 
 import datetime as dt
 import re
@@ -15,8 +15,9 @@ from django.core.management.base import CommandError
 
 from events.models import Event, EventLabel, Pick
 from events.vocabulary import UNREVIEWED_STATES, ScoringState
+from ranking.cnn_runs import cnn_saliency_for
 from ranking.ml.classes import decision_class_for
-from ranking.models import EventScore
+from ranking.models import CnnPrediction, EventScore
 from ranking.registry import model_version_active
 from ranking.scoring import events_score
 from tests.conftest import wait_for
@@ -87,7 +88,7 @@ def test_the_demo_labels_train_a_ranker_that_scores_every_unreviewed_event_with_
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_scores_the_demo_queue_with_the_first_ranker(
+def test_a_real_worker_scores_the_demo_queue_and_trains_the_first_cnn_whose_saliency_it_stores(
     celery_worker_process: CeleryWorkerProcess, empty_broker: None
 ) -> None:
     call_command("load_demo")
@@ -106,6 +107,43 @@ def test_a_real_worker_scores_the_demo_queue_with_the_first_ranker(
         timeout=300,
         what="every demo event in the scored state",
     )
+
+    # The worker trains the first CNN on the demo's labelled records alone (no shared folder) and promotes it.
+    wait_for(lambda: model_version_active(kind="cnn") is not None, timeout=300, what="the demo's first CNN")
+    cnn = model_version_active(kind="cnn")
+    assert cnn is not None and cnn.created_by == "load_demo"
+    summary = cnn.training_summary
+    assert summary["data_dir"] == ""  # the database's labelled events only
+    assert summary["events"] + summary["held_out_events"] >= 30
+    assert all(summary["labels"][name] > 0 for name in ("earthquake", "explosion", "surface_event")), summary
+    labelled_with_records = set(summary["trained_on_events"])
+    assert labelled_with_records and not labelled_with_records & set(queue)
+
+    # It classifies the queue: every unreviewed event with records gets probabilities and stored saliency, and
+    # its score is made again with the CNN's features.
+    def classified() -> bool:
+        rows = CnnPrediction.objects.filter(event__in=queue, model_version=cnn.version).exclude(saliency_path="")
+        return rows.count() == len(queue)
+
+    wait_for(classified, timeout=300, what="the first CNN's predictions with saliency for the demo's queue")
+    wait_for(
+        lambda: (
+            EventScore.objects.filter(event__in=queue, model_versions__cnn=cnn.version)
+            .values("event")
+            .distinct()
+            .count()
+            == len(queue)
+        ),
+        timeout=300,
+        what="the demo's queue scored again with the CNN's features",
+    )
+    explosion = Event.objects.get(public_id="smi:seistriage.demo/se_usa/20150623030000")
+    prediction = CnnPrediction.objects.get(event=explosion, model_version=cnn.version)
+    assert set(prediction.class_probabilities) == {"earthquake", "explosion", "surface_event", "noise"}
+    assert (settings.DATA_DIR / prediction.saliency_path).is_file()
+    curve = cnn_saliency_for(event_id=explosion.pk, seed_id=prediction.stations[0]["seed_id"])
+    assert curve is not None and curve["model_version"] == cnn.version
+    assert len(curve["values"]) == 1200 and min(curve["values"]) >= 0.0 and max(curve["values"]) <= 1.0
 
 
 def test_loading_the_demo_twice_changes_nothing_and_keeps_passwords(capsys: Any) -> None:

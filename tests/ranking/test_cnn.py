@@ -6,6 +6,7 @@ worker, queued by the waveform measurement, stored on the event and shown beside
 import csv
 import json
 import re
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -484,3 +485,39 @@ def test_training_reads_labelled_database_events_but_not_a_second_copy_of_a_shar
     # the newest labelled event WITH waveforms, not the newest of the 68 labelled ones (66 have no waveforms)
     newest = Event.objects.filter(public_id__regex=f"({shared_event}|{other_event})$").latest("origin_time")
     assert set(db_labelled_windows(limit=1).groups.tolist()) == {f"db:{newest.pk}"}
+
+
+@pytest.mark.django_db
+def test_training_on_the_database_alone_needs_no_shared_folder(
+    shared_data: Path, tmp_path: Path, settings: Any
+) -> None:
+    """What load_demo's first CNN does: the labelled events with waveforms in the database, nothing else."""
+    from django.core.management import call_command
+
+    settings.DATA_DIR = str(tmp_path)
+    settings.SHARED_DATA_DIR = tmp_path / "no-shared-folder"
+    events_ingest_file(path=shared_data / "pnw" / "events.csv", reviewed=True)
+    for name in ("uw61348817", "uw61506451", "uw61362132", "uw61377746"):  # two explosions, two earthquakes
+        for path in sorted((shared_data / "pnw" / "waveforms" / name).glob("*.mseed")):
+            waveform_file_import(path=path)
+    out = StringIO()
+    call_command("train", kind="cnn", database_only=True, epochs=1, stdout=out)
+    version = ModelVersion.objects.get(kind=ModelVersion.Kind.CNN)
+    summary = version.training_summary
+    assert summary["data_dir"] == ""
+    assert summary["labels"]["earthquake"] > 0 and summary["labels"]["explosion"] > 0
+    labelled = set(
+        Event.objects.filter(public_id__regex=r"(uw61348817|uw61506451|uw61362132|uw61377746)$").values_list(
+            "pk", flat=True
+        )
+    )
+    assert set(summary["trained_on_events"]) <= labelled
+    assert "registered" in out.getvalue()
+
+
+def test_the_train_command_takes_a_data_folder_or_the_database_alone_not_both(tmp_path: Path) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--data and --database-only exclude each other"):
+        call_command("train", kind="cnn", data=tmp_path, database_only=True)

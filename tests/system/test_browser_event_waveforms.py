@@ -1,5 +1,5 @@
 """The event page's waveform view in a real browser, on the demo that `make run` loads (load_demo with a real
-worker scoring it), with a CNN trained by the `train` command and run by the worker: the demo's events draw,
+worker scoring it, training the first CNN on the demo's labelled records and running it): the demo's events draw,
 a zoom fetches the window again at full resolution, the CNN's saliency is shaded under the traces and its
 probabilities stand beside the ranker's, the view aligns on P, rotates to R/T and removes the response, and a
 P pick placed with one key and a click is stored as the analyst's manual pick, audited, and exported in a
@@ -35,13 +35,16 @@ LAHAR = "smi:esec.iris.edu/event/1"  # 3-component records with full StationXML 
 
 
 @pytest.fixture
-def demo_with_cnn(celery_worker_process: Any, shared_data: Path, analyst: User) -> dict[str, Event]:
-    """`make run`'s demo (load_demo, scored by the real worker) with a small CNN promoted first, so the worker's
-    scoring chain sends the demo's events with waveforms to it and stores its probabilities and saliency."""
+def demo_with_cnn(celery_worker_process: Any, analyst: User) -> dict[str, Event]:
+    """`make run`'s demo: load_demo, then the real worker scores it, trains and promotes the first CNN on the
+    demo's labelled records (nothing from the shared folder) and stores its probabilities and saliency."""
     cache.clear()
-    call_command("train", kind="cnn", data=shared_data, limit=3, epochs=1, promote=True, verbosity=0)
-    assert ModelVersion.objects.filter(kind="cnn", status="active").exists()
     call_command("load_demo", verbosity=0)
+    wait_for(
+        lambda: ModelVersion.objects.filter(kind="cnn", status="active", created_by="load_demo").exists(),
+        timeout=300,
+        what="the worker to train and promote the demo's first CNN",
+    )
     events = {
         name: Event.objects.get(public_id=public_id) for name, public_id in (("se", SE_USA_EXPLOSION), ("lahar", LAHAR))
     }

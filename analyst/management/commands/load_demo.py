@@ -1,6 +1,6 @@
 """Load real demo data: by default what the install brings (ObsPy's bundled files and the repository's demo/
-bundle: unreviewed events with waveforms, picks and stations, and labelled events for a first ranker), with
---data the whole shared bundle instead of demo/; create the demo users and print their passwords once."""
+bundle: unreviewed events with waveforms, picks and stations, and labelled events for a first ranker and a first
+CNN), with --data the whole shared bundle instead of demo/; create the demo users and print their passwords once."""
 
 import secrets
 from pathlib import Path
@@ -11,9 +11,12 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from analyst.roles import roles_ensure
+from ranking.models import ModelVersion
 from ranking.registry import model_version_active
+from ranking.tasks import train_waveform_network
 from ranking.training import TrainingDataError, ranker_train
 
 OBSPY = Path(obspy.__path__[0])
@@ -45,7 +48,11 @@ BUNDLED: list[tuple[str, list[str], dict[str, Any]]] = [
 DEMO_BUNDLE: list[tuple[str, list[str], dict[str, Any]]] = [
     ("import_stations", ["stations"], {}),
     ("import_waveforms", ["waveforms"], {}),
-    ("import_events", ["events/pnsn_labelled.csv", "events/esec_labelled.txt"], {"reviewed": True}),
+    (
+        "import_events",
+        ["events/pnsn_labelled.csv", "events/pnw_labelled.csv", "events/esec_labelled.txt"],
+        {"reviewed": True},
+    ),
     ("import_events", ["events/pnw_unreviewed.csv", "events/esec_unreviewed.txt", "events/se_usa_unreviewed.xml"], {}),
 ]
 
@@ -58,6 +65,11 @@ SHARED: list[tuple[str, list[str], dict[str, Any]]] = [
     ("import_stations", ["esec/stations"], {}),
     ("import_waveforms", ["pnw/waveforms", "esec/waveforms", "se_usa_sac/EQ", "se_usa_sac/EP"], {}),
 ]
+
+# The first CNN learns from the labelled events with waveforms alone (the demo's, or the shared bundle's once loaded),
+# in the worker: a few epochs of the small network take about half a minute on two cores, so the demo's queue has
+# CNN probabilities and saliency within a minute or two of the start (a real CNN trains with `train --kind cnn`).
+FIRST_CNN_EPOCHS = 30
 
 DEMO_USERS = (
     ("analyst", ["analyst"], False),
@@ -96,6 +108,7 @@ class Command(BaseCommand):
                 continue
             call_command(command, *[str(p) for p in paths], stdout=self.stdout, stderr=self.stderr, **extra)
         self.train_first_ranker()
+        self.train_first_cnn()
         self.create_users()
 
     def train_first_ranker(self) -> None:
@@ -116,6 +129,22 @@ class Command(BaseCommand):
             self.stdout.write(f"promoted the first ranker {version.version}: {cold_start}")
             return
         self.stdout.write(f"trained and promoted the first ranker {version.version} from the demo's labels")
+
+    def train_first_cnn(self) -> None:
+        """On the first run there is no CNN: the worker trains and promotes one from the labelled events with
+        waveforms, then classifies the queue with it (probabilities and saliency on the event pages)."""
+        if model_version_active(kind=ModelVersion.Kind.CNN) is not None:
+            self.stdout.write("an active CNN exists; not retraining")
+            return
+        transaction.on_commit(
+            lambda: train_waveform_network.delay(
+                database_only=True, epochs=FIRST_CNN_EPOCHS, promote=True, created_by="load_demo"
+            )
+        )
+        self.stdout.write(
+            f"sent the first CNN's training ({FIRST_CNN_EPOCHS} epochs on the labelled events with waveforms) to the "
+            "worker; it classifies the queue once promoted"
+        )
 
     def create_users(self) -> None:
         groups = roles_ensure()

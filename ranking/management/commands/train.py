@@ -25,6 +25,12 @@ class Command(BaseCommand):
         parser.add_argument("--promote", action="store_true", help="make it the active ranker and rescore the queue")
         parser.add_argument("--created-by", default="manage.py train")
         parser.add_argument("--data", type=Path, help="cnn: the shared data folder (default SEISTRIAGE_SHARED_DATA)")
+        parser.add_argument(
+            "--database-only",
+            action="store_true",
+            help="cnn: only the labelled events with waveforms in the database (load_demo's, the analysts'), no shared "
+            "data folder",
+        )
         parser.add_argument("--epochs", type=int, default=80, help="cnn: at most this many epochs (early stopping)")
         parser.add_argument("--limit", type=int, help="cnn: at most this many events/records per data source")
 
@@ -59,10 +65,13 @@ class Command(BaseCommand):
 
         if options["epochs"] < 1:
             raise CommandError("--epochs must be at least 1")
+        if options["database_only"] and options["data"] is not None:
+            raise CommandError("--data and --database-only exclude each other")
         try:
             version = cnn_train(
                 created_by=options["created_by"],
                 data_dir=options["data"],
+                database_only=options["database_only"],
                 epochs=options["epochs"],
                 promote=options["promote"],
                 limit=options["limit"],
