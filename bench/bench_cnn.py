@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ranking.ml.cnn.datasets import shared_windows  # noqa: E402
-from ranking.ml.cnn.inference import BACKENDS, cnn_predict_function, default_backend  # noqa: E402
+from ranking.ml.cnn.inference import BACKENDS, cnn_predict_function, default_backend, onnx_available  # noqa: E402
 from ranking.ml.cnn.network import build_model, device_setup, model_flops, model_inputs  # noqa: E402
 from ranking.ml.cnn.windows import window_spectra  # noqa: E402
 
@@ -82,7 +82,10 @@ def main() -> None:
     spectra = max(rate(window_spectra, windows) for _ in range(3))
     print(f"spectral features alone (NumPy): {spectra:,.0f} windows/s")
 
-    functions = {backend: cnn_predict_function(model, backend) for backend in BACKENDS}
+    if not onnx_available():
+        print("onnx: onnxruntime is not installed (pip install -r requirements/bench.txt): not measured")
+    backends = [b for b in BACKENDS if b != "onnx" or onnx_available()]
+    functions = {backend: cnn_predict_function(model, backend) for backend in backends}
     reference = functions["keras"](windows[:512])
     for backend, predict in functions.items():
         difference = float(np.abs(predict(windows[:512]) - reference).max())  # also traces/compiles once

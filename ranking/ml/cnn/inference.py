@@ -6,10 +6,14 @@
 - ``xla``: the same graph compiled by XLA (``jit_compile=True``);
 - ``bfloat16``: the network cloned under Keras' ``mixed_bfloat16`` policy (bfloat16 compute, float32 variables
   and softmax), on CPUs whose flags show ``avx512_bf16`` or ``amx_bf16``.
+- ``onnx``: ONNX Runtime on the same network written as an ONNX graph (``onnx_graph.py``: batch norm folded into
+  the convolutions), where onnxruntime is installed (requirements/dev.txt).
 
 On the 2-core AMD EPYC development machine (avx512_bf16) XLA's CPU convolutions were slower than the traced graph
 and bfloat16 the fastest (1.27x Keras' batched predict at load 7.8, 2.07x at load 20; bench/bench_cnn.py), so
-``default_backend()`` picks bfloat16 where the CPU supports it and graph elsewhere. Every backend gives Keras'
+``default_backend()`` picks bfloat16 where the CPU supports it and graph elsewhere. ONNX Runtime 1.23 was slower
+still there (0.72x Keras at load 5; its 1D convolutions at batch 256 and 2048, one or two threads: 4.1-5.0k windows/s
+for the network alone), so it is measured and tested, not chosen. Every backend gives Keras'
 probabilities within ``BACKEND_TOLERANCE`` (tests/ranking/test_cnn_inference.py). The product's classification
 task also needs Grad-CAM saliency, which stays on ``network.CnnPredictor`` (float32).
 """
@@ -26,9 +30,9 @@ import tensorflow as tf
 from ranking.ml.cnn.network import CnnPredictor, model_inputs
 
 FloatArray = npt.NDArray[np.float32]
-BACKENDS = ("graph", "keras", "xla", "bfloat16")
+BACKENDS = ("graph", "keras", "xla", "bfloat16", "onnx")
 # Largest absolute difference from Keras' probabilities each backend is held to.
-BACKEND_TOLERANCE = {"graph": 1e-5, "keras": 0.0, "xla": 1e-5, "bfloat16": 0.05}
+BACKEND_TOLERANCE = {"graph": 1e-5, "keras": 0.0, "xla": 1e-5, "bfloat16": 0.05, "onnx": 1e-5}
 BATCH = 256
 
 
@@ -73,6 +77,8 @@ def cnn_predict_function(model: keras.Model, backend: str | None = None) -> Call
         raise ValueError(f"unknown CNN backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend == "graph":
         return CnnPredictor(model, batch_size=BATCH).predict
+    if backend == "onnx":
+        return _onnx_predict(model)
     if backend == "keras":
         return lambda windows: (
             np.asarray(model.predict(model_inputs(windows), batch_size=BATCH, verbose=0))
@@ -86,3 +92,39 @@ def cnn_predict_function(model: keras.Model, backend: str | None = None) -> Call
         return tf.cast(network([x, spectra], training=False), tf.float32)
 
     return _batched(tf.function(forward, input_signature=specs, jit_compile=backend == "xla", reduce_retracing=True))
+
+
+def onnx_available() -> bool:
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _onnx_predict(model: keras.Model) -> Callable[[FloatArray], FloatArray]:
+    """ONNX Runtime on the graph ``onnx_graph.onnx_model_bytes`` builds, one session per model (its threads:
+    the process's CPU share, one inside a Celery prefork child, like the trees' inference)."""
+    import onnxruntime
+
+    from ranking.ml.cnn.onnx_graph import onnx_model_bytes
+    from ranking.ml.tree_inference import scoring_threads
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = scoring_threads(BATCH)
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(onnx_model_bytes(model), options, providers=["CPUExecutionProvider"])
+
+    def predict(windows: FloatArray) -> FloatArray:
+        x, spectra = model_inputs(windows)
+        if not len(x):
+            return np.zeros((0, 4), np.float32)
+        flat = np.ascontiguousarray(x[:, :, 0])
+        parts = [
+            session.run(["probabilities"], {"window": flat[i : i + BATCH], "spectra": spectra[i : i + BATCH]})[0]
+            for i in range(0, len(flat), BATCH)
+        ]
+        return np.asarray(np.concatenate(parts), np.float32)
+
+    return predict
