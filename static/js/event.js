@@ -345,9 +345,13 @@
     const url = waveformUrl();
     try {
       requests += 1;
+      const asked = requests;
       box.dataset.requests = String(requests);
       const response = await fetch(url);
       const data = await response.json().catch(() => ({}));
+      // A later request (a key, a zoom) supersedes this one: an answer that arrives after it is dropped, so the
+      // view drawn is always the one asked for last.
+      if (asked !== requests) return;
       if (!response.ok) {
         if (!shown) box.innerHTML = '<p class="muted">No waveform display for this event.</p>';
         Object.assign(view, lastView);
@@ -371,6 +375,7 @@
         return;
       }
       await loadScript(box.dataset.plotly);
+      if (asked !== requests) return;
       redrawing = true;
       figure.layout.uirevision = "keep";
       figure.layout.dragmode = "zoom";
