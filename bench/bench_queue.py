@@ -309,7 +309,7 @@ def explain_deep() -> None:
         after = queue_cursor_decode(deep_cursor(ordering), ordering=ordering)
         column = QUEUE_ORDERINGS[ordering.removeprefix("-")]
         queryset = event_queue_filter(filters=filters, now=now).annotate(**_claim_annotations(now))
-        part = _section(queryset, column, nulls=False, descending=True, after=after).values("id")[:51]
+        part = _section(queryset, column, nulls=False, descending=True, after=(after.value, after.id)).values("id")[:51]
         sql, params = part.query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
