@@ -388,11 +388,44 @@ def main() -> None:
             f"page-number / keyset at depth {DEPTH:,} = {results[(ordering, DEPTH)][1] / deep_:.0f}x "
             f"(target >= 100x); keyset p95 {deep_:.2f} ms (target <= 5 ms)"
         )
+    through_middleware()
     event_list_compare()
     if not os.environ.get("BENCH_QUEUE_REUSE"):
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE analyst_event CASCADE")
         print("rows dropped (TRUNCATE analyst_event)")
+
+
+def through_middleware() -> None:
+    """The same pages asked as an analyst's browser asks them: Django's test client through every middleware, with
+    a session cookie, so the session, the user and the user's roles are looked up before the rows (the table above
+    calls the view with a forced user, as REST framework's own benchmarks do)."""
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from analyst.roles import roles_ensure
+
+    analyst, _ = User.objects.get_or_create(username="bench-analyst")
+    analyst.groups.add(roles_ensure()["analyst"])
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(analyst)
+    print("\nthrough every middleware, an analyst's session (not a superuser):")
+    for ordering in ("-importance", "-origin_time"):
+        for depth, extra in ((0, {}), (DEPTH, {"cursor": deep_cursor(ordering), "total": "0"})):
+            params = {**FILTERS, "ordering": ordering, "limit": str(PAGE), **extra}
+
+            def run() -> None:
+                assert client.get("/api/events/", params).status_code == 200  # noqa: B023
+
+            samples = timed(run, repeats=200)
+            with CaptureQueriesContext(connection) as queries:
+                run()
+            print(
+                f"  {ordering:<13} depth {depth:>7,}: p50 {statistics.median(samples):.2f} p95 "
+                f"{float(np.percentile(samples, 95)):.2f} ms, CPU p50 {statistics.median(CPU_MS):.2f} ms, "
+                f"{len(queries)} queries (session, user, roles, rows{', total' if len(queries) > 4 else ''})",
+                flush=True,
+            )
 
 
 def event_list_compare() -> None:

@@ -291,6 +291,17 @@ def test_a_cursor_from_another_ordering_is_refused(client: APIClient, week) -> N
     assert answer.status_code == 400 and "ordering" in answer.json()["cursor"]
 
 
+def test_the_accept_header_is_honoured_on_every_request_though_its_answer_is_remembered(
+    client: APIClient, week
+) -> None:
+    for _ in range(2):
+        assert client.get("/api/events/", {"limit": 1}, HTTP_ACCEPT="text/csv").status_code == 406
+        assert client.get("/api/events/", {"limit": 1}, HTTP_ACCEPT="text/csv, */*;q=0.1").status_code == 200
+        assert client.get("/api/events/", {"limit": 1, "format": "xml"}).status_code == 404  # REST framework's answer
+        answer = client.get("/api/events/", {"limit": 1}, HTTP_ACCEPT="application/json")
+        assert answer.status_code == 200 and answer["Content-Type"] == "application/json"
+
+
 @pytest.mark.parametrize(
     ("ordering", "value"), [("-importance", "high"), ("-origin_time", 3), ("region", 1.5), ("-phase_count", "x")]
 )
