@@ -264,7 +264,7 @@ def _section(
 
 
 def _column_field(column: str) -> Any:
-    return CharField() if column == "claimed_by" else Event._meta.get_field(column).__class__()
+    return CharField() if column == "claimed_by" else Event._meta.get_field(column)
 
 
 @lru_cache(maxsize=512)

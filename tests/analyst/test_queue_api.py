@@ -314,6 +314,18 @@ def test_a_cursor_whose_value_does_not_fit_its_column_is_refused(
     assert answer.status_code == 400 and "cursor" in answer.json()
 
 
+def test_a_cursor_time_without_a_zone_is_read_as_utc(client: APIClient, week) -> None:
+    first = client.get("/api/events/", {"ordering": "-origin_time", "limit": 3}).json()
+    last = first["results"][-1]
+    naive = last["origin_time"].removesuffix("Z")
+    forged = json.dumps({"o": "-origin_time", "v": naive, "i": last["id"], "n": False}).encode()
+    token = base64.urlsafe_b64encode(forged).decode().rstrip("=")
+    with pytest.warns(RuntimeWarning, match="naive datetime"):
+        answer = client.get("/api/events/", {"ordering": "-origin_time", "limit": 3, "cursor": token})
+    expected = client.get("/api/events/", {"ordering": "-origin_time", "limit": 3, "cursor": first["next"]})
+    assert answer.json()["results"] == expected.json()["results"]
+
+
 def test_the_event_evidence_carries_its_score_and_explanation(client: APIClient, week) -> None:
     top = client.get("/api/events/", {"limit": 1}).json()["results"][0]
     evidence = client.get(f"/api/events/{top['id']}/").json()
