@@ -73,7 +73,7 @@ class CompiledQuery:
         return converted
 
 
-def query_compile(queryset: QuerySet[Any, dict[str, Any]]) -> CompiledQuery:
+def query_compile(queryset: QuerySet[Any, Any]) -> CompiledQuery:
     """Compile a `.values(...)` queryset (sliced or not) whose filters may compare with `QueryParameter`s."""
     query = queryset.query
     compiler = query.get_compiler(using=queryset.db)

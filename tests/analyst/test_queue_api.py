@@ -251,9 +251,9 @@ def test_an_estimated_total_is_reused_for_a_few_seconds_and_a_counted_one_never(
 
 
 def test_a_page_past_the_first_is_one_query_after_the_role_check(client: APIClient, week) -> None:
-    token = client.get("/api/events/", {"limit": 50, "ordering": "-origin_time"}).json()["next"]
+    token = client.get("/api/events/", {"limit": "50", "ordering": "-origin_time"}).json()["next"]
     with CaptureQueriesContext(connection) as queries:
-        answer = client.get("/api/events/", {"limit": 50, "ordering": "-origin_time", "cursor": token, "total": 0})
+        answer = client.get("/api/events/", {"limit": "50", "ordering": "-origin_time", "cursor": token, "total": "0"})
     assert answer.status_code == 200 and len(answer.json()["results"]) == 50
     roles, rows = (query["sql"] for query in queries)  # exactly two
     assert 'FROM "auth_group"' in roles and 'FROM "analyst_event"' in rows
@@ -295,10 +295,10 @@ def test_the_accept_header_is_honoured_on_every_request_though_its_answer_is_rem
     client: APIClient, week
 ) -> None:
     for _ in range(2):
-        assert client.get("/api/events/", {"limit": 1}, HTTP_ACCEPT="text/csv").status_code == 406
-        assert client.get("/api/events/", {"limit": 1}, HTTP_ACCEPT="text/csv, */*;q=0.1").status_code == 200
-        assert client.get("/api/events/", {"limit": 1, "format": "xml"}).status_code == 404  # REST framework's answer
-        answer = client.get("/api/events/", {"limit": 1}, HTTP_ACCEPT="application/json")
+        assert client.get("/api/events/", {"limit": "1"}, HTTP_ACCEPT="text/csv").status_code == 406
+        assert client.get("/api/events/", {"limit": "1"}, HTTP_ACCEPT="text/csv, */*;q=0.1").status_code == 200
+        assert client.get("/api/events/", {"limit": "1", "format": "xml"}).status_code == 404  # REST framework's answer
+        answer = client.get("/api/events/", {"limit": "1"}, HTTP_ACCEPT="application/json")
         assert answer.status_code == 200 and answer["Content-Type"] == "application/json"
 
 
@@ -315,14 +315,14 @@ def test_a_cursor_whose_value_does_not_fit_its_column_is_refused(
 
 
 def test_a_cursor_time_without_a_zone_is_read_as_utc(client: APIClient, week) -> None:
-    first = client.get("/api/events/", {"ordering": "-origin_time", "limit": 3}).json()
+    first = client.get("/api/events/", {"ordering": "-origin_time", "limit": "3"}).json()
     last = first["results"][-1]
     naive = last["origin_time"].removesuffix("Z")
     forged = json.dumps({"o": "-origin_time", "v": naive, "i": last["id"], "n": False}).encode()
     token = base64.urlsafe_b64encode(forged).decode().rstrip("=")
     with pytest.warns(RuntimeWarning, match="naive datetime"):
-        answer = client.get("/api/events/", {"ordering": "-origin_time", "limit": 3, "cursor": token})
-    expected = client.get("/api/events/", {"ordering": "-origin_time", "limit": 3, "cursor": first["next"]})
+        answer = client.get("/api/events/", {"ordering": "-origin_time", "limit": "3", "cursor": token})
+    expected = client.get("/api/events/", {"ordering": "-origin_time", "limit": "3", "cursor": first["next"]})
     assert answer.json()["results"] == expected.json()["results"]
 
 
