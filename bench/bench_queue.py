@@ -10,10 +10,13 @@ Rows go in with COPY; the table is ANALYZEd, measured, and emptied at the end.
 Measured in process (no network, no browser): the time of one GET through the real view, from the request to
 the rendered JSON, p50/p95 over repeated calls, for page 1 and for a page 100,000 rows deep, ordered by
 importance and by origin time, with two filters on (review state new or scored, magnitude >= 1.0). Page 1
-carries the approximate total (an EXPLAIN estimate); a deeper page is asked for as the queue page asks for it,
-without the total (`total=0`). The baseline is a DRF ListAPIView with PageNumberPagination (COUNT + OFFSET)
-and a ModelSerializer of the same columns, with the same filters and ordering, on the same table in the same
-run.
+carries the approximate total (an EXPLAIN estimate, kept for ESTIMATE_SECONDS per filter set, so the timed calls
+after the warm-up reuse it; a cold page 1 pays one EXPLAIN more, ~0.5 ms); a deeper page is asked for as the queue
+page asks for it, without the total (`total=0`). The baseline is a DRF ListAPIView with PageNumberPagination
+(COUNT + OFFSET) and a ModelSerializer of the same columns, with the same filters and ordering, on the same table in
+the same run. Beside each row: the same request's SQL alone on a bare cursor (the floor the database and the machine's
+load set) and this process's CPU time per request (what load does not change). Then the same pages through every
+middleware with an analyst's session cookie (session, user and role lookups included).
 
 Run: `.venv/bin/python bench/bench_queue.py` (database postgres://postgres@127.0.0.1:5432/seistriage_bench_queue,
 created if missing; BENCH_QUEUE_ROWS to change the row count).
@@ -285,6 +288,24 @@ def timed(call: Callable[[], Any], repeats: int) -> list[float]:
     return samples
 
 
+def statements_alone(request: Callable[[], Any]) -> Callable[[], None]:
+    """The SQL one request sent, run again on a bare cursor: the floor the database and the socket set under this
+    load, with no Python of ours around it."""
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        request()
+    statements = [query["sql"] for query in captured.captured_queries]
+
+    def run() -> None:
+        with connection.cursor() as cursor:
+            for sql in statements:
+                cursor.execute(sql)
+                cursor.fetchall()
+
+    return run
+
+
 def deep_cursor(ordering: str) -> str:
     """The keyset cursor of the row DEPTH deep under the filters (found once with OFFSET, not timed)."""
     column = QUEUE_ORDERINGS[ordering.removeprefix("-")]
@@ -309,7 +330,7 @@ def explain_deep() -> None:
         after = queue_cursor_decode(deep_cursor(ordering), ordering=ordering)
         column = QUEUE_ORDERINGS[ordering.removeprefix("-")]
         queryset = event_queue_filter(filters=filters, now=now).annotate(**_claim_annotations(now))
-        part = _section(queryset, column, nulls=False, descending=True, after=after).values("id")[:51]
+        part = _section(queryset, column, nulls=False, descending=True, after=(after.value, after.id)).values("id")[:51]
         sql, params = part.query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
@@ -362,6 +383,7 @@ def main() -> None:
             params = {**FILTERS, "ordering": ordering, "limit": str(PAGE)}
             keyset = timed(call(keyset_view, {**params, **keyset_params}), repeats=200)
             keyset_cpu = statistics.median(CPU_MS)
+            alone = timed(statements_alone(call(keyset_view, {**params, **keyset_params})), repeats=200)
             drf_rendered = timed(call(drf_rendered_view, {**params, **keyset_params}), repeats=200)
             drf_cpu = statistics.median(CPU_MS)
             baseline = timed(call(baseline_view, {**params, "page": page_number}), repeats=20)
@@ -375,8 +397,9 @@ def main() -> None:
                 f"{ordering:<14}{depth:>8,}  {statistics.median(keyset):>10.2f} {k95:>7.2f}   "
                 f"{statistics.median(drf_rendered):>15.2f} {d95:>7.2f}   "
                 f"{statistics.median(baseline):>15.2f} {b95:>7.2f}   {b95 / k95:>8.1f}x {d95 / k95:>12.1f}x   "
-                f"{os.getloadavg()[0]:.2f}   (CPU of this process per request, p50: keyset {keyset_cpu:.2f} ms, "
-                f"+DRF render {drf_cpu:.2f} ms)",
+                f"{os.getloadavg()[0]:.2f}   (its SQL alone on a cursor: p50 {statistics.median(alone):.2f} p95 "
+                f"{float(np.percentile(alone, 95)):.2f} ms; CPU of this process per request, p50: keyset "
+                f"{keyset_cpu:.2f} ms, +DRF render {drf_cpu:.2f} ms)",
                 flush=True,
             )
     print()
@@ -388,11 +411,44 @@ def main() -> None:
             f"page-number / keyset at depth {DEPTH:,} = {results[(ordering, DEPTH)][1] / deep_:.0f}x "
             f"(target >= 100x); keyset p95 {deep_:.2f} ms (target <= 5 ms)"
         )
+    through_middleware()
     event_list_compare()
     if not os.environ.get("BENCH_QUEUE_REUSE"):
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE analyst_event CASCADE")
         print("rows dropped (TRUNCATE analyst_event)")
+
+
+def through_middleware() -> None:
+    """The same pages asked as an analyst's browser asks them: Django's test client through every middleware, with
+    a session cookie, so the session, the user and the user's roles are looked up before the rows (the table above
+    calls the view with a forced user, as REST framework's own benchmarks do)."""
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from analyst.roles import roles_ensure
+
+    analyst, _ = User.objects.get_or_create(username="bench-analyst")
+    analyst.groups.add(roles_ensure()["analyst"])
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(analyst)
+    print("\nthrough every middleware, an analyst's session (not a superuser):")
+    for ordering in ("-importance", "-origin_time"):
+        for depth, extra in ((0, {}), (DEPTH, {"cursor": deep_cursor(ordering), "total": "0"})):
+            params = {**FILTERS, "ordering": ordering, "limit": str(PAGE), **extra}
+
+            def run() -> None:
+                assert client.get("/api/events/", params).status_code == 200  # noqa: B023
+
+            samples = timed(run, repeats=200)
+            with CaptureQueriesContext(connection) as queries:
+                run()
+            print(
+                f"  {ordering:<13} depth {depth:>7,}: p50 {statistics.median(samples):.2f} p95 "
+                f"{float(np.percentile(samples, 95)):.2f} ms, CPU p50 {statistics.median(CPU_MS):.2f} ms, "
+                f"{len(queries)} queries (session, user, roles, rows{', total' if len(queries) > 4 else ''})",
+                flush=True,
+            )
 
 
 def event_list_compare() -> None:

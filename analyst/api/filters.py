@@ -1,5 +1,6 @@
 """Queue filters from query parameters, validated with a clear message per parameter."""
 
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -153,13 +154,22 @@ def queue_query_parse(*, params: QueryDict, username: str) -> tuple[QueueFilters
     """(filters, ordering) from the query string; raises serializers.ValidationError naming the parameter.
 
     `claimed_by=me` stands for the asking user, so a "my claims" view can be bookmarked and shared."""
-    present = {key: value for key, value in params.items() if value != "" and key in _query_fields()}
-    serializer = QueueQuerySerializer(data=present)
+    present = tuple(sorted((key, value) for key, value in params.items() if value != "" and key in _query_fields()))
+    filters, ordering = _queue_query_validated(present)
+    if filters.claimed_by == "me":
+        filters = replace(filters, claimed_by=username)
+    return filters, ordering
+
+
+# An analyst pages through one filter set many times; validating it through a REST framework serializer (fields
+# deep-copied per instance) cost more than the page's query, so the answer is kept per query string. Errors are
+# raised again each time (lru_cache keeps no exception).
+@lru_cache(maxsize=512)
+def _queue_query_validated(present: tuple[tuple[str, str], ...]) -> tuple[QueueFilters, str]:
+    serializer = QueueQuerySerializer(data=dict(present))
     serializer.is_valid(raise_exception=True)
     data = dict(serializer.validated_data)
     ordering = str(data.pop("ordering"))
-    if data.get("claimed_by") == "me":
-        data["claimed_by"] = username
     where = {field: data.pop(name) for name, field in _EVENT_FILTER_PARAMETERS.items() if name in data}
     near_latitude, near_longitude, radius_km = (
         data.pop(name, None) for name in ("near_latitude", "near_longitude", "radius_km")

@@ -1,5 +1,7 @@
 """The queue API on real events: every ordering walked with keyset pages, every filter against the rows."""
 
+import base64
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -8,11 +10,12 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 from obspy.geodetics import degrees2kilometers, locations2degrees
 from rest_framework.test import APIClient
 
 from analyst.review import event_claim, event_review
-from analyst.selectors.queue import QUEUE_ORDERINGS, event_queue_total_estimate
+from analyst.selectors.queue import QUEUE_ORDERINGS, QueueFilters, event_queue_total, event_queue_total_estimate
 from events.models import Event
 from tests.support.workbench_data import rolled_back, scored_comcat_week
 
@@ -200,6 +203,19 @@ def test_it_filters_by_who_holds_a_claim(client: APIClient, week, analyst: User,
     assert row["claimed_by"] == "sen" and row["claimed_at"]
 
 
+def test_claimed_by_me_is_whoever_asks_when_the_same_filter_was_read_for_someone_else(
+    client: APIClient, week, analyst: User, senior_analyst: User
+) -> None:
+    ids = sorted(r["id"] for r in week)
+    event_claim(event_id=ids[10], user=analyst)
+    event_claim(event_id=ids[20], user=senior_analyst)
+    senior = APIClient()
+    senior.force_authenticate(senior_analyst)
+    for _ in range(2):
+        assert [row["id"] for row in walk(client, claimed_by="me")] == [ids[10]]
+        assert [row["id"] for row in walk(senior, claimed_by="me")] == [ids[20]]
+
+
 def test_filters_combine(client: APIClient, week) -> None:
     expected = ids_where(week, lambda r: r["magnitude"] >= 2 and "alaska" in r["region"].lower())
     rows = walk(client, magnitude_min=2, region="alaska", ordering="-origin_time")
@@ -220,6 +236,27 @@ def test_the_total_is_counted_when_small_and_estimated_otherwise(client: APIClie
     few = client.get("/api/events/", {"event_type": "quarry blast"}).json()
     assert few["total_is_exact"] is True
     assert few["approximate_total"] == sum(1 for r in week if r["event_type"] == "quarry blast")
+
+
+def test_an_estimated_total_is_reused_for_a_few_seconds_and_a_counted_one_never(week) -> None:
+    with CaptureQueriesContext(connection) as first:
+        estimated = event_queue_total(filters=QueueFilters(), exact_below=1000)
+    with CaptureQueriesContext(connection) as again:
+        assert event_queue_total(filters=QueueFilters(), exact_below=1000) == estimated
+    assert estimated[1] is False and len(first) >= 1 and len(again) == 0
+    with CaptureQueriesContext(connection) as counted:
+        for _ in range(2):
+            assert event_queue_total(filters=QueueFilters()) == (len(week), True)
+    assert len(counted) >= 2  # asked each time: an exact count must stay exact
+
+
+def test_a_page_past_the_first_is_one_query_after_the_role_check(client: APIClient, week) -> None:
+    token = client.get("/api/events/", {"limit": "50", "ordering": "-origin_time"}).json()["next"]
+    with CaptureQueriesContext(connection) as queries:
+        answer = client.get("/api/events/", {"limit": "50", "ordering": "-origin_time", "cursor": token, "total": "0"})
+    assert answer.status_code == 200 and len(answer.json()["results"]) == 50
+    roles, rows = (query["sql"] for query in queries)  # exactly two
+    assert 'FROM "auth_group"' in roles and 'FROM "analyst_event"' in rows
 
 
 def test_next_and_previous_events_follow_the_queue_order(client: APIClient, week) -> None:
@@ -252,6 +289,41 @@ def test_a_cursor_from_another_ordering_is_refused(client: APIClient, week) -> N
     token = client.get("/api/events/", {"limit": 2}).json()["next"]
     answer = client.get("/api/events/", {"ordering": "-origin_time", "cursor": token})
     assert answer.status_code == 400 and "ordering" in answer.json()["cursor"]
+
+
+def test_the_accept_header_is_honoured_on_every_request_though_its_answer_is_remembered(
+    client: APIClient, week
+) -> None:
+    for _ in range(2):
+        assert client.get("/api/events/", {"limit": "1"}, HTTP_ACCEPT="text/csv").status_code == 406
+        assert client.get("/api/events/", {"limit": "1"}, HTTP_ACCEPT="text/csv, */*;q=0.1").status_code == 200
+        assert client.get("/api/events/", {"limit": "1", "format": "xml"}).status_code == 404  # REST framework's answer
+        answer = client.get("/api/events/", {"limit": "1"}, HTTP_ACCEPT="application/json")
+        assert answer.status_code == 200 and answer["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("ordering", "value"), [("-importance", "high"), ("-origin_time", 3), ("region", 1.5), ("-phase_count", "x")]
+)
+def test_a_cursor_whose_value_does_not_fit_its_column_is_refused(
+    client: APIClient, week, ordering: str, value: Any
+) -> None:
+    forged = json.dumps({"o": ordering, "v": value, "i": 1, "n": False}).encode()
+    token = base64.urlsafe_b64encode(forged).decode().rstrip("=")
+    answer = client.get("/api/events/", {"ordering": ordering, "cursor": token})
+    assert answer.status_code == 400 and "cursor" in answer.json()
+
+
+def test_a_cursor_time_without_a_zone_is_read_as_utc(client: APIClient, week) -> None:
+    first = client.get("/api/events/", {"ordering": "-origin_time", "limit": "3"}).json()
+    last = first["results"][-1]
+    naive = last["origin_time"].removesuffix("Z")
+    forged = json.dumps({"o": "-origin_time", "v": naive, "i": last["id"], "n": False}).encode()
+    token = base64.urlsafe_b64encode(forged).decode().rstrip("=")
+    with pytest.warns(RuntimeWarning, match="naive datetime"):
+        answer = client.get("/api/events/", {"ordering": "-origin_time", "limit": "3", "cursor": token})
+    expected = client.get("/api/events/", {"ordering": "-origin_time", "limit": "3", "cursor": first["next"]})
+    assert answer.json()["results"] == expected.json()["results"]
 
 
 def test_the_event_evidence_carries_its_score_and_explanation(client: APIClient, week) -> None:
