@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.db.models import F
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from analyst.models import AuditEntry
 from events.models import Event
@@ -36,7 +36,7 @@ pytestmark = [
     pytest.mark.usefixtures("fast_password_hashing", "make_run_demo"),
 ]
 UNREVIEWED = "review_state=new,scored"
-SCREEN = {"width": 1366, "height": 768}
+SCREEN: ViewportSize = {"width": 1366, "height": 768}
 # A list's event name: time, magnitude and type when known, region (never a 60-character public id)
 NAME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d( M-?\d+\.\d( \(\w+\))?)?( .+)?$")
 
