@@ -232,6 +232,7 @@ def _batch_accept_explosions_then_undo(page: Page, url: str, analyst: User) -> N
     assert undo.after["undoes"] == accepts.get(event_id=last).pk
     assert undo.before["review_state"] == "accepted"
     expect(page.locator(f"#queue tbody tr[data-id='{last}']")).to_have_count(1)
+    expect(page.locator("#queue-progress")).to_contain_text(f", {left - 2} left in this view")  # back in the view
     screenshot(page, "demo-queue-after-undo.png")
 
     # On the review page of another event, u takes back the decision before and shows its event.
