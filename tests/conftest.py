@@ -124,6 +124,28 @@ def _worker_idle_before_flush(request: pytest.FixtureRequest) -> Iterator[None]:
         raise AssertionError(f"the session's celery worker stayed busy after the test:\n{worker.text()[-2000:]}")
 
 
+@pytest.fixture
+def make_run_demo(celery_worker_process: CeleryWorkerProcess) -> None:
+    """The database a fresh `make run` gives: load_demo (the repository's demo bundle and ObsPy's files, nothing from
+    the shared folder), then the session's real worker scores the queue, trains and promotes the demo's first CNN
+    and rescores the queue with it. Returns once the worker has finished all of that, so the queue's order holds."""
+    from django.core.cache import cache
+    from django.core.management import call_command
+
+    from config.celery_app import app
+    from ranking.models import ModelVersion
+
+    cache.clear()
+    call_command("load_demo", verbosity=0)
+    wait_for(
+        lambda: ModelVersion.objects.filter(kind="cnn", status="active", created_by="load_demo").exists(),
+        timeout=300,
+        what="the worker to train and promote the demo's first CNN",
+    )
+    if not celery_worker_process.drain(app, purge=False, timeout=300):
+        raise AssertionError(f"the worker never finished the demo's scoring:\n{celery_worker_process.text()[-2000:]}")
+
+
 def wait_for(condition: Callable[[], bool], *, timeout: float = 90.0, what: str = "condition") -> None:
     """Poll until `condition()` is true, for results a worker process writes."""
     deadline = time.monotonic() + timeout

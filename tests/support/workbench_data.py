@@ -24,14 +24,6 @@ def pnsn_head(shared_data: Path, folder: Path, rows: int = 1000) -> Path:
     return path
 
 
-def pnsn_rows(shared_data: Path, folder: Path, *, first: int, count: int) -> Path:
-    """Real PNSN catalogue rows from row `first` on (earthquakes and explosions), to import as unreviewed events."""
-    lines = (shared_data / PNSN).read_text().splitlines()
-    path = folder / f"pnsn_rows_{first}.csv"
-    path.write_text("\n".join([lines[0], *lines[first : first + count]]) + "\n")
-    return path
-
-
 def scored_comcat_week(shared_data: Path, folder: Path) -> list[int]:
     """Train and promote a ranker on real reviewed events, import the ComCat week and score it; its event ids."""
     events_ingest_file(path=pnsn_head(shared_data, folder), reviewed=True)

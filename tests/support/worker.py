@@ -24,6 +24,7 @@ class CeleryWorkerProcess:
         name: str = "test",
     ) -> None:
         self.log = log
+        self.queues = queues.split(",")
         self.name = f"{name}-{os.getpid()}@{socket.gethostname()}"
         self.handle = log.open("w")
         self.process = subprocess.Popen(
@@ -74,21 +75,34 @@ class CeleryWorkerProcess:
         tasks = Path(f"/proc/{self.process.pid}/task").glob("*/children")
         return sorted({int(pid) for path in tasks for pid in path.read_text().split()})
 
-    def drain(self, app: Any, *, timeout: float = 120.0) -> bool:
+    def drain(self, app: Any, *, timeout: float = 120.0, purge: bool = True) -> bool:
         """Purge the broker and wait until this worker runs and holds no task (twice in a row, since a task may
-        queue another as it ends); False if it is still busy after `timeout` seconds."""
+        queue another as it ends); False if it is still busy after `timeout` seconds. Without `purge`, the queued
+        tasks are left to run: the worker has finished everything sent to it so far (it is the only consumer)."""
         deadline = time.monotonic() + timeout
         quiet = 0
         while time.monotonic() < deadline and self.process.poll() is None:
-            app.control.purge()
+            if purge:
+                app.control.purge()
+            elif self._queued(app):
+                quiet = 0
+                time.sleep(0.5)
+                continue
             inspect = app.control.inspect(destination=[self.name], timeout=5.0)
             active, reserved = inspect.active() or {}, inspect.reserved() or {}
             busy = any(active.get(self.name, [])) or any(reserved.get(self.name, []))
+            if not purge:  # tasks sent with a countdown wait in the worker until their time
+                busy = busy or any((inspect.scheduled() or {}).get(self.name, []))
             quiet = 0 if busy or self.name not in active else quiet + 1
             if quiet >= 2:
                 return True
             time.sleep(0.1 if quiet else 0.5)
         return self.process.poll() is not None
+
+    def _queued(self, app: Any) -> int:
+        """Messages waiting in the broker on this worker's queues."""
+        with app.connection_for_read() as connection, connection.channel() as channel:
+            return sum(channel.queue_declare(queue=name).message_count for name in self.queues)
 
     def stop(self, timeout: float = 60) -> None:
         self.process.terminate()

@@ -12,14 +12,13 @@ from typing import Any
 import obspy
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
 from analyst.models import AuditEntry
 from analyst.picks import WORKBENCH_PICK_METHOD
 from events.models import Event, Pick
-from ranking.models import CnnPrediction, ModelVersion
+from ranking.models import CnnPrediction
 from tests.conftest import wait_for
 from tests.support.browser import ARTIFACTS, chromium, log_in, screenshot
 
@@ -35,31 +34,16 @@ LAHAR = "smi:esec.iris.edu/event/1"  # 3-component records with full StationXML 
 
 
 @pytest.fixture
-def demo_with_cnn(celery_worker_process: Any, analyst: User) -> dict[str, Event]:
-    """`make run`'s demo: load_demo, then the real worker scores it, trains and promotes the first CNN on the
-    demo's labelled records (nothing from the shared folder) and stores its probabilities and saliency."""
-    cache.clear()
-    call_command("load_demo", verbosity=0)
-    wait_for(
-        lambda: ModelVersion.objects.filter(kind="cnn", status="active", created_by="load_demo").exists(),
-        timeout=300,
-        what="the worker to train and promote the demo's first CNN",
-    )
+def demo_with_cnn(make_run_demo: None) -> dict[str, Event]:
+    """`make run`'s demo (make_run_demo: the real worker has scored it, trained and promoted the first CNN on the
+    demo's labelled records and stored its probabilities and saliency): the two events this file opens."""
     events = {
         name: Event.objects.get(public_id=public_id) for name, public_id in (("se", SE_USA_EXPLOSION), ("lahar", LAHAR))
     }
     for event in events.values():
-        pk = event.pk
-        wait_for(
-            lambda pk=pk: CnnPrediction.objects.filter(event_id=pk).exclude(saliency_path="").exists(),  # type: ignore[misc]
-            timeout=300,
-            what=f"the worker's CNN prediction for {event.public_id}",
-        )
-        wait_for(
-            lambda pk=pk: Event.objects.get(pk=pk).importance is not None,  # type: ignore[misc]
-            timeout=120,
-            what=f"the worker's score for {event.public_id}",
-        )
+        predictions = CnnPrediction.objects.filter(event=event).exclude(saliency_path="")
+        assert predictions.exists(), f"the worker stored no CNN saliency for {event.public_id}"
+        assert event.importance is not None, f"the worker never scored {event.public_id}"
     return events
 
 

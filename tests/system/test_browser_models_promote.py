@@ -1,6 +1,14 @@
-"""The model page in a real browser, as a senior analyst deciding on a candidate: the verdict comes first, the long
-metric table is folded away, a run started elsewhere shows up at the top by itself, and promoting a candidate that
-is worse or was compared on under 200 held-out events asks for confirmation and a reason, which is kept."""
+"""The model page in a real browser, as a senior analyst deciding on a candidate that is worse than the active model:
+the verdict comes first, the long metric table is folded away, a run started elsewhere shows up at the top by itself,
+and promoting a candidate that is worse and was compared on under 200 held-out events asks for confirmation and a
+reason, which is kept.
+
+This one stays on shared data (the PNSN catalogue) while the rest of the workbench's browser checks run on the demo
+(test_browser_demo_workbench.py, where the demo's candidate asks for a reason for its thin test): on the demo's labels
+no candidate is worse on the verdict metric. Every run's candidate ranks the 134 newest labelled events nearly as well
+as possible (it reads 86 of them to find 95% of the 89 events of interest, where 85 is the least), and load_demo's
+ranker, or one trained with any estimator `train` offers, reads as many or more (86-90). On 600 PNSN labels the
+active model has seen the held-out events and the candidate reads about 3 points more of the queue."""
 
 from pathlib import Path
 
@@ -28,7 +36,7 @@ pytestmark = [
 @pytest.fixture
 def compared_run(shared_data: Path, tmp_path: Path) -> TrainingRun:
     """A first ranker on 600 real PNSN labels (the newest held-out events among them: it has seen them), then a
-    finished run whose candidate is compared with it on the newest 120."""
+    finished run whose candidate is compared with it on the newest 120, and found worse."""
     events_ingest_file(path=pnsn_head(shared_data, tmp_path, rows=600), reviewed=True)
     ranker_train(created_by="first", promote=True)
     run = training_run_start(kind="ranker", trigger=TrainingRun.Trigger.UI, requested_by="sen")
@@ -41,6 +49,7 @@ def test_promoting_a_worse_or_thinly_tested_candidate_asks_for_a_reason(
     candidate = compared_run.candidate
     assert candidate is not None
     verdict = comparison_verdict(compared_run)
+    assert verdict["candidate_better"] is False, f"the candidate should be worse here: {verdict['words']}"
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1366, "height": 768})
         page.clock.install()
@@ -72,8 +81,7 @@ def test_promoting_a_worse_or_thinly_tested_candidate_asks_for_a_reason(
         dialog = page.locator("#promote-dialog")
         expect(dialog).to_be_visible()
         expect(dialog).to_contain_text("held-out events (under 200)")
-        if verdict["candidate_better"] is False:
-            expect(dialog).to_contain_text("worse than the active model on the verdict metric")
+        expect(dialog).to_contain_text("worse than the active model on the verdict metric")
         page.click("#promote-confirm")  # no reason given: the dialog stays and nothing is promoted
         expect(dialog).to_be_visible()
         assert not ModelPromotion.objects.filter(model_version=candidate).exists()
