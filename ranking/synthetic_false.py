@@ -93,12 +93,16 @@ def _float(text: str | None) -> float | None:
         return None
 
 
-def pnw_intervals(folder: Path, source: str) -> Iterator[QuietInterval]:
-    with (folder / "events.csv").open(newline="") as handle:
+def pnw_intervals(
+    folder: Path, source: str, *, catalogue: Path | None = None, records: Path | None = None
+) -> Iterator[QuietInterval]:
+    """The first 45 s of each PNW-layout record (``records/<event id>/``, default ``folder/waveforms``),
+    catalogued in ``catalogue`` (default ``folder/events.csv``)."""
+    with (catalogue or folder / "events.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     for row in rows:
         event_id = row.get("source_id") or row.get("event_id") or ""
-        directory = folder / "waveforms" / event_id
+        directory = (records or folder / "waveforms") / event_id
         latitude, longitude = _float(row.get("latitude")), _float(row.get("longitude"))
         if not directory.is_dir() or latitude is None or longitude is None:
             continue
@@ -242,44 +246,72 @@ def synthetic_false_build(
     per source in order, so a test can build training and queue events from different records.
     """
     report = BuildReport()
-    shift = TIME_SHIFT_DAYS * 86400.0
     for source in sources:
-        taken = 0
-        for index, interval in enumerate(quiet_intervals(shared, source)):
-            if index < skip:
-                continue
-            if limit is not None and taken >= limit:
-                break
-            taken += 1
-            public_id = f"{PUBLIC_ID_PREFIX}{source}/{interval.key}"
-            if Event.objects.filter(public_id=public_id).exists():
-                report.existing += 1
-                continue
-            folder = out_dir / source / interval.key
-            folder.mkdir(parents=True, exist_ok=True)
-            paths = []
-            for trace in interval.traces:
-                shifted = trace.copy()
-                shifted.stats.starttime -= shift
-                path = folder / f"{shifted.id}.mseed"
-                if shifted.data.dtype.kind == "f":
-                    shifted.data = shifted.data.astype("float32")
-                shifted.write(str(path), format="MSEED")
-                paths.append(path)
-            start = min(t.stats.starttime for t in interval.traces) - shift
-            origin_time = (start + ORIGIN_AFTER_START_S).datetime.replace(tzinfo=dt.UTC)
-            description = (
-                f"synthetic_false: a noise-placed origin {ORIGIN_AFTER_START_S:g} s into {interval.built_from}; "
-                f"the real samples, shifted back {TIME_SHIFT_DAYS} day(s) so the real event is out of reach; "
-                "training material for the false class, never evaluated on"
-            )
-            with transaction.atomic():
-                for path in paths:
-                    waveform_file_import(path=path, format="MSEED")
-                    report.files += 1
-                _event_store(public_id, interval, origin_time, description, labelled=labelled)
-            report.created[source] = report.created.get(source, 0) + 1
+        intervals_store(
+            quiet_intervals(shared, source), out_dir=out_dir, report=report, skip=skip, limit=limit, labelled=labelled
+        )
     return report
+
+
+def demo_false_events_build(*, bundle: Path, out_dir: Path, count: int) -> BuildReport:
+    """``count`` unlabelled noise-placed false events for the demo's queue, from the pre-event noise of the demo
+    bundle's labelled PNW records (demo/waveforms/pnw, catalogued in demo/events/pnw_labelled.csv): what an
+    automatic pipeline's false triggers look like, for an analyst to find sunk, hidden and rejected."""
+    report = BuildReport()
+    intervals = pnw_intervals(
+        bundle, "pnw", catalogue=bundle / "events" / "pnw_labelled.csv", records=bundle / "waveforms" / "pnw"
+    )
+    intervals_store(intervals, out_dir=out_dir, report=report, limit=count, labelled=False)
+    return report
+
+
+def intervals_store(
+    intervals: Iterator[QuietInterval],
+    *,
+    out_dir: Path,
+    report: BuildReport,
+    skip: int = 0,
+    limit: int | None = None,
+    labelled: bool,
+) -> None:
+    """Write, register and store one false event per interval (after ``skip``, at most ``limit``)."""
+    shift = TIME_SHIFT_DAYS * 86400.0
+    taken = 0
+    for index, interval in enumerate(intervals):
+        source = interval.source
+        if index < skip:
+            continue
+        if limit is not None and taken >= limit:
+            break
+        taken += 1
+        public_id = f"{PUBLIC_ID_PREFIX}{source}/{interval.key}"
+        if Event.objects.filter(public_id=public_id).exists():
+            report.existing += 1
+            continue
+        folder = out_dir / source / interval.key
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for trace in interval.traces:
+            shifted = trace.copy()
+            shifted.stats.starttime -= shift
+            path = folder / f"{shifted.id}.mseed"
+            if shifted.data.dtype.kind == "f":
+                shifted.data = shifted.data.astype("float32")
+            shifted.write(str(path), format="MSEED")
+            paths.append(path)
+        start = min(t.stats.starttime for t in interval.traces) - shift
+        origin_time = (start + ORIGIN_AFTER_START_S).datetime.replace(tzinfo=dt.UTC)
+        description = (
+            f"synthetic_false: a noise-placed origin {ORIGIN_AFTER_START_S:g} s into {interval.built_from}; "
+            f"the real samples, shifted back {TIME_SHIFT_DAYS} day(s) so the real event is out of reach; "
+            "training material for the false class, never evaluated on"
+        )
+        with transaction.atomic():
+            for path in paths:
+                waveform_file_import(path=path, format="MSEED")
+                report.files += 1
+            _event_store(public_id, interval, origin_time, description, labelled=labelled)
+        report.created[source] = report.created.get(source, 0) + 1
 
 
 def _event_store(

@@ -16,6 +16,7 @@ from django.db import transaction
 from analyst.roles import roles_ensure
 from ranking.models import ModelVersion
 from ranking.registry import model_version_active
+from ranking.synthetic_false import demo_false_events_build
 from ranking.tasks import train_waveform_network
 from ranking.training import TrainingDataError, ranker_train
 
@@ -70,6 +71,8 @@ SHARED: list[tuple[str, list[str], dict[str, Any]]] = [
 # in the worker: a few epochs of the small network take about half a minute on two cores, so the demo's queue has
 # CNN probabilities and saliency within a minute or two of the start (a real CNN trains with `train --kind cnn`).
 FIRST_CNN_EPOCHS = 30
+# Noise-placed false events in the demo's queue: enough to see them sink, hide and be rejected.
+DEMO_FALSE_EVENTS = 3
 
 DEMO_USERS = (
     ("analyst", ["analyst"], False),
@@ -107,9 +110,22 @@ class Command(BaseCommand):
                 self.stderr.write(f"skipping {command}: not available in this version")
                 continue
             call_command(command, *[str(p) for p in paths], stdout=self.stdout, stderr=self.stderr, **extra)
+        if data is None:
+            self.add_false_events(settings.DEMO_BUNDLE_DIR)
         self.train_first_ranker()
         self.train_first_cnn()
         self.create_users()
+
+    def add_false_events(self, bundle: Path) -> None:
+        """A few automatic events that do not exist, as a pipeline's false triggers do: origins placed in the real
+        pre-event noise of the bundle's labelled PNW records (docs/false_events.md). They are unlabelled; the
+        first ranker's promotion scores them with the rest of the queue."""
+        report = demo_false_events_build(
+            bundle=Path(bundle), out_dir=Path(settings.DATA_DIR) / "synthetic_false", count=DEMO_FALSE_EVENTS
+        )
+        created = sum(report.created.values())
+        if created:
+            self.stdout.write(f"added {created} noise-placed false events to the queue (origins in real noise)")
 
     def train_first_ranker(self) -> None:
         """On the first run there is no model: train and promote one from the demo's labelled events."""
