@@ -131,16 +131,17 @@ class EventRecord:
     unreadable: str | None = None
 
     def preferred_origin(self) -> OriginRecord | None:
-        """The preferred origin, or the first one when the file names none (or one it does not hold)."""
+        """The preferred origin, or the first one when the file names none (or one it does not hold). Of origins
+        that share an id, the last one is the one the id names (as for every reference the store resolves)."""
         if self.preferred_origin_id is not None:
-            for origin in self.origins:
+            for origin in reversed(self.origins):
                 if origin.resource_id == self.preferred_origin_id:
                     return origin
         return self.origins[0] if self.origins else None
 
     def preferred_magnitude(self) -> MagnitudeRecord | None:
         if self.preferred_magnitude_id is not None:
-            for magnitude in self.magnitudes:
+            for magnitude in reversed(self.magnitudes):
                 if magnitude.resource_id == self.preferred_magnitude_id:
                     return magnitude
         return self.magnitudes[0] if self.magnitudes else None
