@@ -72,9 +72,9 @@ class NotStreamable(Exception):
 
 
 def quakeml_streamable(path: Path) -> bool:
-    """Whether `path` is a QuakeML 1.2 document this reader takes: the root <q:quakeml>, and as its first child
-    node a BED <eventParameters> whose default namespace is BED (ObsPy looks children up in the default one).
-    Reads the head of the file only."""
+    """Whether `path` is a QuakeML 1.2 document this reader takes: no DOCTYPE (the other route refuses it, with
+    fileimport.checks' reasons), the root <q:quakeml>, and as its first child node a BED <eventParameters> whose
+    default namespace is BED (ObsPy looks children up in the default one). Reads the head of the file only."""
     parser_events = ("start", "comment", "pi")
     try:
         context = etree.iterparse(str(path), events=parser_events, resolve_entities=False, no_network=True)
@@ -82,7 +82,8 @@ def quakeml_streamable(path: Path) -> bool:
         kind, root = next(nodes)
         while kind != "start":  # comments and processing instructions before the root
             kind, root = next(nodes)
-        if not _ROOT_TAG.match(root.tag):
+        document = root.getroottree().docinfo
+        if document.doctype or document.internalDTD is not None or not _ROOT_TAG.match(root.tag):
             return False
         kind, first = next(nodes)
     except (etree.XMLSyntaxError, StopIteration, OSError):
@@ -376,8 +377,8 @@ class _EventReader:
 
 def quakeml_event_records(path: Path) -> Iterator[EventRecord]:
     """The events of the first <eventParameters> of a QuakeML 1.2 file (see quakeml_streamable), one record at a
-    time; each <event> is freed once read. Raises ImportFileError naming the line on malformed XML, and
-    NotStreamable on an event it leaves to ObsPy."""
+    time; each <event> is freed once read. Raises ImportFileError naming the line on malformed XML (where it is met:
+    the caller's transaction undoes what came before), and NotStreamable on an event it leaves to ObsPy."""
     reader = _EventReader(path)
     context = etree.iterparse(
         str(path),

@@ -60,15 +60,14 @@ def event_records_opened(path: Path, format: str | None = None, *, streaming: bo
 
     A QuakeML 1.2 file is read as a stream (events.importers.quakeml_stream) when `streaming`, in constant memory;
     every other file, and QuakeML the stream leaves to ObsPy, is read whole by ObsPy (read_event_file). Raises
-    ImportFileError naming the file (and line, where known), also while the records are iterated."""
+    ImportFileError naming the file (and line, where known), also while the records are iterated (a QuakeML syntax
+    error is met only there, so iterate inside a transaction)."""
     file_check_regular_nonempty(path)
     limits = GzipLimits(max_bytes=settings.SEISTRIAGE_GZIP_MAX_BYTES, max_ratio=settings.SEISTRIAGE_GZIP_MAX_RATIO)
     with gzip_plain_file(path, folder=Path(settings.DATA_DIR) / "tmp", limits=limits) as plain:
         requested = format.upper() if format else None
         if streaming and requested in (None, "QUAKEML") and quakeml_streamable(plain):
-            syntax_error = xml_syntax_error(plain)
-            if syntax_error:
-                raise ImportFileError(path, syntax_error)
+            # No syntax check first (a second pass over the file): the stream meets any error itself.
             yield EventRecords(format="QUAKEML", records=quakeml_event_records(plain), streamed=True)
             return
         catalog, name = _read_plain_event_file(plain, format)
