@@ -105,15 +105,18 @@ def _peak_rss_in_child(side: str, path: Path) -> float:
 
 
 def _peak_rss_child(side: str, path: Path) -> None:
+    if side == "ours":
+        Event.objects.all().delete()
+    # Peak from here: VmHWM reset (and not getrusage's ru_maxrss, which Linux carries over from the parent).
+    Path("/proc/self/clear_refs").write_text("5")
     if side == "obspy":
         obspy.read_events(str(path), format="QUAKEML")
     elif side == "ours":
-        Event.objects.all().delete()
         events_ingest_file(path=path)
-        Event.objects.all().delete()
-    # VmHWM, not getrusage's ru_maxrss: Linux carries that over from the parent process across fork and exec.
     peak_kib = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM"))
-    print(int(peak_kib.split()[1]) / 1024)
+    print(int(peak_kib.split()[1]) / 1024, flush=True)
+    if side == "ours":
+        Event.objects.all().delete()
 
 
 def measure(label: str, path: Path, obspy_path: Path, *, obspy_route: bool = False) -> None:
