@@ -374,14 +374,15 @@ class _FileImport:
         magnitudes: list[tuple[Any, ...]] = []
         amplitudes: list[tuple[Any, ...]] = []
         # A reference names the last of the event's elements with that id (as ObsPy's id registry would); so
-        # does the preferred origin or magnitude, also where it is the first one for want of a preferred id.
-        stored: list[tuple[dict[str | None, tuple[OriginRecord, int]], dict[str | None, int]]] = []
+        # does the preferred origin or magnitude, also where it is the first one for want of a preferred id. An
+        # origin's own arrivals stay with it.
+        origins_by_rid: list[dict[str | None, tuple[OriginRecord, int]]] = []
         for record, event in rows:
             stored_origins = list(zip(record.origins, islice(origin_ids, len(record.origins)), strict=True))
             origin_by_rid = {origin.resource_id: (origin, origin_id) for origin, origin_id in stored_origins}
             stored_picks = zip(record.picks, islice(pick_ids, len(record.picks)), strict=True)
             pick_by_rid = {pick.resource_id: pick_id for pick, pick_id in stored_picks}
-            stored.append((origin_by_rid, pick_by_rid))
+            origins_by_rid.append(origin_by_rid)
             for origin, origin_id in stored_origins:
                 arrivals.extend(
                     self.arrival_row(origin_id, pick_by_rid.get(arrival.pick_id), arrival)
@@ -405,7 +406,7 @@ class _FileImport:
         self.report.magnitudes += len(magnitudes)
         self.report.amplitudes += len(amplitudes)
 
-        for (record, event), (origin_by_rid, _) in zip(rows, stored, strict=True):
+        for (record, event), origin_by_rid in zip(rows, origins_by_rid, strict=True):
             stored_magnitudes = zip(record.magnitudes, islice(magnitude_ids, len(record.magnitudes)), strict=True)
             magnitude_by_rid = {magnitude.resource_id: (magnitude, row_id) for magnitude, row_id in stored_magnitudes}
             preferred = record.preferred_origin()
