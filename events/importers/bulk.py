@@ -45,7 +45,8 @@ def rows_insert(
         return [obj.pk for obj in objects] if returning_ids else []
     quote = connection.ops.quote_name
     table = model._meta.db_table
-    names = [model._meta.get_field(name).column for name in columns]
+    column_of = {field.attname: str(field.column) for field in model._meta.concrete_fields}
+    names = [column_of[name] for name in columns]
     ids: list[int] = []
     with connection.cursor() as cursor:
         if returning_ids:

@@ -88,7 +88,7 @@ def quakeml_streamable(path: Path) -> bool:
         kind, first = next(nodes)
     except (etree.XMLSyntaxError, StopIteration, OSError):
         return False
-    return kind == "start" and first.tag == _EVENT_PARAMETERS and first.nsmap.get(None) == BED
+    return bool(kind == "start" and first.tag == _EVENT_PARAMETERS and first.nsmap.get(None) == BED)
 
 
 def _children(element: Any) -> Children:
@@ -325,13 +325,15 @@ class _EventReader:
         period, _ = self.float_quantity(children, "period", element)
         network, station, location, channel = self.waveform(children)
         snr_text = self.text(children, "snr")
-        try:
-            # ObsPy reads snr as text and its Amplitude type then insists on a number: no number refuses the file.
-            snr = None if snr_text is None else float(snr_text)
-        except ValueError:
-            raise ImportFileError(
-                self.path, f"<amplitude> snr: {snr_text[:40]!r} is not a number", line=element.sourceline
-            ) from None
+        snr = None
+        if snr_text is not None:
+            try:
+                # ObsPy reads snr as text, then its Amplitude type insists on a number: no number refuses the file.
+                snr = float(snr_text)
+            except ValueError:
+                raise ImportFileError(
+                    self.path, f"<amplitude> snr: {snr_text[:40]!r} is not a number", line=element.sourceline
+                ) from None
         return AmplitudeRecord(
             resource_id=element.get("publicID"),
             generic_amplitude=generic_amplitude,

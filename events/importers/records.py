@@ -152,11 +152,11 @@ def _id(resource_id: Any) -> str | None:
 
 
 def _time(value: Any) -> dt.datetime | None:
-    return None if value is None else value.datetime.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
+    return None if value is None else value.datetime.replace(tzinfo=dt.UTC)
 
 
 def _uncertainty(errors: Any) -> float | None:
-    return None if errors is None else errors.uncertainty  # type: ignore[no-any-return]
+    return None if errors is None else errors.uncertainty
 
 
 def _creation(obj: Any) -> tuple[str | None, str | None]:

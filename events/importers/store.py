@@ -390,8 +390,8 @@ class _FileImport:
                 )
             for index, magnitude in enumerate(record.magnitudes):
                 magnitude_origin = origin_by_rid.get(magnitude.origin_id)
-                origin_id = None if magnitude_origin is None else magnitude_origin[1]
-                magnitudes.append(self.magnitude_row(event, origin_id, magnitude, index))
+                magnitude_origin_id = None if magnitude_origin is None else magnitude_origin[1]
+                magnitudes.append(self.magnitude_row(event, magnitude_origin_id, magnitude, index))
             amplitudes.extend(
                 self.amplitude_row(event, pick_by_rid.get(amplitude.pick_id), amplitude, index)
                 for index, amplitude in enumerate(record.amplitudes)
@@ -413,11 +413,15 @@ class _FileImport:
             assert preferred is not None
             origin, origin_id = origin_by_rid[preferred.resource_id]
             preferred_magnitude = record.preferred_magnitude()
-            magnitude, magnitude_id = (
-                (None, None) if preferred_magnitude is None else magnitude_by_rid[preferred_magnitude.resource_id]
-            )
+            stored_magnitude: tuple[MagnitudeRecord | None, int | None] = (None, None)
+            if preferred_magnitude is not None:
+                stored_magnitude = magnitude_by_rid[preferred_magnitude.resource_id]
             event_queue_columns_refresh(
-                event=event, origin_id=origin_id, origin=origin, magnitude_id=magnitude_id, magnitude=magnitude
+                event=event,
+                origin_id=origin_id,
+                origin=origin,
+                magnitude_id=stored_magnitude[1],
+                magnitude=stored_magnitude[0],
             )
 
     def child_id(self, event: Event, resource_id: str | None, kind: str, index: int) -> str:
