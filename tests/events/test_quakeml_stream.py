@@ -9,6 +9,7 @@ from typing import Any
 
 import obspy
 import pytest
+from django.db import connection
 from obspy.io.quakeml.core import _is_quakeml
 
 from events.importers.quakeml_stream import quakeml_event_records, quakeml_streamable
@@ -164,6 +165,8 @@ def _peak_bytes(path: Path) -> int:
 
 
 def test_a_large_catalogue_streams_in_memory_that_does_not_grow_with_its_events(tmp_path: Path, settings: Any) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the bound is the PostgreSQL COPY path's; elsewhere rows go through Django's bulk_create")
     settings.SEISTRIAGE_IMPORT_BATCH_SIZE = 50
     small, large = _nordic_repeated(tmp_path, 2), _nordic_repeated(tmp_path, 8)
     _peak_bytes(small)  # once first: what an import allocates once per process (caches, lazy imports) is not growth
