@@ -225,6 +225,8 @@ else:
     raise ImproperlyConfiguredEnv(f"CACHE_URL {CACHE_URL!r} is not supported (use file://, locmem:// or redis://...)")
 
 SEISTRIAGE_IMPORT_BATCH_SIZE = env_int("SEISTRIAGE_IMPORT_BATCH_SIZE", 2000, minimum=1)
+# QuakeML 1.2 files are read as a stream (events.importers.quakeml_stream); false reads them whole with ObsPy.
+SEISTRIAGE_QUAKEML_STREAMING = env_bool("SEISTRIAGE_QUAKEML_STREAMING", True)
 # Events closer than these are taken to be the same event when a format carries no stable id.
 SEISTRIAGE_MATCH_SECONDS = env_float("SEISTRIAGE_MATCH_SECONDS", 2.0)
 SEISTRIAGE_MATCH_KM = env_float("SEISTRIAGE_MATCH_KM", 20.0)

@@ -1,6 +1,9 @@
 """Reading any event file into an ObsPy Catalog, with errors that name the file and the place."""
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -9,6 +12,8 @@ from obspy.core.event import Catalog
 from obspy.core.util.base import ENTRY_POINTS
 
 from events.importers.catalog_csv import CSV_READERS, sniff_csv_layout
+from events.importers.quakeml_stream import quakeml_event_records, quakeml_streamable
+from events.importers.records import EventRecord, event_record_from_obspy
 from fileimport.checks import file_check_regular_nonempty, xml_syntax_error
 from fileimport.compression import GzipLimits, gzip_plain_file
 from fileimport.errors import ImportFileError
@@ -38,6 +43,35 @@ OBSPY_EVENT_FORMATS = (
 EVENT_FORMATS = tuple(sorted({*OBSPY_EVENT_FORMATS, *(name.upper() for name in CSV_READERS)}))
 # What detection tries: ObsPy's own list and order (none unpickles; SC3ML is its deprecated alias of SCML).
 DETECTABLE_EVENT_FORMATS = tuple(name for name in ENTRY_POINTS["event"] if name != "SC3ML")
+
+
+@dataclass
+class EventRecords:
+    """A file's events as the store's records, and the format name that read them."""
+
+    format: str
+    records: Iterator[EventRecord]
+    streamed: bool
+
+
+@contextmanager
+def event_records_opened(path: Path, format: str | None = None, *, streaming: bool = True) -> Iterator[EventRecords]:
+    """The events of `path` as records, for use inside the block (a gzip file's plain copy lasts as long).
+
+    A QuakeML 1.2 file is read as a stream (events.importers.quakeml_stream) when `streaming`, in constant memory;
+    every other file, and QuakeML the stream leaves to ObsPy, is read whole by ObsPy (read_event_file). Raises
+    ImportFileError naming the file (and line, where known), also while the records are iterated (a QuakeML syntax
+    error is met only there, so iterate inside a transaction)."""
+    file_check_regular_nonempty(path)
+    limits = GzipLimits(max_bytes=settings.SEISTRIAGE_GZIP_MAX_BYTES, max_ratio=settings.SEISTRIAGE_GZIP_MAX_RATIO)
+    with gzip_plain_file(path, folder=Path(settings.DATA_DIR) / "tmp", limits=limits) as plain:
+        requested = format.upper() if format else None
+        if streaming and requested in (None, "QUAKEML") and quakeml_streamable(plain):
+            # No syntax check first (a second pass over the file): the stream meets any error itself.
+            yield EventRecords(format="QUAKEML", records=quakeml_event_records(plain), streamed=True)
+            return
+        catalog, name = _read_plain_event_file(plain, format)
+        yield EventRecords(format=name, records=map(event_record_from_obspy, catalog), streamed=False)
 
 
 def read_event_file(path: Path, format: str | None = None) -> tuple[Catalog, str]:

@@ -4,20 +4,29 @@ import datetime as dt
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
-from obspy.core.event import Catalog
-from obspy.core.event import Event as ObspyEvent
+from django.db.models import Q
 from obspy.geodetics import FlinnEngdahl, degrees2kilometers, kilometers2degrees
 
-from events.importers.bulk import bulk_update_rows
-from events.importers.reading import read_event_file
+from events.importers.bulk import bulk_update_rows, rows_insert
+from events.importers.quakeml_stream import NotStreamable
+from events.importers.reading import event_records_opened
+from events.importers.records import (
+    AmplitudeRecord,
+    ArrivalRecord,
+    EventRecord,
+    MagnitudeRecord,
+    OriginRecord,
+    PickRecord,
+)
 from events.models import Amplitude, Arrival, Event, EventLabel, Magnitude, Origin, Pick
 from events.vocabulary import QUAKEML_EVENT_TYPES, ReviewState, TypeCertainty
 from fileimport.errors import ImportFileError
@@ -26,6 +35,29 @@ from fileimport.text import text_without_controls
 logger = logging.getLogger(__name__)
 
 _GENERATED_ID = re.compile(r"^smi:local/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?P<rest>/.*)?$")
+# The columns of the rows store_children writes, in the order its *_row methods give the values.
+ORIGIN_COLUMNS = (
+    "event_id", "public_id", "time", "time_uncertainty", "latitude", "latitude_uncertainty", "longitude",
+    "longitude_uncertainty", "depth", "depth_uncertainty", "used_phase_count", "used_station_count", "azimuthal_gap",
+    "minimum_distance", "standard_error", "evaluation_mode", "evaluation_status", "method_id", "earth_model_id",
+    "agency_id", "author",
+)  # fmt: skip
+PICK_COLUMNS = (
+    "event_id", "public_id", "network", "station", "location", "channel", "time", "time_uncertainty", "phase_hint",
+    "onset", "polarity", "backazimuth", "evaluation_mode", "evaluation_status", "method_id", "agency_id", "author",
+)  # fmt: skip
+ARRIVAL_COLUMNS = (
+    "origin_id", "pick_id", "public_id", "phase", "distance", "azimuth", "takeoff_angle", "time_residual",
+    "time_weight",
+)  # fmt: skip
+MAGNITUDE_COLUMNS = (
+    "event_id", "origin_id", "public_id", "value", "magnitude_type", "uncertainty", "station_count",
+    "evaluation_mode", "evaluation_status", "method_id", "agency_id", "author",
+)  # fmt: skip
+AMPLITUDE_COLUMNS = (
+    "event_id", "pick_id", "public_id", "generic_amplitude", "amplitude_type", "unit", "period", "snr", "network",
+    "station", "location", "channel", "magnitude_hint", "evaluation_mode",
+)  # fmt: skip
 _EVENT_UPDATE_FIELDS = [f.name for f in Event._meta.concrete_fields if f.name not in {"id", "public_id", "created_at"}]
 ANALYST_OWNED_STATES = (ReviewState.IN_REVIEW, ReviewState.ACCEPTED, ReviewState.REJECTED)
 DECISION_FIELDS = ("event_type", "event_type_certainty", "review_state")
@@ -107,46 +139,29 @@ def stable_id(resource_id: object, format_name: str) -> str | None:
     return f"smi:local/{format_name.lower()}{rest}" if rest else None
 
 
-def _utc(value: Any) -> dt.datetime:
-    return value.datetime.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
-
-
-def _uncertainty(errors: Any) -> float | None:
-    return None if errors is None else errors.uncertainty
-
-
 def _m_to_km(value: float | None) -> float | None:
     return None if value is None else value / 1000.0
 
 
-def _creation(obj: Any) -> tuple[str, str]:
-    info = getattr(obj, "creation_info", None)
-    if info is None:
-        return "", ""
-    return _text(info.agency_id, 64), _text(info.author, 128)
+def _creation(record: OriginRecord | PickRecord | MagnitudeRecord | EventRecord) -> tuple[str, str]:
+    return _text(record.agency_id, 64), _text(record.author, 128)
 
 
-def _text(value: Any, limit: int = 255) -> str:
-    return "" if value is None else text_without_controls(str(value))[:limit]
+def _text(value: str | None, limit: int = 255) -> str:
+    return "" if value is None else text_without_controls(value)[:limit]
 
 
-def _is_located(origin: Any) -> bool:
-    return origin.time is not None and origin.latitude is not None and origin.longitude is not None
-
-
-def _preferred_origin(obspy_event: ObspyEvent) -> Any:
-    preferred = obspy_event.preferred_origin()
-    if preferred is not None and preferred in obspy_event.origins:
-        return preferred
-    return obspy_event.origins[0] if obspy_event.origins else None
+def _batches(records: Iterable[EventRecord], size: int) -> Iterator[list[EventRecord]]:
+    iterator = iter(records)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 class _FileImport:
     """State for one file's import; all writes happen inside the caller's transaction."""
 
-    def __init__(self, path: Path, catalog: Catalog, format_name: str, reviewed: bool) -> None:
+    def __init__(self, path: Path, format_name: str, reviewed: bool) -> None:
         self.path = path
-        self.catalog = catalog
         self.format_name = format_name
         self.reviewed = reviewed
         self.report = EventImportReport(path=str(path), format=format_name)
@@ -154,35 +169,35 @@ class _FileImport:
         self.ids_in_file: dict[str, int] = {}
         # The events this file stored or updated so far, by public id: each only once.
         self.stored_ids: set[str] = set()
-        # What each event's decision would be by the file alone (type, certainty, review state), by id(event).
+        # What the file alone decides for each event of the batch (type, certainty, review state), by id(event).
         self.wanted: dict[int, dict[str, str]] = {}
         # Where the import is, for an error the database or a reader raises while storing.
         self.where = "the file"
 
-    def fail(self, event_index: int, reason: str) -> ImportFileError:
-        return ImportFileError(self.path, f"event {event_index + 1}: {reason}")
+    def fail(self, event_index: int, reason: str, line: int | None = None) -> ImportFileError:
+        return ImportFileError(self.path, f"event {event_index + 1}: {reason}", line=line)
 
-    def run(self) -> EventImportReport:
-        batch_size = settings.SEISTRIAGE_IMPORT_BATCH_SIZE
-        events = list(self.catalog)
-        for start in range(0, len(events), batch_size):
-            self.where = f"events {start + 1}-{min(start + batch_size, len(events))}"
-            self.import_batch(events[start : start + batch_size], offset=start)
+    def run(self, records: Iterable[EventRecord]) -> EventImportReport:
+        offset = 0
+        for batch in _batches(records, settings.SEISTRIAGE_IMPORT_BATCH_SIZE):
+            self.where = f"events {offset + 1}-{offset + len(batch)}"
+            self.import_batch(batch, offset=offset)
+            offset += len(batch)
         return self.report
 
-    def validate(self, index: int, obspy_event: ObspyEvent) -> None:
-        if obspy_event.event_type is not None and obspy_event.event_type not in QUAKEML_EVENT_TYPES:
-            raise self.fail(index, f"field 'event_type': {obspy_event.event_type!r} is not a QuakeML 1.2 type")
-        for origin in obspy_event.origins:
-            if not _is_located(origin):
+    def validate(self, index: int, record: EventRecord) -> None:
+        if record.event_type is not None and record.event_type not in QUAKEML_EVENT_TYPES:
+            raise self.fail(index, f"field 'event_type': {record.event_type!r} is not a QuakeML 1.2 type", record.line)
+        for origin in record.origins:
+            if origin.latitude is None or origin.longitude is None or origin.time is None:
                 continue
             if not (-90 <= origin.latitude <= 90 and -180 <= origin.longitude <= 360):
-                raise self.fail(index, f"origin {origin.resource_id} has coordinates outside the globe")
+                raise self.fail(index, f"origin {origin.resource_id} has coordinates outside the globe", record.line)
             if origin.depth is not None and not math.isfinite(origin.depth):
-                raise self.fail(index, f"origin {origin.resource_id} has a non-finite depth")
-        for magnitude in obspy_event.magnitudes:
+                raise self.fail(index, f"origin {origin.resource_id} has a non-finite depth", record.line)
+        for magnitude in record.magnitudes:
             if magnitude.mag is None or not math.isfinite(magnitude.mag):
-                raise self.fail(index, f"magnitude {magnitude.resource_id} has no finite value")
+                raise self.fail(index, f"magnitude {magnitude.resource_id} has no finite value", record.line)
 
     def unique_in_file(self, public_id: str, index: int) -> str:
         """`public_id`, or `public_id#n` when an earlier event of the file has it (readers that shorten ids, like
@@ -201,25 +216,28 @@ class _FileImport:
         self.ids_in_file[unique] = index + 1
         return unique
 
-    def public_id_for(self, obspy_event: ObspyEvent, origin: Any, index: int) -> tuple[str, bool]:
+    def public_id_for(self, record: EventRecord, origin: OriginRecord, index: int) -> tuple[str, bool]:
         """The event's public id and whether it came from the file (False: derived from time/place)."""
-        from_file = stable_id(obspy_event.resource_id, self.format_name)
+        from_file = stable_id(record.resource_id, self.format_name)
         if from_file is not None:
             if len(from_file) > 255:
-                raise ImportFileError(self.path, f"event public id longer than 255 characters: {from_file[:60]}...")
+                raise ImportFileError(
+                    self.path, f"event public id longer than 255 characters: {from_file[:60]}...", line=record.line
+                )
             return self.unique_in_file(from_file, index), True
-        time = origin.time.datetime
+        assert origin.time is not None
+        time = origin.time
         derived = (
             f"smi:seistriage.local/{self.format_name.lower()}/"
             f"{time:%Y%m%dT%H%M%S.%f}_{origin.latitude:.3f}_{origin.longitude:.3f}"
         )
         return derived, False
 
-    def find_by_time_and_place(self, origin: Any) -> Event | None:
+    def find_by_time_and_place(self, origin: OriginRecord) -> Event | None:
         seconds = settings.SEISTRIAGE_MATCH_SECONDS
         degrees = kilometers2degrees(settings.SEISTRIAGE_MATCH_KM)
-        time = _utc(origin.time)
-        assert time is not None
+        time = origin.time
+        assert time is not None and origin.latitude is not None and origin.longitude is not None
         candidates = Event.objects.select_for_update().filter(
             origin_time__range=(time - dt.timedelta(seconds=seconds), time + dt.timedelta(seconds=seconds)),
             latitude__range=(origin.latitude - degrees, origin.latitude + degrees),
@@ -236,24 +254,27 @@ class _FileImport:
                 best = (distance, candidate)
         return None if best is None else best[1]
 
-    def import_batch(self, batch: Sequence[ObspyEvent], offset: int) -> None:
-        prepared: list[tuple[ObspyEvent, str, bool]] = []
-        for index, obspy_event in enumerate(batch, start=offset):
-            self.validate(index, obspy_event)
-            # Bulletins carry origins with a time but no location yet; those cannot be reviewed on a map.
-            unlocated = [o for o in obspy_event.origins if not _is_located(o)]
-            for origin in unlocated:
-                obspy_event.origins.remove(origin)
-            origin = _preferred_origin(obspy_event)
-            if origin is None:
-                self.report.events_skipped += 1
-                self.report.skipped_reasons.append(
-                    f"event {index + 1} ({obspy_event.resource_id}): no origin with time, latitude and longitude"
-                )
+    def skip(self, index: int, record: EventRecord, reason: str) -> None:
+        self.report.events_skipped += 1
+        self.report.skipped_reasons.append(f"event {index + 1} ({record.resource_id}): {reason}")
+
+    def import_batch(self, batch: Sequence[EventRecord], offset: int) -> None:
+        self.wanted.clear()  # by id() of this batch's Event rows, which live as long as the batch
+        prepared: list[tuple[EventRecord, str, bool]] = []
+        for index, record in enumerate(batch, start=offset):
+            if record.unreadable is not None:
+                self.skip(index, record, record.unreadable)
                 continue
-            self.where = f"event {index + 1} ({obspy_event.resource_id})"
-            public_id, from_file = self.public_id_for(obspy_event, origin, index)
-            prepared.append((obspy_event, public_id, from_file))
+            self.validate(index, record)
+            # Bulletins carry origins with a time but no location yet; those cannot be reviewed on a map.
+            record.origins = [o for o in record.origins if o.located]
+            origin = record.preferred_origin()
+            if origin is None:
+                self.skip(index, record, "no origin with time, latitude and longitude")
+                continue
+            self.where = f"event {index + 1} ({record.resource_id})"
+            public_id, from_file = self.public_id_for(record, origin, index)
+            prepared.append((record, public_id, from_file))
 
         # Locked until the import commits: an analyst deciding meanwhile waits, then gets a version conflict
         # (and sees what the import did) instead of having the decision overwritten by rows read before it.
@@ -261,17 +282,19 @@ class _FileImport:
         existing = {
             e.public_id: e for e in Event.objects.select_for_update().filter(public_id__in=wanted_ids).order_by("pk")
         }
-        rows: list[tuple[ObspyEvent, Event]] = []
-        for obspy_event, public_id, from_file in prepared:
+        rows: list[tuple[EventRecord, Event]] = []
+        for record, public_id, from_file in prepared:
             event = existing.get(public_id)
             if event is None and not from_file:
-                event = self.find_by_time_and_place(_preferred_origin(obspy_event))
+                preferred = record.preferred_origin()
+                assert preferred is not None
+                event = self.find_by_time_and_place(preferred)
             if (public_id if event is None else event.public_id) in self.stored_ids:
                 raise ImportFileError(self.path, f"event {public_id} appears twice in the file (same time and place)")
             if event is None:
                 event = Event(public_id=public_id)
             self.stored_ids.add(event.public_id)
-            rows.append((obspy_event, event))
+            rows.append((record, event))
 
         to_update = [event for _, event in rows if event.pk is not None]
         self.where = f"events {offset + 1}-{offset + len(batch)}"
@@ -280,13 +303,10 @@ class _FileImport:
                 "event_id", flat=True
             )
         )
-        Origin.objects.filter(event__in=to_update).delete()
-        Magnitude.objects.filter(event__in=to_update).delete()
-        Pick.objects.filter(event__in=to_update).delete()
-        Amplitude.objects.filter(event__in=to_update).delete()
+        event_children_delete(event_ids=[event.pk for event in to_update])
 
-        for obspy_event, event in rows:
-            self.fill_event(obspy_event, event, analyst_decided=event.pk in analyst_decided)
+        for record, event in rows:
+            self.fill_event(record, event, analyst_decided=event.pk in analyst_decided)
         created = [event for _, event in rows if event.pk is None]
         Event.objects.bulk_create(created)
         self.report.events_created += len(created)
@@ -298,21 +318,21 @@ class _FileImport:
             self.store_labels(rows)
         self.report.event_ids.extend(event.pk for _, event in rows)
 
-    def wanted_decision(self, obspy_event: ObspyEvent, event: Event) -> dict[str, str]:
+    def wanted_decision(self, record: EventRecord, event: Event) -> dict[str, str]:
         """The event's type, certainty and review state by this file alone."""
-        event_type = obspy_event.event_type or ""
-        certainty = obspy_event.event_type_certainty or ""
+        event_type = record.event_type or ""
+        certainty = record.event_type_certainty or ""
         review_state = str(event.review_state)
         if self.reviewed and event_type:
             review_state = str(ReviewState.REJECTED if event_type == "not existing" else ReviewState.ACCEPTED)
             certainty = certainty or str(TypeCertainty.KNOWN)
         return {"event_type": event_type, "event_type_certainty": certainty, "review_state": review_state}
 
-    def fill_event(self, obspy_event: ObspyEvent, event: Event, *, analyst_decided: bool) -> None:
+    def fill_event(self, record: EventRecord, event: Event, *, analyst_decided: bool) -> None:
         """Copy the file's event onto the row. An analyst's decision is never overwritten: an automatic import
         leaves any reviewed event's decision alone, a reviewed one any event an analyst decided or is deciding
         (the file's decision is then reported, and kept as an imported label beside the analyst's)."""
-        wanted = self.wanted_decision(obspy_event, event)
+        wanted = self.wanted_decision(record, event)
         self.wanted[id(event)] = wanted
         in_review = event.review_state == ReviewState.IN_REVIEW
         if self.reviewed:
@@ -331,191 +351,192 @@ class _FileImport:
                     setattr(event, name, wanted[name])
         if event.pk is not None:
             event.version += 1
-        descriptions = [text_without_controls(d.text) for d in obspy_event.event_descriptions if d.text]
+        descriptions = [text_without_controls(text) for text in record.descriptions]
         event.description = "\n".join(descriptions)[:4000]
-        event.agency_id, event.author = _creation(obspy_event)
+        event.agency_id, event.author = _creation(record)
         event.source_file = str(self.path)[:1024]
         event.source_format = self.format_name[:32]
         event.updated_at = dt.datetime.now(dt.UTC)
 
-    def store_children(self, rows: list[tuple[ObspyEvent, Event]]) -> None:
-        origins: list[Origin] = []
-        origin_by_rid: dict[tuple[int, str], Origin] = {}
-        picks: list[Pick] = []
-        pick_by_rid: dict[tuple[int, str], Pick] = {}
-        for obspy_event, event in rows:
-            for origin_index, origin in enumerate(obspy_event.origins):
-                row = self.origin_row(event, origin, origin_index)
-                origins.append(row)
-                origin_by_rid[(id(event), str(origin.resource_id))] = row
-            for pick_index, pick in enumerate(obspy_event.picks):
-                pick_row = self.pick_row(event, pick, pick_index)
-                picks.append(pick_row)
-                pick_by_rid[(id(event), str(pick.resource_id))] = pick_row
-        Origin.objects.bulk_create(origins)
-        Pick.objects.bulk_create(picks)
+    def store_children(self, rows: list[tuple[EventRecord, Event]]) -> None:
+        """Insert the batch's origins, picks, arrivals, magnitudes and amplitudes as plain rows (no model instance
+        per row: for a catalogue with picks that cost more than reading the file), and point each event at its
+        preferred origin and magnitude."""
+        origins: list[tuple[Any, ...]] = []
+        picks: list[tuple[Any, ...]] = []
+        for record, event in rows:
+            origins.extend(self.origin_row(event, origin, index) for index, origin in enumerate(record.origins))
+            picks.extend(self.pick_row(event, pick, index) for index, pick in enumerate(record.picks))
+        origin_ids = iter(rows_insert(Origin, ORIGIN_COLUMNS, origins, returning_ids=True))
+        pick_ids = iter(rows_insert(Pick, PICK_COLUMNS, picks, returning_ids=True))
 
-        arrivals: list[Arrival] = []
-        magnitudes: list[Magnitude] = []
-        magnitude_by_rid: dict[tuple[int, str], Magnitude] = {}
-        amplitudes: list[Amplitude] = []
-        for obspy_event, event in rows:
-            for origin in obspy_event.origins:
-                stored_origin = origin_by_rid[(id(event), str(origin.resource_id))]
-                for arrival in origin.arrivals:
-                    arrival_pick = pick_by_rid.get((id(event), str(arrival.pick_id)))
-                    arrivals.append(self.arrival_row(stored_origin, arrival_pick, arrival))
-            for magnitude_index, magnitude in enumerate(obspy_event.magnitudes):
-                magnitude_origin = origin_by_rid.get((id(event), str(magnitude.origin_id)))
-                magnitude_row = self.magnitude_row(event, magnitude_origin, magnitude, magnitude_index)
-                magnitudes.append(magnitude_row)
-                magnitude_by_rid[(id(event), str(magnitude.resource_id))] = magnitude_row
-            for amplitude_index, amplitude in enumerate(obspy_event.amplitudes):
-                if amplitude.generic_amplitude is None:
-                    continue
-                amplitude_pick = pick_by_rid.get((id(event), str(amplitude.pick_id)))
-                amplitudes.append(self.amplitude_row(event, amplitude_pick, amplitude, amplitude_index))
-        Arrival.objects.bulk_create(arrivals)
-        Magnitude.objects.bulk_create(magnitudes)
-        Amplitude.objects.bulk_create(amplitudes)
+        arrivals: list[tuple[Any, ...]] = []
+        magnitudes: list[tuple[Any, ...]] = []
+        amplitudes: list[tuple[Any, ...]] = []
+        # A reference names the last of the event's elements with that id (as ObsPy's id registry would); so
+        # does the preferred origin or magnitude, also where it is the first one for want of a preferred id. An
+        # origin's own arrivals stay with it.
+        origins_by_rid: list[dict[str | None, tuple[OriginRecord, int]]] = []
+        for record, event in rows:
+            stored_origins = list(zip(record.origins, islice(origin_ids, len(record.origins)), strict=True))
+            origin_by_rid = {origin.resource_id: (origin, origin_id) for origin, origin_id in stored_origins}
+            stored_picks = zip(record.picks, islice(pick_ids, len(record.picks)), strict=True)
+            pick_by_rid = {pick.resource_id: pick_id for pick, pick_id in stored_picks}
+            origins_by_rid.append(origin_by_rid)
+            for origin, origin_id in stored_origins:
+                arrivals.extend(
+                    self.arrival_row(origin_id, pick_by_rid.get(arrival.pick_id), arrival)
+                    for arrival in origin.arrivals
+                )
+            for index, magnitude in enumerate(record.magnitudes):
+                magnitude_origin = origin_by_rid.get(magnitude.origin_id)
+                magnitude_origin_id = None if magnitude_origin is None else magnitude_origin[1]
+                magnitudes.append(self.magnitude_row(event, magnitude_origin_id, magnitude, index))
+            amplitudes.extend(
+                self.amplitude_row(event, pick_by_rid.get(amplitude.pick_id), amplitude, index)
+                for index, amplitude in enumerate(record.amplitudes)
+                if amplitude.generic_amplitude is not None
+            )
+        rows_insert(Arrival, ARRIVAL_COLUMNS, arrivals, returning_ids=False)
+        magnitude_ids = iter(rows_insert(Magnitude, MAGNITUDE_COLUMNS, magnitudes, returning_ids=True))
+        rows_insert(Amplitude, AMPLITUDE_COLUMNS, amplitudes, returning_ids=False)
         self.report.origins += len(origins)
         self.report.picks += len(picks)
         self.report.arrivals += len(arrivals)
         self.report.magnitudes += len(magnitudes)
         self.report.amplitudes += len(amplitudes)
 
-        for obspy_event, event in rows:
-            preferred = _preferred_origin(obspy_event)
-            preferred_magnitude = obspy_event.preferred_magnitude() or (
-                obspy_event.magnitudes[0] if obspy_event.magnitudes else None
-            )
+        for (record, event), origin_by_rid in zip(rows, origins_by_rid, strict=True):
+            stored_magnitudes = zip(record.magnitudes, islice(magnitude_ids, len(record.magnitudes)), strict=True)
+            magnitude_by_rid = {magnitude.resource_id: (magnitude, row_id) for magnitude, row_id in stored_magnitudes}
+            preferred = record.preferred_origin()
+            assert preferred is not None
+            origin, origin_id = origin_by_rid[preferred.resource_id]
+            preferred_magnitude = record.preferred_magnitude()
+            stored_magnitude: tuple[MagnitudeRecord | None, int | None] = (None, None)
+            if preferred_magnitude is not None:
+                stored_magnitude = magnitude_by_rid[preferred_magnitude.resource_id]
             event_queue_columns_refresh(
                 event=event,
-                origin=origin_by_rid[(id(event), str(preferred.resource_id))],
-                magnitude=magnitude_by_rid.get((id(event), str(preferred_magnitude.resource_id)))
-                if preferred_magnitude is not None
-                else None,
+                origin_id=origin_id,
+                origin=origin,
+                magnitude_id=stored_magnitude[1],
+                magnitude=stored_magnitude[0],
             )
 
-    def child_id(self, event: Event, resource_id: Any, kind: str, index: int) -> str:
+    def child_id(self, event: Event, resource_id: str | None, kind: str, index: int) -> str:
         return stable_id(resource_id, self.format_name) or f"{event.public_id}/{kind}/{index}"
 
-    def origin_row(self, event: Event, origin: Any, index: int) -> Origin:
-        quality = origin.quality
-        agency, author = _creation(origin)
-        latitude_error = _uncertainty(origin.latitude_errors)
-        longitude_error = _uncertainty(origin.longitude_errors)
-        horizontal = getattr(origin.origin_uncertainty, "horizontal_uncertainty", None)
+    def origin_row(self, event: Event, origin: OriginRecord, index: int) -> tuple[Any, ...]:
+        """The origin's values in ORIGIN_COLUMNS order: uncertainties in km (from degrees, or from the horizontal
+        uncertainty in m where the file gives no latitude or longitude one), depth in km."""
+        assert origin.time is not None and origin.latitude is not None and origin.longitude is not None
+        latitude_error = origin.latitude_uncertainty
+        longitude_error = origin.longitude_uncertainty
+        horizontal = origin.horizontal_uncertainty
         cos_lat = max(math.cos(math.radians(origin.latitude)), 1e-6)
-        return Origin(
-            event=event,
-            public_id=_text(self.child_id(event, origin.resource_id, "origin", index)),
-            time=_utc(origin.time),
-            time_uncertainty=_uncertainty(origin.time_errors),
-            latitude=origin.latitude,
-            latitude_uncertainty=degrees2kilometers(latitude_error)
-            if latitude_error is not None
-            else _m_to_km(horizontal),
-            longitude=origin.longitude,
-            longitude_uncertainty=(degrees2kilometers(longitude_error) * cos_lat)
-            if longitude_error is not None
-            else _m_to_km(horizontal),
-            depth=_m_to_km(origin.depth),
-            depth_uncertainty=_m_to_km(_uncertainty(origin.depth_errors)),
-            used_phase_count=self.count(origin, "used_phase_count", getattr(quality, "used_phase_count", None)),
-            used_station_count=self.count(origin, "used_station_count", getattr(quality, "used_station_count", None)),
-            azimuthal_gap=getattr(quality, "azimuthal_gap", None),
-            minimum_distance=getattr(quality, "minimum_distance", None),
-            standard_error=getattr(quality, "standard_error", None),
-            evaluation_mode=origin.evaluation_mode or "",
-            evaluation_status=origin.evaluation_status or "",
-            method_id=_text(origin.method_id),
-            earth_model_id=_text(origin.earth_model_id),
-            agency_id=agency,
-            author=author,
+        return (
+            event.pk,
+            _text(self.child_id(event, origin.resource_id, "origin", index)),
+            origin.time,
+            origin.time_uncertainty,
+            origin.latitude,
+            degrees2kilometers(latitude_error) if latitude_error is not None else _m_to_km(horizontal),
+            origin.longitude,
+            (degrees2kilometers(longitude_error) * cos_lat) if longitude_error is not None else _m_to_km(horizontal),
+            _m_to_km(origin.depth),
+            _m_to_km(origin.depth_uncertainty),
+            self.count(origin.resource_id, "used_phase_count", origin.used_phase_count),
+            self.count(origin.resource_id, "used_station_count", origin.used_station_count),
+            origin.azimuthal_gap,
+            origin.minimum_distance,
+            origin.standard_error,
+            origin.evaluation_mode or "",
+            origin.evaluation_status or "",
+            _text(origin.method_id),
+            _text(origin.earth_model_id),
+            *_creation(origin),
         )
 
-    def count(self, element: Any, name: str, value: int | None) -> int | None:
+    def count(self, resource_id: str | None, name: str, value: int | None) -> int | None:
         """A count as the store keeps it (a 32-bit integer), or ImportFileError naming the element and field."""
         if value is not None and not -(2**31) <= value < 2**31:
-            raise ImportFileError(self.path, f"{element.resource_id}: field {name!r}: {value} is not a plausible count")
+            raise ImportFileError(self.path, f"{resource_id}: field {name!r}: {value} is not a plausible count")
         return value
 
-    def pick_row(self, event: Event, pick: Any, index: int) -> Pick:
+    def pick_row(self, event: Event, pick: PickRecord, index: int) -> tuple[Any, ...]:
         if pick.time is None:
             raise ImportFileError(self.path, f"pick {pick.resource_id} of event {event.public_id} has no time")
-        waveform = pick.waveform_id
-        agency, author = _creation(pick)
-        return Pick(
-            event=event,
-            public_id=_text(self.child_id(event, pick.resource_id, "pick", index)),
-            network=_text(getattr(waveform, "network_code", None), 8),
-            station=_text(getattr(waveform, "station_code", None), 8),
-            location=_text(getattr(waveform, "location_code", None), 8),
-            channel=_text(getattr(waveform, "channel_code", None), 8),
-            time=_utc(pick.time),
-            time_uncertainty=_uncertainty(pick.time_errors),
-            phase_hint=_text(pick.phase_hint, 16),
-            onset=pick.onset or "",
-            polarity=pick.polarity or "",
-            backazimuth=pick.backazimuth,
-            evaluation_mode=pick.evaluation_mode or "",
-            evaluation_status=pick.evaluation_status or "",
-            method_id=_text(pick.method_id),
-            agency_id=agency,
-            author=author,
+        return (
+            event.pk,
+            _text(self.child_id(event, pick.resource_id, "pick", index)),
+            _text(pick.network, 8),
+            _text(pick.station, 8),
+            _text(pick.location, 8),
+            _text(pick.channel, 8),
+            pick.time,
+            pick.time_uncertainty,
+            _text(pick.phase_hint, 16),
+            pick.onset or "",
+            pick.polarity or "",
+            pick.backazimuth,
+            pick.evaluation_mode or "",
+            pick.evaluation_status or "",
+            _text(pick.method_id),
+            *_creation(pick),
         )
 
-    def arrival_row(self, origin: Origin, pick: Pick | None, arrival: Any) -> Arrival:
-        return Arrival(
-            origin=origin,
-            pick=pick,
-            public_id=_text(stable_id(arrival.resource_id, self.format_name)),
-            phase=_text(arrival.phase, 16),
-            distance=arrival.distance,
-            azimuth=arrival.azimuth,
-            takeoff_angle=arrival.takeoff_angle,
-            time_residual=arrival.time_residual,
-            time_weight=arrival.time_weight,
+    def arrival_row(self, origin_id: int, pick_id: int | None, arrival: ArrivalRecord) -> tuple[Any, ...]:
+        return (
+            origin_id,
+            pick_id,
+            _text(stable_id(arrival.resource_id, self.format_name)),
+            _text(arrival.phase, 16),
+            arrival.distance,
+            arrival.azimuth,
+            arrival.takeoff_angle,
+            arrival.time_residual,
+            arrival.time_weight,
         )
 
-    def magnitude_row(self, event: Event, origin: Origin | None, magnitude: Any, index: int) -> Magnitude:
-        agency, author = _creation(magnitude)
-        return Magnitude(
-            event=event,
-            origin=origin,
-            public_id=_text(self.child_id(event, magnitude.resource_id, "magnitude", index)),
-            value=magnitude.mag,
-            magnitude_type=_text(magnitude.magnitude_type, 16),
-            uncertainty=_uncertainty(magnitude.mag_errors),
-            station_count=self.count(magnitude, "station_count", magnitude.station_count),
-            evaluation_mode=magnitude.evaluation_mode or "",
-            evaluation_status=magnitude.evaluation_status or "",
-            method_id=_text(magnitude.method_id),
-            agency_id=agency,
-            author=author,
+    def magnitude_row(
+        self, event: Event, origin_id: int | None, magnitude: MagnitudeRecord, index: int
+    ) -> tuple[Any, ...]:
+        return (
+            event.pk,
+            origin_id,
+            _text(self.child_id(event, magnitude.resource_id, "magnitude", index)),
+            magnitude.mag,
+            _text(magnitude.magnitude_type, 16),
+            magnitude.uncertainty,
+            self.count(magnitude.resource_id, "station_count", magnitude.station_count),
+            magnitude.evaluation_mode or "",
+            magnitude.evaluation_status or "",
+            _text(magnitude.method_id),
+            *_creation(magnitude),
         )
 
-    def amplitude_row(self, event: Event, pick: Pick | None, amplitude: Any, index: int) -> Amplitude:
-        waveform = amplitude.waveform_id
-        return Amplitude(
-            event=event,
-            pick=pick,
-            public_id=_text(self.child_id(event, amplitude.resource_id, "amplitude", index)),
-            generic_amplitude=amplitude.generic_amplitude,
-            amplitude_type=_text(amplitude.type, 32),
-            unit=_text(amplitude.unit, 16),
-            period=amplitude.period,
-            snr=amplitude.snr,
-            network=_text(getattr(waveform, "network_code", None), 8),
-            station=_text(getattr(waveform, "station_code", None), 8),
-            location=_text(getattr(waveform, "location_code", None), 8),
-            channel=_text(getattr(waveform, "channel_code", None), 8),
-            magnitude_hint=_text(amplitude.magnitude_hint, 16),
-            evaluation_mode=amplitude.evaluation_mode or "",
+    def amplitude_row(
+        self, event: Event, pick_id: int | None, amplitude: AmplitudeRecord, index: int
+    ) -> tuple[Any, ...]:
+        return (
+            event.pk,
+            pick_id,
+            _text(self.child_id(event, amplitude.resource_id, "amplitude", index)),
+            amplitude.generic_amplitude,
+            _text(amplitude.amplitude_type, 32),
+            _text(amplitude.unit, 16),
+            amplitude.period,
+            amplitude.snr,
+            _text(amplitude.network, 8),
+            _text(amplitude.station, 8),
+            _text(amplitude.location, 8),
+            _text(amplitude.channel, 8),
+            _text(amplitude.magnitude_hint, 16),
+            amplitude.evaluation_mode or "",
         )
 
-    def store_labels(self, rows: list[tuple[ObspyEvent, Event]]) -> None:
+    def store_labels(self, rows: list[tuple[EventRecord, Event]]) -> None:
         """The file's decisions as imported labels, one per event; an unchanged one stays as it was (so its time
         keeps its place among the analysts' decisions), a changed one replaces the event's earlier imported
         label. Analysts' labels are never touched."""
@@ -543,38 +564,83 @@ class _FileImport:
         self.report.labels += len(wanted)
 
 
-def event_queue_columns_refresh(*, event: Event, origin: Origin | None, magnitude: Magnitude | None) -> None:
-    """Copy the preferred origin and magnitude onto the event's indexed queue columns (not saved)."""
-    event.preferred_origin = origin
-    event.preferred_magnitude = magnitude
-    if origin is not None:
-        event.origin_time = origin.time
-        event.latitude = origin.latitude
-        event.longitude = origin.longitude
-        event.depth = origin.depth
-        event.phase_count = origin.used_phase_count
-        event.azimuthal_gap = origin.azimuthal_gap
-        event.rms = origin.standard_error
-        event.region = region_name(origin.latitude, origin.longitude)[:128]
-    event.magnitude = magnitude.value if magnitude is not None else None
-    event.magnitude_type = magnitude.magnitude_type if magnitude is not None else ""
+def event_children_delete(*, event_ids: list[int]) -> None:
+    """Delete the events' origins, picks, magnitudes and amplitudes (and the origins' arrivals) before a re-import
+    stores the file's, with what Django's cascade would do to rows outside them. In a few statements: Django's
+    delete() loads every row it deletes or nulls first, which made a re-import slower than the import itself."""
+    if not event_ids:
+        return
+    origins = Origin.objects.filter(event_id__in=event_ids).values("pk")
+    picks = Pick.objects.filter(event_id__in=event_ids).values("pk")
+    magnitudes = Magnitude.objects.filter(event_id__in=event_ids).values("pk")
+    others = ~Q(pk__in=event_ids)
+    # SET_NULL references from outside these events (none that an import makes; an edit could).
+    Event.objects.filter(others, preferred_origin__in=origins).update(preferred_origin=None)
+    Event.objects.filter(others, preferred_magnitude__in=magnitudes).update(preferred_magnitude=None)
+    Magnitude.objects.filter(~Q(event_id__in=event_ids), origin__in=origins).update(origin=None)
+    Amplitude.objects.filter(~Q(event_id__in=event_ids), pick__in=picks).update(pick=None)
+    Arrival.objects.filter(~Q(origin__in=origins), pick__in=picks).update(pick=None)
+    # These events' own references to the rows go with them, or are rewritten by the import (preferred ones).
+    for model, condition in (
+        (Arrival, Q(origin__in=origins)),
+        (Amplitude, Q(event_id__in=event_ids)),
+        (Magnitude, Q(event_id__in=event_ids)),
+        (Pick, Q(event_id__in=event_ids)),
+        (Origin, Q(event_id__in=event_ids)),
+    ):
+        model._default_manager.filter(condition)._raw_delete(model._default_manager.db)
+
+
+def event_queue_columns_refresh(
+    *,
+    event: Event,
+    origin_id: int,
+    origin: OriginRecord,
+    magnitude_id: int | None,
+    magnitude: MagnitudeRecord | None,
+) -> None:
+    """Point the event at its stored preferred origin and magnitude and copy them onto its indexed queue columns
+    (not saved)."""
+    assert origin.time is not None and origin.latitude is not None and origin.longitude is not None
+    event.preferred_origin_id = origin_id
+    event.preferred_magnitude_id = magnitude_id
+    event.origin_time = origin.time
+    event.latitude = origin.latitude
+    event.longitude = origin.longitude
+    event.depth = _m_to_km(origin.depth)
+    event.phase_count = origin.used_phase_count
+    event.azimuthal_gap = origin.azimuthal_gap
+    event.rms = origin.standard_error
+    event.region = region_name(origin.latitude, origin.longitude)[:128]
+    event.magnitude = magnitude.mag if magnitude is not None else None
+    event.magnitude_type = _text(magnitude.magnitude_type, 16) if magnitude is not None else ""
 
 
 def events_import_file(*, path: Path, format: str | None = None, reviewed: bool = False) -> EventImportReport:
     """Import one event file in one transaction; raise ImportFileError and write nothing on bad input.
 
-    Schedules nothing: analyst.ingest.services.events_ingest_file imports and sends the events to scoring."""
+    QuakeML 1.2 is read as a stream (settings.SEISTRIAGE_QUAKEML_STREAMING); where the stream meets something it
+    leaves to ObsPy, the import starts again with ObsPy reading the whole file. Schedules nothing:
+    analyst.ingest.services.events_ingest_file imports and sends the events to scoring."""
     path = Path(path).absolute()
-    catalog, format_name = read_event_file(path, format)
-    importer = _FileImport(path, catalog, format_name, reviewed)
     try:
-        with transaction.atomic():
-            report = importer.run()
-    except (DataError, IntegrityError, ValueError, TypeError, OverflowError) as error:
-        # A value the checks above let through and the database (or a conversion) refused: one line, no
-        # traceback; the transaction wrote nothing. A lost connection (OperationalError) is not the file's
-        # fault and stays what it is, so callers can retry it.
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ImportFileError(path, f"{importer.where}: {reason}") from None
+        return _import(path, format, reviewed, streaming=settings.SEISTRIAGE_QUAKEML_STREAMING)
+    except NotStreamable as reason:
+        logger.info("%s: read by ObsPy instead of the QuakeML stream (%s)", path, reason)
+        return _import(path, format, reviewed, streaming=False)
+
+
+def _import(path: Path, format: str | None, reviewed: bool, *, streaming: bool) -> EventImportReport:
+    with event_records_opened(path, format, streaming=streaming) as opened:
+        importer = _FileImport(path, opened.format, reviewed)
+        try:
+            with transaction.atomic():
+                report = importer.run(opened.records)
+        except (DataError, IntegrityError, ValueError, TypeError, OverflowError) as error:
+            # A value the checks above let through and the database (or a conversion) refused: one line, no
+            # traceback; the transaction wrote nothing. A lost connection (OperationalError) is not the file's
+            # fault and stays what it is, so callers can retry it.
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ImportFileError(path, f"{importer.where}: {reason}") from None
     logger.debug("%s", report.summary())
     return report
