@@ -90,12 +90,26 @@ def sta_lta_recursive(data: FloatArray, *, rate: float, sta_s: float, lta_s: flo
     return np.asarray(recursive_sta_lta(np.ascontiguousarray(data, dtype=np.float64), *windows), dtype=np.float64)
 
 
-def _samples(trace: obspy.Trace) -> FloatArray:
+def trace_samples(trace: obspy.Trace) -> FloatArray:
+    """The trace's samples as float64 with the mean removed; gaps (masked samples) filled with the mean."""
     data = trace.data
     if isinstance(data, np.ma.MaskedArray):
         data = data.filled(np.ma.mean(data) if data.count() else 0.0)
     values = np.asarray(data, dtype=np.float64)
     return values - values.mean() if values.size else values
+
+
+def aic_onset(values: FloatArray) -> int:
+    """Index of the minimum of Maeda's AIC, k log var(x[:k]) + (n - k - 1) log var(x[k:]): the sample where a
+    quiet segment turns into a louder one (the first 5 % and last 5 % of the samples are not considered)."""
+    n = values.size
+    edge = max(2, n // 20)
+    k = np.arange(edge, n - edge)
+    energy = np.cumsum(np.square(values - values.mean()))
+    before = energy[k - 1] / k
+    after = (energy[-1] - energy[k - 1]) / (n - k)
+    aic = k * np.log(before + 1e-30) + (n - k - 1) * np.log(after + 1e-30)
+    return int(k[int(np.argmin(aic))])
 
 
 def _slice(
@@ -181,7 +195,7 @@ def measure_trace(
     True
     """
     rate = float(trace.stats.sampling_rate)
-    data = _samples(trace)
+    data = trace_samples(trace)
     if data.size < MIN_WINDOW_S * rate or rate <= 0:
         return TraceMeasurements(None, None, None, None, None, {}, None, None, None)
 

@@ -22,7 +22,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import obspy
-from obspy.signal.trigger import recursive_sta_lta
+
+from waveforms.measurements import aic_onset, sta_lta_recursive, trace_samples
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -101,26 +102,6 @@ def tolerance_for(source: str, travel_time_s: float | None = None) -> float:
     return base
 
 
-def _filled(trace: obspy.Trace) -> FloatArray:
-    data = trace.data
-    if isinstance(data, np.ma.MaskedArray):
-        data = data.filled(np.ma.mean(data) if data.count() else 0.0)
-    values = np.asarray(data, dtype=np.float64)
-    return values - values.mean() if values.size else values
-
-
-def _aic_index(values: FloatArray) -> int:
-    """Maeda's AIC minimum: the sample where a quieter segment turns into a louder one."""
-    n = values.size
-    edge = max(2, n // 20)
-    k = np.arange(edge, n - edge)
-    energy = np.cumsum(np.square(values - values.mean()))
-    before = energy[k - 1] / k
-    after = (energy[-1] - energy[k - 1]) / (n - k)
-    aic = k * np.log(before + 1e-30) + (n - k - 1) * np.log(after + 1e-30)
-    return int(k[int(np.argmin(aic))])
-
-
 def station_onset_evidence(
     trace: obspy.Trace, *, arrival: obspy.UTCDateTime, source: str, tolerance_s: float | None = None
 ) -> StationEvidence:
@@ -150,7 +131,7 @@ def station_onset_evidence(
         )
     if search_end > trace.stats.endtime:
         return unmeasurable("the trace ends before the arrival window does")
-    data = _filled(trace)
+    data = trace_samples(trace)
     first = round((noise_start - start) * rate)
     last = min(data.size, round((search_end + AIC_AFTER_S - start) * rate) + 1)
     segment = trace.copy()
@@ -173,11 +154,10 @@ def station_onset_evidence(
         return unmeasurable("the arrival window does not fit inside the trace")
     loudest = s0 + int(np.argmax(power[s0:s1]))
     snr = float(np.sqrt(power[loudest])) / noise_rms
-    sta, lta = round(STA_S * rate), round(LTA_S * rate)
     sta_lta = None
-    if 1 <= sta < lta < values.size:
-        ratio = np.asarray(recursive_sta_lta(np.ascontiguousarray(values), sta, lta), dtype=np.float64)
-        e0, e1 = max(s0, lta), min(ratio.size, s1 + width)
+    ratio = sta_lta_recursive(values, rate=rate, sta_s=STA_S, lta_s=LTA_S)
+    if ratio is not None:
+        e0, e1 = max(s0, round(LTA_S * rate)), min(ratio.size, s1 + width)
         if e1 > e0:
             sta_lta = float(ratio[e0:e1].max())
     # The onset is before the first second loud enough to count (else the loudest): AIC from 2 s before it.
@@ -186,7 +166,7 @@ def station_onset_evidence(
     peak = first_loud + width
     lo = max(0, min(first_loud, s0) - round(AIC_BEFORE_S * rate))
     hi = min(values.size, peak + round(AIC_AFTER_S * rate))
-    aic_time = segment.stats.starttime + (lo + _aic_index(values[lo:hi])) / rate if hi - lo > 8 else None
+    aic_time = segment.stats.starttime + (lo + aic_onset(values[lo:hi])) / rate if hi - lo > 8 else None
     offset = None if aic_time is None else float(aic_time - arrival)
     seen = (
         snr >= ONSET_SNR
@@ -260,6 +240,8 @@ PICK_EVIDENCE_NAMES: tuple[str, ...] = (
     "fe_inconsistent_phase_share",
 )
 PRIOR_NAME = "fe_prior_p_false"
+# The prior's waveform term: where it is measured the prior rests on waveforms, else on picks alone.
+CONSENSUS_NAME = "fe_log_snr_consensus"
 FALSE_EVIDENCE_NAMES: tuple[str, ...] = (*WAVEFORM_EVIDENCE_NAMES, *PICK_EVIDENCE_NAMES, PRIOR_NAME)
 FALSE_EVIDENCE_DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "fe_station_count": ("count", "stations whose onset evidence could be measured"),
@@ -358,7 +340,7 @@ def prior_p_false(evidence: dict[str, float], *, rms_s: float | None = None) -> 
     """
     logit = 0.0
     terms = 0
-    consensus = evidence.get("fe_log_snr_consensus", math.nan)
+    consensus = evidence.get(CONSENSUS_NAME, math.nan)
     has_waveforms = _finite(consensus)
     if has_waveforms:
         terms += 1

@@ -29,6 +29,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ranking.ml.classes import DECISION_CLASSES, NOT_EXISTING
+from ranking.ml.false_evidence import CONSENSUS_NAME, PRIOR_NAME
 from ranking.ml.tree_inference import estimator_predict_proba
 
 FloatArray = npt.NDArray[np.float64]
@@ -42,8 +43,6 @@ GENERIC_HALF_WEIGHT_LABELS = 300
 # The label-free prior P(false) (ranking.ml.false_evidence) and the model's P(false) weigh equally at this many
 # false labels; with none the prior alone says how likely an event is not to exist (day one of a deployment).
 FALSE_PRIOR_HALF_WEIGHT_LABELS = 50
-FALSE_PRIOR_FEATURE = "fe_prior_p_false"
-FALSE_PRIOR_WAVEFORM_FEATURE = "fe_log_snr_consensus"
 # Up to this many rows the flat NumPy tree walk beats scikit-learn's per-tree calls; above, scikit-learn wins.
 FLAT_WALK_MAX_ROWS = 64
 
@@ -246,15 +245,15 @@ class RankerModel:
         waveforms, no picks: prior NaN), or a model without the prior feature, keeps the model's probabilities.
         With no false labels (w = 0) the prior alone gives P(false), so a new deployment's queue can already
         sink and hide events that show no onset anywhere; each false label moves the weight to the model. Only
-        events with waveform evidence take the prior (``FALSE_PRIOR_WAVEFORM_FEATURE`` measured)."""
-        if FALSE_PRIOR_FEATURE not in self.feature_names or not len(log_proba):
+        events with waveform evidence take the prior (``CONSENSUS_NAME`` measured)."""
+        if PRIOR_NAME not in self.feature_names or not len(log_proba):
             return log_proba
-        prior = features[:, self.feature_names.index(FALSE_PRIOR_FEATURE)]
+        prior = features[:, self.feature_names.index(PRIOR_NAME)]
         rows = np.isfinite(prior)
-        if FALSE_PRIOR_WAVEFORM_FEATURE in self.feature_names:
+        if CONSENSUS_NAME in self.feature_names:
             # Only a prior that rests on waveforms is a probability (docs/false_events.md): from picks alone it
             # gives real earthquakes about 0.5 and stays a feature for the trees to weigh once labels exist.
-            rows &= np.isfinite(features[:, self.feature_names.index(FALSE_PRIOR_WAVEFORM_FEATURE)])
+            rows &= np.isfinite(features[:, self.feature_names.index(CONSENSUS_NAME)])
         if not rows.any():
             return log_proba
         false = DECISION_CLASSES.index(NOT_EXISTING)

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import obspy
 
-from waveforms.measurements import sta_lta_recursive
+from waveforms.measurements import aic_onset, sta_lta_recursive
 
 SAMPLING_RATE = 40.0  # Hz
 WINDOW_S = 30.0  # s
@@ -69,19 +69,6 @@ AIC_BEFORE_S = 2.0  # the AIC refinement looks this far before the STA/LTA trigg
 AIC_AFTER_S = 0.5  # ... and this far after it
 
 
-def _aic_onset(values: npt.NDArray[np.float64]) -> int:
-    """Index of the minimum of Maeda's AIC, k log var(x[:k]) + (n - k - 1) log var(x[k:]): the sample where a
-    quiet segment turns into a louder one (the first 5 % and last 5 % of the samples are not considered)."""
-    n = values.size
-    edge = max(2, n // 20)
-    k = np.arange(edge, n - edge)
-    energy = np.cumsum(np.square(values - values.mean()))
-    before = energy[k - 1] / k
-    after = (energy[-1] - energy[k - 1]) / (n - k)
-    aic = k * np.log(before + 1e-30) + (n - k - 1) * np.log(after + 1e-30)
-    return int(k[int(np.argmin(aic))])
-
-
 def onset_detect(
     trace: obspy.Trace, *, search_start: obspy.UTCDateTime, search_end: obspy.UTCDateTime, threshold: float = 3.0
 ) -> obspy.UTCDateTime | None:
@@ -111,7 +98,7 @@ def onset_detect(
     trigger = first + (int(above[0]) if above.size else int(np.argmax(part)))
     lo = max(0, trigger - round(AIC_BEFORE_S * rate))
     hi = min(work.data.size, trigger + round(AIC_AFTER_S * rate))
-    index = lo + _aic_onset(np.asarray(work.data[lo:hi], dtype=np.float64)) if hi - lo > rate else trigger
+    index = lo + aic_onset(np.asarray(work.data[lo:hi], dtype=np.float64)) if hi - lo > rate else trigger
     return trace.stats.starttime + index / rate
 
 
