@@ -4,7 +4,7 @@ import datetime as dt
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -235,6 +235,37 @@ def ranker_train(
         model = ranker_model_fit(data, until=until, estimator=estimator)
     except ValueError as error:  # e.g. the time-ordered training part holds one class only
         raise TrainingDataError(str(error)) from None
+    return _ranker_register(
+        model,
+        data,
+        started=started,
+        created_by=created_by,
+        promote=promote,
+        excluded_groups=DEFAULT_EXCLUDED_GROUPS,
+        generic_model=None
+        if model.generic is None
+        else {"events": model.generic.local_labels, "weight": round(model.generic_weight(), 4)},
+        cnn={
+            "events": len(data.cnn_versions),
+            "versions": dict(Counter(data.cnn_versions.values()).most_common()),
+            "in_sample_left_out": data.cnn_in_sample,
+        },
+    )
+
+
+def _ranker_register(
+    model: RankerModel,
+    data: LabelledEvents,
+    *,
+    started: float,
+    created_by: str,
+    promote: bool,
+    excluded_groups: Sequence[str],
+    generic_model: dict[str, Any] | None,
+    cnn: dict[str, Any],
+    **summary: Any,
+) -> ModelVersion:
+    """Register a fitted ranker with its training summary (and promote it, rescoring the queue, when asked)."""
     counts = np.bincount(data.labels, minlength=len(DECISION_CLASSES))
     version = model_version_register(
         kind=ModelVersion.Kind.RANKER,
@@ -242,22 +273,17 @@ def ranker_train(
         created_by=created_by,
         feature_names=list(FEATURE_NAMES),
         feature_version=FEATURE_VERSION,
-        estimator=estimator,
+        estimator=model.estimator_name,
         training_summary={
+            **summary,
             "events": len(data.labels),
             "labels": {name: int(count) for name, count in zip(DECISION_CLASSES, counts, strict=True)},
-            "first_origin_time": dt.datetime.fromtimestamp(data.times.min(), dt.UTC).isoformat(),
-            "last_origin_time": dt.datetime.fromtimestamp(data.times.max(), dt.UTC).isoformat(),
+            "first_origin_time": _iso_or_none(data.times.min() if len(data.times) else None),
+            "last_origin_time": _iso_or_none(data.times.max() if len(data.times) else None),
             "features_used": [FEATURE_NAMES[c] for c in model.used_columns],
-            "excluded_groups": list(DEFAULT_EXCLUDED_GROUPS),
-            "generic_model": None
-            if model.generic is None
-            else {"events": model.generic.local_labels, "weight": round(model.generic_weight(), 4)},
-            "cnn": {
-                "events": len(data.cnn_versions),
-                "versions": dict(Counter(data.cnn_versions.values()).most_common()),
-                "in_sample_left_out": data.cnn_in_sample,
-            },
+            "excluded_groups": list(excluded_groups),
+            "generic_model": generic_model,
+            "cnn": cnn,
             "fit_seconds": round(time.perf_counter() - started, 2),
             # The false class's provenance (docs/false_events.md): real rejections against synthetic_false.
             "false_class": data.false_class_sources(),
@@ -287,35 +313,17 @@ def _cold_start_register(
             f"{Path(settings.DEMO_BUNDLE_DIR) / DEMO_CATALOGUE} is there (SEISTRIAGE_DEMO_BUNDLE)"
         )
     model = generic.model
-    counts = np.bincount(data.labels, minlength=len(DECISION_CLASSES))
-    note = f"cold start: generic model only, {len(data.labels)} local labels"
-    version = model_version_register(
-        kind=ModelVersion.Kind.RANKER,
-        model=model,
+    return _ranker_register(
+        model,
+        data,
+        started=started,
         created_by=created_by,
-        feature_names=list(FEATURE_NAMES),
-        feature_version=FEATURE_VERSION,
-        estimator=model.estimator_name,
-        training_summary={
-            "cold_start": note,
-            "events": len(data.labels),
-            "labels": {name: int(count) for name, count in zip(DECISION_CLASSES, counts, strict=True)},
-            "first_origin_time": _iso_or_none(data.times.min() if len(data.times) else None),
-            "last_origin_time": _iso_or_none(data.times.max() if len(data.times) else None),
-            "features_used": [FEATURE_NAMES[c] for c in model.used_columns],
-            "excluded_groups": list(LOCATION_GROUPS),
-            "generic_model": {"events": model.local_labels, "weight": 1.0, "source": generic.source},
-            "cnn": {"events": 0, "versions": {}, "in_sample_left_out": 0},
-            "fit_seconds": round(time.perf_counter() - started, 2),
-            "false_class": data.false_class_sources(),
-            # How much P(not existing) rests on the model rather than the label-free waveform prior.
-            "false_prior_model_weight": round(model.false_prior_weight(), 4),
-        },
+        promote=promote,
+        excluded_groups=LOCATION_GROUPS,
+        generic_model={"events": model.local_labels, "weight": 1.0, "source": generic.source},
+        cnn={"events": 0, "versions": {}, "in_sample_left_out": 0},
+        cold_start=f"cold start: generic model only, {len(data.labels)} local labels",
     )
-    if promote:
-        model_version_promote(model_version=version)
-        events_rescore_unreviewed()
-    return version
 
 
 def _iso_or_none(seconds: float | None) -> str | None:
