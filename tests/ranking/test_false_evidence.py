@@ -1,6 +1,5 @@
 """The label-free false-event evidence on real records (ranking.ml.false_evidence; no database)."""
 
-import csv
 import math
 from pathlib import Path
 
@@ -19,16 +18,13 @@ from ranking.ml.false_evidence import (
     station_onset_evidence,
     waveform_evidence,
 )
+from tests.support.ranking_data import phasenet_rows, phasenet_vertical
 
 PHASENET_FILES = ("BG_ACR_2012082505145960.mseed", "PG_AR_2004072706535818.mseed", "BK_CVS_2014122917571883.mseed")
 
 
 def _phasenet(shared_data: Path, name: str) -> tuple[obspy.Trace, obspy.UTCDateTime]:
-    with (shared_data / "phasenet" / "picks.csv").open(newline="") as handle:
-        row = next(r for r in csv.DictReader(handle) if r["file"] == name)
-    stream = obspy.read(str(shared_data / "phasenet" / name), format="MSEED")
-    trace = next(t for t in stream if t.stats.channel.endswith("Z"))
-    return trace, trace.stats.starttime + int(row["p_sample"]) / trace.stats.sampling_rate
+    return phasenet_vertical(shared_data, next(r for r in phasenet_rows(shared_data) if r["file"] == name))
 
 
 @pytest.mark.parametrize("name", PHASENET_FILES)

@@ -13,6 +13,7 @@ from ranking.ml.classes import DECISION_CLASSES, EXPLOSION_LIKE
 from ranking.ml.conformal import class_thresholds, conformal_report, conformal_threshold, triage
 from ranking.ml.evaluation import distinct_levels, expected_calibration_error, profile_report, tie_rate
 from ranking.ml.explain import explain_importance
+from ranking.ml.false_evidence import false_evidence_row, station_onset_evidence
 from ranking.ml.features import (
     DEFAULT_EXCLUDED_GROUPS,
     FEATURE_GROUPS,
@@ -24,7 +25,7 @@ from ranking.ml.features import (
 from ranking.ml.generic import generic_fit
 from ranking.ml.importance import PROFILES, importance_from_logit, importance_logit, importance_scores, profile_get
 from ranking.ml.ranker import GENERIC_HALF_WEIGHT_LABELS, RankerModel, ranker_fit
-from tests.support.ranking_data import pnsn_features, pnsn_inputs, pnsn_rows
+from tests.support.ranking_data import phasenet_rows, phasenet_vertical, pnsn_features, pnsn_inputs, pnsn_rows
 
 EX = DECISION_CLASSES.index(EXPLOSION_LIKE)
 
@@ -192,22 +193,13 @@ def test_an_importance_from_log_odds_never_rounds_to_0_or_1() -> None:
     assert (np.diff(scores) > 0).all()
 
 
-def _phasenet_evidence(shared_data: Path) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+@pytest.fixture(scope="module")
+def phasenet_evidence(shared_data: Path) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
     """Evidence measured on real PhaseNet records: at the analyst's P pick (an onset), and 15 s before it inside
     the same record's pre-event noise (what a false trigger's TauP arrival looks at)."""
-    import csv
-
-    import obspy
-
-    from ranking.ml.false_evidence import false_evidence_row, station_onset_evidence
-
     onsets, noise = [], []
-    with (shared_data / "phasenet" / "picks.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))[:12]
-    for row in rows:
-        stream = obspy.read(str(shared_data / "phasenet" / row["file"]), format="MSEED")
-        trace = next(t for t in stream if t.stats.channel.endswith("Z"))
-        p_time = trace.stats.starttime + int(row["p_sample"]) / trace.stats.sampling_rate
+    for row in phasenet_rows(shared_data)[:12]:
+        trace, p_time = phasenet_vertical(shared_data, row)
         seen = station_onset_evidence(trace, arrival=p_time, source="picks")
         quiet = station_onset_evidence(
             trace.slice(trace.stats.starttime, p_time - 3.0), arrival=p_time - 15.0, source="taup"
@@ -229,8 +221,8 @@ def _with_evidence(features: np.ndarray, evidence: list[dict[str, float]]) -> np
     return rows
 
 
-def test_without_false_labels_the_label_free_prior_is_the_false_probability(shared_data, split, model) -> None:
-    onsets, noise = _phasenet_evidence(shared_data)
+def test_without_false_labels_the_label_free_prior_is_the_false_probability(phasenet_evidence, split, model) -> None:
+    onsets, noise = phasenet_evidence
     features, _, _ = _held_out(split)
     assert model.false_labels == 0 and model.false_prior_weight() == 0.0
     plain = model.predict_proba(features[: len(noise)])
@@ -250,8 +242,8 @@ def test_without_false_labels_the_label_free_prior_is_the_false_probability(shar
     assert model.predict_proba(picks_only)[0, 0] == 0.0
 
 
-def test_likely_false_events_sink_under_the_real_events_in_the_regional_queue(shared_data, split, model) -> None:
-    onsets, noise = _phasenet_evidence(shared_data)
+def test_likely_false_events_sink_under_the_real_events_in_the_regional_queue(phasenet_evidence, split, model) -> None:
+    onsets, noise = phasenet_evidence
     features, _, _ = _held_out(split)
     magnitudes = features[:, FEATURE_NAMES.index("magnitude")]
     # The largest held-out events below the large-event bonus: a false trigger's copied magnitude can be large.

@@ -4,6 +4,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import obspy
 
 from ranking.ml.classes import DECISION_CLASSES, decision_class_for
 from ranking.ml.features import EventInputs, ReviewedCatalogue, feature_matrix
@@ -41,3 +42,16 @@ def pnsn_features(inputs: list[EventInputs], labels: np.ndarray, times: np.ndarr
         times, np.array([e.latitude for e in inputs]), np.array([e.longitude for e in inputs]), labels
     )
     return feature_matrix(inputs, gazetteer=None, reviewed=reviewed)
+
+
+def phasenet_rows(shared_data: Path) -> list[dict[str, str]]:
+    """The PhaseNet windows' analyst P picks (phasenet/picks.csv), one row per record file."""
+    with (shared_data / "phasenet" / "picks.csv").open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def phasenet_vertical(shared_data: Path, row: dict[str, str]) -> tuple[obspy.Trace, obspy.UTCDateTime]:
+    """A PhaseNet record's vertical trace and the time of its analyst P pick."""
+    stream = obspy.read(str(shared_data / "phasenet" / row["file"]), format="MSEED")
+    trace = next(t for t in stream if t.stats.channel.endswith("Z"))
+    return trace, trace.stats.starttime + int(row["p_sample"]) / trace.stats.sampling_rate
