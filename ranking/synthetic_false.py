@@ -304,7 +304,11 @@ def intervals_store(
         description = (
             f"synthetic_false: a noise-placed origin {ORIGIN_AFTER_START_S:g} s into {interval.built_from}; "
             f"the real samples, shifted back {TIME_SHIFT_DAYS} day(s) so the real event is out of reach; "
-            "training material for the false class, never evaluated on"
+            + (
+                "training material for the false class, never evaluated on"
+                if labelled
+                else "an unlabelled false trigger in the queue (a demonstration), not training material"
+            )
         )
         with transaction.atomic():
             for path in paths:
