@@ -40,9 +40,14 @@ def cnn_comparison_lines(result: dict[str, Any]) -> list[str]:
                 "pretrained_zeros": "pretrained, N/E channels zero (vertical-only data)",
                 "pretrained_copy": "pretrained, vertical copied into N/E",
                 "transfer_frozen": "transfer: frozen peer features + logistic regression, same folds (out-of-fold)",
+                "transfer_finetuned": "transfer: the peer network fine-tuned per fold, same folds (out-of-fold)",
             }
             for key, title in titles.items():
-                block = peer[key]
+                block = peer.get(key)
+                if block is None:
+                    continue
+                if "epochs" in block:
+                    title = f"{title}, {block['epochs']} epochs"
                 lines.append(f"  {title}:")
                 lines.append(f"    all (eq/explosion/surface)  {_pair(block['all'])}")
                 lines.append(f"    PNW                         {_pair(block['pnw'])}")

@@ -8,18 +8,22 @@ import numpy as np
 import obspy
 import pytest
 
+from ranking.cnn_report import cnn_comparison_lines
 from ranking.ml.cnn.datasets import EXPLOSION, LabelledWindows, shared_windows
 from ranking.ml.cnn.peer import (
     PEER_MODEL,
     PEER_PACKAGE,
     PEER_SAMPLES,
+    _model,
     peer_available,
     peer_embedding,
+    peer_finetune,
     peer_inputs,
+    peer_model_probabilities,
     peer_probabilities,
     peer_raw_window,
 )
-from ranking.ml.cnn.peer_evaluation import peer_evaluate
+from ranking.ml.cnn.peer_evaluation import PEER_TO_OURS, peer_evaluate
 
 PNW_EXPLOSION = "uw61348817"
 # the peer is an optional install (requirements/peer.txt, --no-deps); the test environment of the CNN installs it
@@ -67,10 +71,30 @@ def test_the_peer_classifies_real_explosion_windows_with_its_authors_preprocessi
     assert peer_embedding(raw).shape == (len(raw), 16)
 
 
+def test_fine_tuning_starts_from_the_peer_and_fits_our_windows_without_changing_the_pretrained_network(
+    few_windows: LabelledWindows,
+) -> None:
+    has = np.isfinite(few_windows.peer[:, 0])
+    raw = few_windows.peer[has]
+    labels = np.array([PEER_TO_OURS.index(int(label)) for label in few_windows.labels[has]])
+    before = [w.copy() for w in _model().get_weights()]
+    pretrained = peer_model_probabilities(_model(), raw)
+    tuned = peer_model_probabilities(peer_finetune(raw, labels, epochs=6), raw)
+
+    def loss(p: np.ndarray) -> float:  # balanced log-loss on the windows it was tuned on
+        return float(np.mean([-np.log(np.clip(p[labels == k, k], 1e-7, 1)).mean() for k in set(labels.tolist())]))
+
+    assert loss(tuned) < 0.8 * loss(pretrained)
+    assert all(np.array_equal(a, b) for a, b in zip(before, _model().get_weights(), strict=True))
+
+
 def test_the_comparison_reports_the_peer_and_the_transfer_per_data_source(few_windows: LabelledWindows) -> None:
-    result = peer_evaluate(few_windows, folds=2)
-    for key in ("pretrained_zeros", "pretrained_copy", "transfer_frozen"):
+    result = peer_evaluate(few_windows, folds=2, finetune_epochs=2)
+    assert result["transfer_finetuned"]["epochs"] == 2
+    for key in ("pretrained_zeros", "pretrained_copy", "transfer_frozen", "transfer_finetuned"):
         block = result[key]
         assert block["all"]["n"] == block["events"] > 0
         assert {"pnw", "pnw_2002_2017"} <= set(block["by_source"])
         assert block["pnw"]["n"] == block["by_source"]["pnw"]["n"] + block["by_source"]["pnw_2002_2017"]["n"]
+    printed = "\n".join(cnn_comparison_lines({"peer": result}))
+    assert "transfer: the peer network fine-tuned per fold, same folds (out-of-fold), 2 epochs:" in printed

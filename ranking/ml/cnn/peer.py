@@ -26,6 +26,8 @@ PEER_SAMPLES = 6000  # 60 s at 100 Hz, per channel
 PEER_CLASSES = ("earthquake", "explosion", "collapse")
 PEER_PACKAGE = "seisclass"
 PEER_MODEL = ("models", "2606", "model_3class.h5")
+PEER_FINETUNE_EPOCHS = 10
+PEER_FINETUNE_RATE = 1e-4
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -90,10 +92,7 @@ def peer_inputs(raw: npt.NDArray[np.floating], *, horizontals: Literal["zeros", 
 
 def peer_probabilities(raw: npt.NDArray[np.floating], *, horizontals: Literal["zeros", "copy"] = "zeros") -> FloatArray:
     """The peer's station probabilities (n, 3) in ``PEER_CLASSES`` order."""
-    x = peer_inputs(raw, horizontals=horizontals)
-    if not len(x):
-        return np.zeros((0, len(PEER_CLASSES)), np.float32)
-    return np.asarray(_model().predict(x, batch_size=256, verbose=0), dtype=np.float32)
+    return peer_model_probabilities(_model(), raw, horizontals=horizontals)
 
 
 def peer_embedding(raw: npt.NDArray[np.floating], *, horizontals: Literal["zeros", "copy"] = "zeros") -> FloatArray:
@@ -106,6 +105,44 @@ def peer_embedding(raw: npt.NDArray[np.floating], *, horizontals: Literal["zeros
     if not len(x):
         return np.zeros((0, int(model.layers[-2].output.shape[-1])), np.float32)
     return np.asarray(hidden.predict(x, batch_size=256, verbose=0), dtype=np.float32)
+
+
+def peer_finetune(
+    raw: npt.NDArray[np.floating],
+    labels: npt.NDArray[np.integer],
+    *,
+    epochs: int = PEER_FINETUNE_EPOCHS,
+    seed: int = 7,
+    horizontals: Literal["zeros", "copy"] = "copy",
+) -> Any:
+    """The peer network as initialisation: a copy of the pretrained network (every layer trainable, its own
+    3-class head kept) trained further on ``raw`` windows with peer class indices ``labels`` (0 earthquake,
+    1 explosion, 2 collapse), balanced class weights, a learning rate 10x below Adam's default so the
+    pretrained filters are adjusted rather than replaced, and a fixed number of epochs (no early stopping:
+    a cross-validation has no spare events to stop on). The pretrained network itself is left unchanged."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    base = _model()
+    model = keras.models.clone_model(base)
+    model.set_weights(base.get_weights())
+    model.compile(optimizer=keras.optimizers.Adam(PEER_FINETUNE_RATE), loss="sparse_categorical_crossentropy")
+    y = np.asarray(labels, dtype=np.int64)
+    counts = np.bincount(y, minlength=len(PEER_CLASSES))
+    weights = {k: float(len(y) / (len(PEER_CLASSES) * counts[k])) for k in range(len(PEER_CLASSES)) if counts[k]}
+    x = peer_inputs(raw, horizontals=horizontals)
+    model.fit(x, y, epochs=epochs, batch_size=32, class_weight=weights, shuffle=True, verbose=0)
+    return model
+
+
+def peer_model_probabilities(
+    model: Any, raw: npt.NDArray[np.floating], *, horizontals: Literal["zeros", "copy"] = "copy"
+) -> FloatArray:
+    """Station probabilities (n, 3) of a (fine-tuned) peer network on raw vertical windows."""
+    x = peer_inputs(raw, horizontals=horizontals)
+    if not len(x):
+        return np.zeros((0, len(PEER_CLASSES)), np.float32)
+    return np.asarray(model.predict(x, batch_size=256, verbose=0), dtype=np.float32)
 
 
 def peer_event_probabilities(

@@ -5,7 +5,9 @@ surface-event stations; noise has no P to cut at) with the pretrained peer as it
 probabilities averaged per event), mapping its classes onto ours (collapse -> surface event), for both ways of
 filling the absent horizontal channels. ``transfer`` uses the peer's frozen penultimate layer as a feature
 extractor: per event the mean embedding and mean log-probabilities, a balanced logistic regression fitted in
-the same time-block folds as the CNN's cross-validation (out-of-fold probabilities only).
+the same time-block folds as the CNN's cross-validation (out-of-fold probabilities only). ``transfer_finetuned``
+uses the peer's network as initialisation: per fold, a copy fine-tuned on the other folds' station windows
+(``peer_finetune``), its station probabilities averaged per event on the held-out fold.
 """
 
 from typing import Any, Literal
@@ -18,7 +20,15 @@ from sklearn.preprocessing import StandardScaler
 
 from ranking.ml.cnn.datasets import CLASSES, EARTHQUAKE, EXPLOSION, SURFACE, LabelledWindows, time_block_folds
 from ranking.ml.cnn.evaluation import PNW_SOURCES, classification_metrics
-from ranking.ml.cnn.peer import peer_available, peer_embedding, peer_event_probabilities, peer_probabilities
+from ranking.ml.cnn.peer import (
+    PEER_FINETUNE_EPOCHS,
+    peer_available,
+    peer_embedding,
+    peer_event_probabilities,
+    peer_finetune,
+    peer_model_probabilities,
+    peer_probabilities,
+)
 
 PEER_TO_OURS = (EARTHQUAKE, EXPLOSION, SURFACE)  # seisclass earthquake, explosion, collapse
 
@@ -46,8 +56,11 @@ def _report(truth: npt.NDArray[np.int64], sources: npt.NDArray[np.str_], p: npt.
     }
 
 
-def peer_evaluate(data: LabelledWindows, *, folds: int = 5) -> dict[str, Any]:
-    """The peer's event figures on ``data`` (or ``{"unavailable": why}``), and the frozen-feature transfer."""
+def peer_evaluate(
+    data: LabelledWindows, *, folds: int = 5, finetune_epochs: int = PEER_FINETUNE_EPOCHS
+) -> dict[str, Any]:
+    """The peer's event figures on ``data`` (or ``{"unavailable": why}``), the frozen-feature transfer and, with
+    ``finetune_epochs`` > 0, the fine-tuned transfer."""
     why = peer_available()
     if why is not None:
         return {"unavailable": why}
@@ -62,7 +75,21 @@ def peer_evaluate(data: LabelledWindows, *, folds: int = 5) -> dict[str, Any]:
         truth, sources = _event_truth(windows, names)
         result[f"pretrained_{horizontals}"] = {"events": len(names), **_report(truth, sources, _ours(event))}
     result["transfer_frozen"] = _transfer(windows, fold_of)
+    if finetune_epochs > 0:
+        result["transfer_finetuned"] = _finetuned(windows, fold_of, epochs=finetune_epochs)
     return result
+
+
+def _finetuned(windows: LabelledWindows, fold_of: npt.NDArray[np.int64], *, epochs: int) -> dict[str, Any]:
+    peer_label = np.array([PEER_TO_OURS.index(int(label)) for label in windows.labels], dtype=np.int64)
+    station = np.zeros((len(windows), len(PEER_TO_OURS)), np.float32)
+    for fold in sorted(set(fold_of.tolist())):
+        train, test = fold_of != fold, fold_of == fold
+        model = peer_finetune(windows.peer[train], peer_label[train], epochs=epochs, seed=7 + fold)
+        station[test] = peer_model_probabilities(model, windows.peer[test])
+    names, event = peer_event_probabilities(station, windows.groups)
+    truth, sources = _event_truth(windows, names)
+    return {"events": len(names), "epochs": epochs, **_report(truth, sources, _ours(event))}
 
 
 def _transfer(windows: LabelledWindows, fold_of: npt.NDArray[np.int64]) -> dict[str, Any]:
