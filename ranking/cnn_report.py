@@ -46,13 +46,23 @@ def cnn_comparison_lines(result: dict[str, Any]) -> list[str]:
                 block = peer.get(key)
                 if block is None:
                     continue
-                if "epochs" in block:
-                    title = f"{title}, {block['epochs']} epochs"
+                if "fold_epochs_kept" in block:
+                    title = (
+                        f"{title}, early-stopped at epochs {block['fold_epochs_kept']} (of {block['epochs']} at most)"
+                    )
                 lines.append(f"  {title}:")
                 lines.append(f"    all (eq/explosion/surface)  {_pair(block['all'])}")
                 lines.append(f"    PNW                         {_pair(block['pnw'])}")
                 for source, metrics in block["by_source"].items():
                     lines.append(f"      {source:<26}{_pair(metrics)}")
+    versus = result.get("peer_versus_cnn")
+    if versus is not None and "difference" in versus:
+        lines.append(
+            f"\n== PNW earthquake vs explosion, out of fold on the same {versus['events']} events "
+            f"({versus['explosions']} explosions): CNN AUC {versus['auc_cnn']}, fine-tuned peer AUC "
+            f"{versus['auc_peer_finetuned']}, difference {versus['difference']:+} "
+            f"(95 % paired bootstrap {versus['interval_95'][0]:+} to {versus['interval_95'][1]:+}) =="
+        )
     curve = result.get("learning_curve")
     if curve:
         lines.append("\n== learning curve: share of the explosion events in the training folds (all test folds) ==")

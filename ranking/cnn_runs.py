@@ -543,7 +543,7 @@ def cnn_evaluate(
     train, test = data.subset(train_mask), data.subset(test_mask)
     if not len(test):
         raise CnnTrainingError("no held-out windows to evaluate on")
-    result = {
+    result: dict[str, Any] = {
         "model": version.version,
         "held_out_windows": len(test),
         "held_out_labels": test.counts(),
@@ -578,8 +578,15 @@ def cnn_evaluate(
             # every event's out-of-fold probabilities: what evaluate --kind ranker --cnn-value stacks
             "events": cv["events"],
         }
+        finetuned = result.get("peer", {}).get("transfer_finetuned")
+        if finetuned is not None:
+            from ranking.ml.cnn.peer_evaluation import peer_versus_cnn
+
+            result["peer_versus_cnn"] = peer_versus_cnn(cv["events"], finetuned["event_probabilities"])
         if "peer" in result:
             extra["latest_peer"] = result["peer"]
+            if "peer_versus_cnn" in result:
+                extra["latest_peer_versus_cnn"] = result["peer_versus_cnn"]
     with transaction.atomic():
         version.refresh_from_db(fields=["metrics"])  # a long run must not drop what was stored meanwhile
         stored = {**version.metrics, "latest_evaluation": result["cnn"], "latest_baseline": result["baseline"]}

@@ -23,7 +23,7 @@ from ranking.ml.cnn.peer import (
     peer_probabilities,
     peer_raw_window,
 )
-from ranking.ml.cnn.peer_evaluation import PEER_TO_OURS, peer_evaluate
+from ranking.ml.cnn.peer_evaluation import PEER_TO_OURS, peer_evaluate, peer_versus_cnn
 
 PNW_EXPLOSION = "uw61348817"
 # the peer is an optional install (requirements/peer.txt, --no-deps); the test environment of the CNN installs it
@@ -79,7 +79,9 @@ def test_fine_tuning_starts_from_the_peer_and_fits_our_windows_without_changing_
     labels = np.array([PEER_TO_OURS.index(int(label)) for label in few_windows.labels[has]])
     before = [w.copy() for w in _model().get_weights()]
     pretrained = peer_model_probabilities(_model(), raw)
-    tuned = peer_model_probabilities(peer_finetune(raw, labels, epochs=6), raw)
+    model, kept = peer_finetune(raw, labels, epochs=6)
+    tuned = peer_model_probabilities(model, raw)
+    assert kept == 6  # without a validation split every epoch is run
 
     def loss(p: np.ndarray) -> float:  # balanced log-loss on the windows it was tuned on
         return float(np.mean([-np.log(np.clip(p[labels == k, k], 1e-7, 1)).mean() for k in set(labels.tolist())]))
@@ -90,11 +92,36 @@ def test_fine_tuning_starts_from_the_peer_and_fits_our_windows_without_changing_
 
 def test_the_comparison_reports_the_peer_and_the_transfer_per_data_source(few_windows: LabelledWindows) -> None:
     result = peer_evaluate(few_windows, folds=2, finetune_epochs=2)
-    assert result["transfer_finetuned"]["epochs"] == 2
+    finetuned = result["transfer_finetuned"]
+    # each fold stopped on its own training events' validation split, never on the events it is tested on
+    assert finetuned["epochs"] == 2 and all(1 <= kept <= 2 for kept in finetuned["fold_epochs_kept"])
+    assert len(finetuned["fold_epochs_kept"]) == 2
     for key in ("pretrained_zeros", "pretrained_copy", "transfer_frozen", "transfer_finetuned"):
         block = result[key]
         assert block["all"]["n"] == block["events"] > 0
         assert {"pnw", "pnw_2002_2017"} <= set(block["by_source"])
         assert block["pnw"]["n"] == block["by_source"]["pnw"]["n"] + block["by_source"]["pnw_2002_2017"]["n"]
     printed = "\n".join(cnn_comparison_lines({"peer": result}))
-    assert "transfer: the peer network fine-tuned per fold, same folds (out-of-fold), 2 epochs:" in printed
+    assert (
+        "transfer: the peer network fine-tuned per fold, same folds (out-of-fold), early-stopped at epochs" in printed
+    )
+
+
+def test_the_peer_is_compared_with_the_cnn_on_the_same_events_with_a_paired_interval(
+    few_windows: LabelledWindows,
+) -> None:
+    peer_events = peer_evaluate(few_windows, folds=2, finetune_epochs=1)["transfer_finetuned"]["event_probabilities"]
+    pairs = [e for e in peer_events if e["source"] in ("pnw", "pnw_2002_2017") and e["truth"] != "surface_event"]
+    assert {e["truth"] for e in pairs} == {"earthquake", "explosion"}
+    same = peer_versus_cnn(peer_events, peer_events, resamples=200)
+    assert same["events"] == len(pairs) and same["difference"] == 0 and same["interval_95"] == [0, 0]
+    # a "CNN" that swaps earthquake and explosion ranks every pair the other way round
+    swapped = [
+        {**e, "probabilities": [e["probabilities"][1], e["probabilities"][0], *e["probabilities"][2:]]}
+        for e in peer_events
+    ]
+    versus = peer_versus_cnn(swapped, peer_events, resamples=200)
+    assert versus["auc_cnn"] == pytest.approx(1 - versus["auc_peer_finetuned"], abs=1e-3)
+    assert versus["difference"] == pytest.approx(2 * versus["auc_peer_finetuned"] - 1, abs=2e-3)
+    low, high = versus["interval_95"]
+    assert low <= versus["difference"] <= high

@@ -26,7 +26,8 @@ PEER_SAMPLES = 6000  # 60 s at 100 Hz, per channel
 PEER_CLASSES = ("earthquake", "explosion", "collapse")
 PEER_PACKAGE = "seisclass"
 PEER_MODEL = ("models", "2606", "model_3class.h5")
-PEER_FINETUNE_EPOCHS = 10
+PEER_FINETUNE_EPOCHS = 40  # at most, with early stopping on a validation split of the training events
+PEER_FINETUNE_PATIENCE = 8
 PEER_FINETUNE_RATE = 1e-4
 
 FloatArray = npt.NDArray[np.float32]
@@ -107,19 +108,31 @@ def peer_embedding(raw: npt.NDArray[np.floating], *, horizontals: Literal["zeros
     return np.asarray(hidden.predict(x, batch_size=256, verbose=0), dtype=np.float32)
 
 
+def _balanced(labels: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+    """Per-sample weights that give each present class the same total weight."""
+    counts = np.bincount(labels, minlength=len(PEER_CLASSES)).astype(np.float64)
+    present = int((counts > 0).sum())
+    return (len(labels) / (present * counts[labels])).astype(np.float32)
+
+
 def peer_finetune(
     raw: npt.NDArray[np.floating],
     labels: npt.NDArray[np.integer],
     *,
+    validation: tuple[npt.NDArray[np.floating], npt.NDArray[np.integer]] | None = None,
     epochs: int = PEER_FINETUNE_EPOCHS,
+    patience: int = PEER_FINETUNE_PATIENCE,
     seed: int = 7,
     horizontals: Literal["zeros", "copy"] = "copy",
-) -> Any:
+) -> tuple[Any, int]:
     """The peer network as initialisation: a copy of the pretrained network (every layer trainable, its own
     3-class head kept) trained further on ``raw`` windows with peer class indices ``labels`` (0 earthquake,
-    1 explosion, 2 collapse), balanced class weights, a learning rate 10x below Adam's default so the
-    pretrained filters are adjusted rather than replaced, and a fixed number of epochs (no early stopping:
-    a cross-validation has no spare events to stop on). The pretrained network itself is left unchanged."""
+    1 explosion, 2 collapse), balanced class weights and a learning rate 10x below Adam's default, so the
+    pretrained filters are adjusted rather than replaced. With ``validation`` (windows of other training
+    events, never the test ones), at most ``epochs`` epochs and the weights of the epoch with the lowest
+    class-balanced validation loss are kept (``patience`` epochs without a better one stop it); without, all
+    ``epochs`` are run. Returns the network and the number of epochs it kept. The pretrained network itself is
+    left unchanged."""
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -128,11 +141,20 @@ def peer_finetune(
     model.set_weights(base.get_weights())
     model.compile(optimizer=keras.optimizers.Adam(PEER_FINETUNE_RATE), loss="sparse_categorical_crossentropy")
     y = np.asarray(labels, dtype=np.int64)
-    counts = np.bincount(y, minlength=len(PEER_CLASSES))
-    weights = {k: float(len(y) / (len(PEER_CLASSES) * counts[k])) for k in range(len(PEER_CLASSES)) if counts[k]}
+    options: dict[str, Any] = {}
+    if validation is not None and len(validation[1]):
+        y_val = np.asarray(validation[1], dtype=np.int64)
+        x_val = peer_inputs(validation[0], horizontals=horizontals)
+        options["validation_data"] = (x_val, y_val, _balanced(y_val))
+        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+        options["callbacks"] = [stop]
     x = peer_inputs(raw, horizontals=horizontals)
-    model.fit(x, y, epochs=epochs, batch_size=32, class_weight=weights, shuffle=True, verbose=0)
-    return model
+    history = model.fit(
+        x, y, epochs=epochs, batch_size=32, sample_weight=_balanced(y), shuffle=True, verbose=0, **options
+    )
+    if "validation_data" in options:
+        return model, int(np.argmin(history.history["val_loss"])) + 1
+    return model, epochs
 
 
 def peer_model_probabilities(
