@@ -1,4 +1,4 @@
-"""Text from files made safe to store and to write back out: no C0 control characters.
+"""Text from files made safe to store and to write back out: no C0 control characters; numbers read from text.
 
 XML 1.0 allows no C0 control character but tab, line feed and carriage return, PostgreSQL stores no NUL, and
 one such character in a stored field made every QuakeML answer that included it fail mid-stream. Importers
@@ -19,3 +19,13 @@ def text_without_controls(text: str) -> str:
 
 def text_has_controls(text: str) -> bool:
     return _CONTROLS.search(text) is not None
+
+
+def text_float(text: str | None) -> float | None:
+    """The number ``text`` holds, or None for empty or unreadable text (an optional numeric field)."""
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None

@@ -36,6 +36,7 @@ from obspy import UTCDateTime
 
 from events.models import Arrival, Event, EventLabel, Magnitude, Origin, Pick
 from events.vocabulary import EvaluationMode, EvaluationStatus, ReviewState, ScoringState
+from fileimport.text import text_float
 from ranking.false_evidence_inputs import SYNTHETIC_FALSE_FORMAT
 from ranking.ml.mis_association import MisAssociation, mis_associations
 from waveforms.importing.waveform_files import waveform_file_import
@@ -84,15 +85,6 @@ def _vertical(stream: obspy.Stream) -> obspy.Trace | None:
     return max(pool, key=lambda t: t.stats.npts) if pool else None
 
 
-def _float(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
 def pnw_intervals(
     folder: Path, source: str, *, catalogue: Path | None = None, records: Path | None = None
 ) -> Iterator[QuietInterval]:
@@ -103,7 +95,7 @@ def pnw_intervals(
     for row in rows:
         event_id = row.get("source_id") or row.get("event_id") or ""
         directory = (records or folder / "waveforms") / event_id
-        latitude, longitude = _float(row.get("latitude")), _float(row.get("longitude"))
+        latitude, longitude = text_float(row.get("latitude")), text_float(row.get("longitude"))
         if not directory.is_dir() or latitude is None or longitude is None:
             continue
         traces = []
@@ -112,15 +104,15 @@ def pnw_intervals(
             if trace is not None:
                 traces.append(trace.slice(trace.stats.starttime, trace.stats.starttime + 45.0))
         if traces:
-            picks = _float(row.get("number_of_pick"))
+            picks = text_float(row.get("number_of_pick"))
             yield QuietInterval(
                 source,
                 event_id,
                 traces,
                 latitude,
                 longitude,
-                _float(row.get("depth")),
-                _float(row.get("magnitude")),
+                text_float(row.get("depth")),
+                text_float(row.get("magnitude")),
                 row.get("magnitude_type", ""),
                 None if picks is None else int(picks),
                 f"the first 45 s (pre-event noise) of the {len(traces)} records of {source} event {event_id}",
@@ -139,7 +131,7 @@ def esec_intervals(folder: Path) -> Iterator[QuietInterval]:
             start = UTCDateTime(dt.datetime.strptime(text, "%Y_%m_%d %H%M%S").replace(tzinfo=dt.UTC))
         except (KeyError, ValueError):
             continue
-        latitude, longitude = _float(row.get("latitude")), _float(row.get("longitude"))
+        latitude, longitude = text_float(row.get("latitude")), text_float(row.get("longitude"))
         if latitude is None or longitude is None:
             continue
         stream = obspy.Stream()

@@ -49,6 +49,7 @@ from events.importers.records import (
     PickRecord,
 )
 from fileimport.errors import ImportFileError
+from fileimport.text import text_float
 
 BED = "http://quakeml.org/xmlns/bed/1.2"
 _ROOT_TAG = re.compile(r"^{http://quakeml.org/xmlns/quakeml/1\.2}quakeml$")
@@ -95,15 +96,6 @@ def _children(element: Any) -> Children:
     """The element's children by tag, the first one of each tag (a dict built backwards, in C: walking them in
     Python, or lxml's find() per field, cost twice as much)."""
     return {child.tag: child for child in reversed(element)}
-
-
-def _float(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return None
 
 
 def _int(text: str | None) -> int | None:
@@ -181,7 +173,7 @@ class _EventReader:
         return value
 
     def float_field(self, children: Children, name: str, element: Any) -> float | None:
-        return self.finite(_float(self.text(children, name)), element, name)
+        return self.finite(text_float(self.text(children, name)), element, name)
 
     def quantity(
         self, children: Children, name: str, convert: Callable[[str | None], T]
@@ -194,11 +186,11 @@ class _EventReader:
         value, uncertainty = parts.get(_VALUE), parts.get(_UNCERTAINTY)
         return (
             None if value is None else convert(value.text),
-            None if uncertainty is None else _float(uncertainty.text),
+            None if uncertainty is None else text_float(uncertainty.text),
         )
 
     def float_quantity(self, children: Children, name: str, element: Any) -> tuple[float | None, float | None]:
-        value, uncertainty = self.quantity(children, name, _float)
+        value, uncertainty = self.quantity(children, name, text_float)
         return self.finite(value, element, name), uncertainty
 
     def one(self, children: Children, name: str, element: Any) -> Children | None:
