@@ -109,10 +109,11 @@ def peer_embedding(raw: npt.NDArray[np.floating], *, horizontals: Literal["zeros
 
 
 def _balanced(labels: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-    """Per-sample weights that give each present class the same total weight."""
-    counts = np.bincount(labels, minlength=len(PEER_CLASSES)).astype(np.float64)
-    present = int((counts > 0).sum())
-    return (len(labels) / (present * counts[labels])).astype(np.float32)
+    """Per-sample weights from the CNN's balanced class weights (each present class the same total weight)."""
+    from ranking.ml.cnn.network import class_weights  # network imports datasets, which imports this module
+
+    weights = class_weights(labels)
+    return np.array([weights[int(label)] for label in labels], dtype=np.float32)
 
 
 def peer_finetune(
